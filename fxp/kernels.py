@@ -1,0 +1,158 @@
+"""Vectorised rounding and overflow kernels on raw integers (int64, object ints past 62 bits).
+
+Every kernel is written once with operators that numpy int64 arrays and object arrays of
+Python ints both support; callers pick int64 only when every intermediate fits in 62 bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import overflow as _ovf
+from .format import FixedFormat, Overflow, Quantization
+
+INT64_SAFE_BITS = 62
+
+
+def to_object(raw: np.ndarray) -> np.ndarray:
+    """Raw integers as an object array of Python ints."""
+    if raw.dtype == object:
+        return raw
+    out = np.empty(raw.shape, dtype=object)
+    out[...] = raw.tolist() if raw.ndim else int(raw)
+    return out
+
+
+def to_storage(raw: np.ndarray, fmt: FixedFormat) -> np.ndarray:
+    """Convert in-range raw integers to the storage dtype of ``fmt`` (int64 when it fits)."""
+    if fmt.fits_int64:
+        return raw if raw.dtype == np.int64 else raw.astype(np.int64)
+    return to_object(raw)
+
+
+def working(raw: np.ndarray, bits: int) -> np.ndarray:
+    """``raw`` in a dtype where values of ``bits`` bits can be computed without overflow."""
+    if bits <= INT64_SAFE_BITS and raw.dtype != object:
+        return raw
+    return to_object(raw)
+
+
+def round_shift(x, s, quantization: Quantization):
+    """Divide integers ``x`` by ``2**s`` (``s >= 1``, scalar or array) and round.
+
+    Ties and directions follow the quantization mode; exact for any size of ``x``.
+    """
+    q = quantization
+    one = 1
+    if isinstance(s, np.ndarray):
+        if x.dtype == object:
+            s = to_object(s)
+        else:
+            one = np.int64(1)
+    half = one << (s - 1)
+    if q is Quantization.TRN:
+        return x >> s
+    if q is Quantization.RND:
+        return (x + half) >> s
+    if q is Quantization.RND_MIN_INF:
+        return (x + (half - 1)) >> s
+    if q is Quantization.RND_CONV:
+        return (x + (half - 1) + ((x >> s) & 1)) >> s
+    neg = x < 0
+    if q is Quantization.RND_ZERO:
+        return (x + (half - 1) + neg) >> s
+    if q is Quantization.RND_INF:
+        return (x + half - neg) >> s
+    if q is Quantization.TRN_ZERO:
+        return (x + neg * ((one << s) - 1)) >> s
+    raise AssertionError(q)
+
+
+def _clamp_shift(s, src_bits: int):
+    # |x| <= 2**(src_bits-1) means |x / 2**s| <= 1/4 once s >= src_bits + 1: every larger
+    # shift rounds the same way, and this keeps the masks inside int64.
+    return np.minimum(s, src_bits + 1) if isinstance(s, np.ndarray) else min(s, src_bits + 1)
+
+
+def cast_raw(raw: np.ndarray, src: FixedFormat, dst: FixedFormat, operation: str):
+    """Cast raw integers of ``src`` to ``dst``: round the exact value, then handle overflow."""
+    s = src.frac_bits - dst.frac_bits
+    if s > 0:
+        s = _clamp_shift(s, src.bits)
+        work = working(raw, max(src.bits + 1, dst.bits) + 1)
+        q = round_shift(work, s, dst.quantization)
+        floor = (lambda: work >> s)
+        q_bits = max(src.bits - s + 1, 2) + (not src.signed)
+    else:
+        work = working(raw, max(src.bits - s, dst.bits) + 1)
+        q = work << (-s) if s else work
+        floor = (lambda: q)
+        q_bits = src.bits - s + (not src.signed)
+    return overflow(q, dst, operation, floor=floor, q_bits=q_bits)
+
+
+def overflow(q: np.ndarray, dst: FixedFormat, operation: str, *, floor=None,
+             q_bits: int | None = None):
+    """Bring rounded integers ``q`` (at dst's scale) into dst's range with its overflow mode.
+
+    Reports WRAP overflows to the policy and SAT* clipping to active logs. ``floor``
+    returns the unrounded floor at dst's scale (for WRAP_SM); ``q_bits``, when given, says
+    every ``q`` fits a signed integer of that width, so the range check can be skipped when
+    no value can leave the range.
+    """
+    lo, hi = dst.raw_min, dst.raw_max
+    mode = dst.overflow
+    if mode is Overflow.SAT_SYM and dst.signed and dst.bits > 1:
+        lo = -hi
+    if q.size == 0:
+        return to_storage(q, dst)
+    if q_bits is not None and dst.signed and q_bits <= dst.bits and lo == dst.raw_min:
+        in_range = True
+    else:
+        in_range = lo <= q.min() and q.max() <= hi
+    if in_range:
+        if _ovf.logging_active():
+            _ovf.report(operation, "saturation" if mode.saturates else "overflow", None, q,
+                        q.size, dst, dst.frac_bits)
+        return to_storage(q, dst)
+    mask = (q < lo) | (q > hi)
+    kind = "saturation" if mode.saturates else "overflow"
+    if kind == "overflow" or _ovf.logging_active():
+        _ovf.report(operation, kind, mask, q, q.size, dst, dst.frac_bits)
+    if mode is Overflow.SAT or mode is Overflow.SAT_SYM:
+        out = np.clip(q, lo, hi) if q.dtype != object else \
+            np.where(q < lo, lo, np.where(q > hi, hi, q))
+    elif mode is Overflow.SAT_ZERO:
+        out = np.where(mask, 0, q)
+    else:
+        out = wrap(q, dst)
+        if mode is Overflow.WRAP_SM:
+            out = _wrap_sm(out, floor(), mask, dst)
+    return to_storage(out if out.dtype == q.dtype else out.astype(q.dtype), dst)
+
+
+def wrap(q: np.ndarray, fmt: FixedFormat) -> np.ndarray:
+    """Two's complement wrap-around of integers into ``fmt``'s raw range."""
+    if q.dtype != object and fmt.bits > INT64_SAFE_BITS:
+        q = to_object(q)
+    mask = (1 << fmt.bits) - 1
+    if fmt.signed:
+        off = 1 << (fmt.bits - 1)
+        return ((q + off) & mask) - off
+    return q & mask
+
+
+def _wrap_sm(wrapped, floor, mask, fmt):
+    # ap_fixed_base::overflow_adjust for AP_WRAP_SM, N = 0: when the wrapped sign bit Ro
+    # differs from the dropped bit lD just above it, invert the bits and set the sign to lD.
+    w = fmt.bits
+    bits = wrapped & ((1 << w) - 1)
+    ro = (bits >> (w - 1)) & 1
+    ld = (floor >> w) & 1
+    flip = mask & (ld != ro)
+    if not np.any(flip):
+        return wrapped
+    inv = (~bits) & ((1 << (w - 1)) - 1)
+    inv = inv | (ld << (w - 1))
+    new = np.where(flip, inv, bits)
+    return np.where(((new >> (w - 1)) & 1) == 1, new - (1 << w), new)

@@ -1,0 +1,1 @@
+"""Hardware generators (Amaranth components and Jinja-rendered HLS C++)."""

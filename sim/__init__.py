@@ -1,0 +1,1 @@
+"""cocotb testbenches and simulator runners for generated RTL."""

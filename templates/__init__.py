@@ -1,0 +1,1 @@
+"""Jinja templates (package data): HLS C++, wrappers and scripts."""
