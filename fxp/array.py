@@ -278,8 +278,11 @@ def _checked_raw(raw, fmt: FixedFormat) -> np.ndarray:
         arr = raw
     else:
         arr = np.asarray(raw)
-        if arr.dtype.kind == "O" or (arr.dtype.kind in "iu" and not fmt.fits_int64):
-            arr = np.asarray(raw, dtype=object)
+        if arr.dtype.kind in "Of" or (arr.dtype.kind in "iu" and not fmt.fits_int64):
+            obj = np.asarray(raw, dtype=object)
+            if arr.dtype.kind != "f" or all(isinstance(v, numbers.Integral)
+                                             for v in obj.reshape(-1)):
+                arr = obj  # Python ints past int64 come in as floats otherwise
     kind = arr.dtype.kind
     if kind == "b":
         arr = arr.astype(np.int64)

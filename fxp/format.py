@@ -314,4 +314,4 @@ def _to_float(raw: int, frac_bits: int) -> float:
     try:
         return float(Fraction(raw) * Fraction(2) ** -frac_bits) if raw else 0.0
     except OverflowError:
-        return math.copysign(math.inf, raw)
+        return math.inf if raw > 0 else -math.inf

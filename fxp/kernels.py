@@ -59,6 +59,7 @@ def round_shift(x, s, quantization: Quantization):
     if q is Quantization.RND_CONV:
         return (x + (half - 1) + ((x >> s) & 1)) >> s
     neg = x < 0
+    neg = neg.astype(object) if x.dtype == object else neg.astype(x.dtype)
     if q is Quantization.RND_ZERO:
         return (x + (half - 1) + neg) >> s
     if q is Quantization.RND_INF:
@@ -128,7 +129,7 @@ def overflow(q: np.ndarray, dst: FixedFormat, operation: str, *, floor=None,
         out = wrap(q, dst)
         if mode is Overflow.WRAP_SM:
             out = _wrap_sm(out, floor(), mask, dst)
-    return to_storage(out if out.dtype == q.dtype else out.astype(q.dtype), dst)
+    return to_storage(out, dst)
 
 
 def wrap(q: np.ndarray, fmt: FixedFormat) -> np.ndarray:

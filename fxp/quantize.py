@@ -115,7 +115,8 @@ def _round_float(v: np.ndarray, q: Quantization) -> np.ndarray:
     if q is Quantization.RND_CONV:
         return np.rint(v, out=v)
     r = np.rint(v)
-    d = v - r  # exact: |d| <= 0.5 and r is 0 or within a factor 2 of v (Sterbenz)
+    with np.errstate(invalid="ignore"):  # inf - inf: inf stays inf below
+        d = v - r  # exact: |d| <= 0.5 and r is 0 or within a factor 2 of v (Sterbenz)
     if q is Quantization.RND:
         r += d == 0.5
     elif q is Quantization.RND_MIN_INF:
@@ -132,7 +133,8 @@ def _round_float(v: np.ndarray, q: Quantization) -> np.ndarray:
 def _quantize_fast(a: np.ndarray, fmt: FixedFormat, op: str):
     """Float64 path; returns None when a value needs the exact integer path."""
     scale = np.ldexp(1.0, fmt.frac_bits)
-    v = a * scale if fmt.frac_bits else a.copy()
+    with np.errstate(over="ignore"):  # a finite value scaled to inf is out of range anyway
+        v = a * scale if fmt.frac_bits else a.copy()
     v = _round_float(v, fmt.quantization)
     if v.size == 0:
         return v.astype(np.int64)
