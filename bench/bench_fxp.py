@@ -1,0 +1,229 @@
+"""Benchmark fxp quantize, matmul, cast and arithmetic against numpy, apytypes and fxpmath."""
+
+from __future__ import annotations
+
+import gc
+import os
+import statistics
+import sys
+import time
+
+import apytypes as apy
+import fxpmath
+import numpy as np
+from fxpmath import Fxp
+from threadpoolctl import threadpool_limits
+
+import fxp
+
+REPEAT = 7              # timed runs per measurement (median), after one warm-up run
+REPEAT_SLOW = 5         # for fxpmath, which takes about a second per call
+N = 10_000_000          # elements for the element-wise benchmarks
+N_FXPMATH = 1_000_000   # fxpmath is timed on this many and scaled linearly to N ...
+SLOW_S = 3.0            # ... when a call on N elements would take longer than this
+QUANT_LIMIT = 2.0       # target: fxp.quantize <= 2x the numpy expression
+MATMUL_LIMIT = 3.0      # target: exact 8-bit fxp.matmul <= 3x float64 numpy matmul
+APY_INT, APY_FRAC = 16, 48  # apytypes' from_float is RND_INF + WRAP only: go through 64 bits
+BLAS_THREADS = 1        # multithreaded BLAS on a shared box swings 1.5 ms <-> 32 ms per call
+
+SAT_FMT = fxp.FixedFormat.parse("fixed<16,6,RND_CONV,SAT>")
+WRAP_FMT = fxp.FixedFormat.parse("fixed<16,6>")
+LO, HI = -2 ** 15, 2 ** 15 - 1
+SCALE = 2.0 ** 10
+
+_rows: list[tuple] = []    # (name, ms, ratio, target, ok); a str row is a section title
+_missed: list[str] = []
+
+
+def _time_ms(fn, repeat=REPEAT):
+    t0 = time.perf_counter()
+    fn()  # warm-up; short calls are timed in batches of at least ~20 ms, like timeit
+    number = min(1000, max(1, int(0.02 / max(time.perf_counter() - t0, 1e-6))))
+    times = []
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            for _ in range(number):
+                fn()
+            times.append((time.perf_counter() - t0) / number)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    return 1e3 * statistics.median(times)
+
+
+def _section(title):
+    _rows.append(title)
+
+
+def _row(name, ms, base_ms, target="", ok=None, miss=""):
+    _rows.append((name, ms, ms / base_ms, target, ok))
+    if ok is False:
+        _missed.append(miss or name)
+
+
+def _verify(what, got, want):
+    if not np.array_equal(np.asarray(got, dtype=np.int64), np.asarray(want, dtype=np.int64)):
+        n = int(np.count_nonzero(np.asarray(got) != np.asarray(want)))
+        print(f"bench: WRONG RESULT: {what} differs from the reference in {n} elements")
+        _missed.append(f"{what} result wrong")
+
+
+def _signed16(bits):
+    b = bits.astype(np.int64)
+    return np.where(b > HI, b - 2 ** 16, b)
+
+
+def _apy_quantize(x, q, o):
+    a = apy.APyFixedArray.from_float(x, int_bits=APY_INT, frac_bits=APY_FRAC)
+    return a.cast(int_bits=6, frac_bits=10, quantization=q, overflow=o)
+
+
+def _apy_direct(x):
+    return apy.APyFixedArray.from_float(x, int_bits=6, frac_bits=10)
+
+
+def _fxpmath(x, rounding, overflow):
+    return Fxp(x, signed=True, n_word=16, n_frac=10, rounding=rounding, overflow=overflow)
+
+
+def _bench_quantize(title, x, fmt, baseline, reference, apy_modes, fxpmath_modes):
+    _section(title)
+    base_ms = _time_ms(lambda: baseline(x))
+    _row("numpy clip(rint(x*2**10), -2**15, 2**15-1)", base_ms, base_ms, "baseline")
+    want = reference(x)
+    _verify(f"fxp.quantize to {fmt}", fxp.quantize(x, fmt).raw, want)
+    fxp_ms = _time_ms(lambda: fxp.quantize(x, fmt))
+    _row("fxp.quantize", fxp_ms, base_ms, f"<= {QUANT_LIMIT:.2f}x",
+         fxp_ms / base_ms <= QUANT_LIMIT, f"fxp.quantize {fmt} <= {QUANT_LIMIT}x numpy")
+
+    _verify(f"apytypes to {fmt}", _signed16(_apy_quantize(x, *apy_modes).to_bits(numpy=True)),
+            want)
+    apy_ms = _time_ms(lambda: _apy_quantize(x, *apy_modes))
+    _row(f"apytypes from_float<{APY_INT},{APY_FRAC}>+cast", apy_ms, base_ms, "fxp faster",
+         fxp_ms < apy_ms, f"fxp faster than apytypes on {fmt}")
+    apy_direct_ms = _time_ms(lambda: _apy_direct(x))
+    _row("apytypes from_float<6,10> (RND_INF,WRAP; info)", apy_direct_ms, base_ms, "info")
+
+    fm_ms, how = _fxpmath_ms(x, want, fmt, fxpmath_modes)
+    _row(f"fxpmath Fxp ({how})", fm_ms, base_ms, "fxp faster", fxp_ms < fm_ms,
+         f"fxp faster than fxpmath on {fmt}")
+
+
+def _fxpmath_ms(x, want, fmt, modes):
+    """fxpmath on all of ``x`` when fast enough, else on N_FXPMATH values scaled linearly."""
+    xs = x[:N_FXPMATH]
+    t0 = time.perf_counter()
+    _verify(f"fxpmath to {fmt}", _fxpmath(xs, *modes).val, want[:N_FXPMATH])
+    if (time.perf_counter() - t0) * len(x) / len(xs) < SLOW_S:
+        return _time_ms(lambda: _fxpmath(x, *modes), REPEAT_SLOW), f"full {len(x) // 10**6}M"
+    scale = len(x) // len(xs)
+    return (_time_ms(lambda: _fxpmath(xs, *modes), REPEAT_SLOW) * scale,
+            f"timed on {len(xs) // 10**6}M, x{scale}")
+
+
+def _np_quantize(x):
+    return np.clip(np.rint(x * SCALE), LO, HI)
+
+
+def _quantize_rows(rng):
+    m = N // 10**6
+    x = rng.normal(0.0, 8.0, N)
+    r = np.rint(x * SCALE)
+    sat = np.count_nonzero((r < LO) | (r > HI))
+    _bench_quantize(f"quantize {m}M normal(0,8) -> {SAT_FMT} ({sat} saturate)", x, SAT_FMT,
+                    _np_quantize, lambda v: _np_quantize(v).astype(np.int64),
+                    (apy.QuantizationMode.RND_CONV, apy.OverflowMode.SAT), ("around", "saturate"))
+    x = rng.uniform(-31.0, 31.0, N)
+    _bench_quantize(f"quantize {m}M uniform(-31,31) -> {WRAP_FMT} (TRN, WRAP; in range)", x,
+                    WRAP_FMT, _np_quantize, lambda v: np.floor(v * SCALE).astype(np.int64),
+                    (apy.QuantizationMode.TRN, apy.OverflowMode.WRAP), ("floor", "wrap"))
+
+
+def _random_fixed(rng, shape, fmt):
+    fmt = fxp.FixedFormat.parse(fmt)
+    return fxp.from_raw(rng.integers(fmt.raw_min, fmt.raw_max, shape, endpoint=True), fmt)
+
+
+def _bench_matmul(rng, title, m, k, n, fa, fb, limit=None):
+    a, b = _random_fixed(rng, (m, k), fa), _random_fixed(rng, (k, n), fb)
+    a_f, b_f = a.to_float(), b.to_float()
+    _section(f"matmul {title}: {m}x{k} {fa} @ {k}x{n} {fb} (BLAS {BLAS_THREADS} thread)")
+    base_ms = _time_ms(lambda: a_f @ b_f)
+    _row("numpy float64 a_f @ b_f", base_ms, base_ms, "baseline")
+    res = fxp.matmul(a, b)
+    if res.raw.dtype != object:  # below 2**53 the float product is exact: check against it
+        _verify(f"fxp.matmul {title}", res.raw, np.ldexp(a_f @ b_f, res.fmt.frac_bits))
+    ms = _time_ms(lambda: fxp.matmul(a, b))
+    name = f"fxp.matmul -> {res.fmt} ({res.raw.dtype})"
+    if limit is None:
+        _row(name, ms, base_ms, "info")
+    else:
+        _row(name, ms, base_ms, f"<= {limit:.2f}x", ms / base_ms <= limit,
+             f"fxp.matmul {title} <= {limit}x numpy")
+
+
+def _matmul_rows(rng):
+    _bench_matmul(rng, "8b x 8b", 256, 1024, 256, "fixed<8,3>", "fixed<8,2>", MATMUL_LIMIT)
+    _bench_matmul(rng, "16b x 16b", 256, 1024, 256, "fixed<16,6>", "fixed<16,4>")
+    _bench_matmul(rng, "40b x 40b", 32, 64, 32, "fixed<40,10>", "fixed<40,12>")
+
+
+def _np_cast(r):
+    # fixed<32,12> -> fixed<16,6,RND_CONV,SAT>: drop 10 fraction bits, ties to even, clip
+    return np.clip((r + ((1 << 9) - 1) + ((r >> 10) & 1)) >> 10, LO, HI)
+
+
+def _elementwise_rows(rng):
+    src = fxp.FixedFormat.parse("fixed<32,12>")
+    r = np.clip(np.rint(rng.normal(0.0, 8.0, N) * 2.0 ** 20), src.raw_min, src.raw_max)
+    xa = fxp.from_raw(r.astype(np.int64), src)
+    _section(f"cast {N // 10**6}M {src} -> {SAT_FMT}")
+    base_ms = _time_ms(lambda: _np_cast(xa.raw))
+    _row("numpy int64 clip(round-half-even shift)", base_ms, base_ms, "baseline")
+    _verify("FixedArray.cast", xa.cast(SAT_FMT).raw, _np_cast(xa.raw))
+    _row("FixedArray.cast", _time_ms(lambda: xa.cast(SAT_FMT)), base_ms, "info")
+
+    x, y = _random_fixed(rng, N, "fixed<16,6>"), _random_fixed(rng, N, "fixed<16,6>")
+    for op, fn in (("+", lambda p, q: p + q), ("*", lambda p, q: p * q)):
+        _section(f"x {op} y on {N // 10**6}M fixed<16,6> -> {fn(x[:1], y[:1]).fmt}")
+        base_ms = _time_ms(lambda: fn(x.raw, y.raw))
+        _row(f"numpy int64 x.raw {op} y.raw", base_ms, base_ms, "baseline")
+        _verify(f"FixedArray {op}", fn(x, y).raw, fn(x.raw, y.raw))
+        _row(f"FixedArray x {op} y", _time_ms(lambda: fn(x, y)), base_ms, "info")
+
+
+def _print_table():
+    width = max(len(r[0]) for r in _rows if isinstance(r, tuple)) + 2
+    print(f"{'name':<{width}}{'ms':>11}{'ratio':>10}  {'target':<12}ok")
+    for r in _rows:
+        if isinstance(r, str):
+            print(r)
+            continue
+        name, ms, ratio, target, ok = r
+        mark = "" if ok is None else ("yes" if ok else "NO")
+        print(f"  {name:<{width - 2}}{ms:>11.3f}{ratio:>9.2f}x  {target:<12}{mark}")
+
+
+def main():
+    """Run every benchmark, print the table; return 1 if a target is missed, else 0."""
+    print(f"fxp bench: numpy {np.__version__}, apytypes {apy.__version__}, fxpmath "
+          f"{fxpmath.__version__}, {os.cpu_count()} CPUs; median of {REPEAT} runs after a "
+          f"warm-up ({REPEAT_SLOW} for fxpmath); ratio = time / section baseline")
+    rng = np.random.default_rng(0)
+    _quantize_rows(rng)
+    with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
+        _matmul_rows(rng)
+    _elementwise_rows(rng)
+    _print_table()
+    if _missed:
+        print("bench: TARGETS MISSED: " + "; ".join(_missed))
+        return 1
+    print("bench: all targets met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
