@@ -58,18 +58,21 @@ def _int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.matmul(kernels.to_object(a), kernels.to_object(b))
 
 
-def matmul(a: FixedArray, b: FixedArray, acc=None, *, label: str | None = None) -> FixedArray:
-    """Exact matrix product of fixed-point arrays into an accumulator format.
+def matmul(a: FixedArray, b: FixedArray, acc=None, *, bias: FixedArray | None = None,
+           label: str | None = None) -> FixedArray:
+    """Exact matrix product of fixed-point arrays (plus a bias) into an accumulator format.
 
     Follows :func:`numpy.matmul` shapes. Every product is exact (format ``a.fmt * b.fmt``)
-    and the sum is exact modulo ``2**acc.bits``.
+    and the sum, bias included, is exact modulo ``2**acc.bits``: a dense layer's accumulator.
 
     Parameters
     ----------
     a, b : FixedArray
     acc : FixedFormat or str, optional
-        A WRAP format with at least the products' fraction bits. Default: the exact format
-        of ``K`` products (``FixedFormat.sum``), which cannot overflow.
+        A WRAP format with at least the products' (and the bias's) fraction bits. Default:
+        the exact format of ``K`` products plus the bias, which cannot overflow.
+    bias : FixedArray, optional
+        Added to every output, broadcast against the result (e.g. shape ``(N,)``).
     label : str, optional
         Names the operation in overflow messages and logs.
 
@@ -93,16 +96,35 @@ def matmul(a: FixedArray, b: FixedArray, acc=None, *, label: str | None = None) 
     if k != kb:
         raise ValueError(f"matmul shapes {a.shape} and {b.shape} do not align: {k} != {kb}")
     prod = a.fmt.mul(b.fmt)
-    acc = prod.sum(k) if acc is None else _check_acc(acc, prod, "products")
+    if bias is not None:
+        bias = _operand(bias, "bias")
+    if acc is None:
+        acc = prod.sum(k)
+        if bias is not None:
+            acc = acc.add(bias.fmt)
+    else:
+        acc = _check_acc(acc, prod, "products")
+        if bias is not None:
+            _check_acc(acc, bias.fmt, "bias")
     s = _int_matmul(a.raw, b.raw)
-    return _finish(s, prod, acc, k, label or f"matmul accumulator {acc}")
+    return _finish(s, prod, acc, k, label or f"matmul accumulator {acc}", bias)
 
 
-def _finish(s: np.ndarray, term: FixedFormat, acc: FixedFormat, count: int, op: str):
+def _finish(s: np.ndarray, term: FixedFormat, acc: FixedFormat, count: int, op: str,
+            bias: FixedArray | None = None):
     s = np.asarray(s)
     shift = acc.frac_bits - term.frac_bits
     exact = term.sum(count)
+    if bias is not None:
+        exact = exact.add(bias.fmt)
+        shift = acc.frac_bits - exact.frac_bits
     s = kernels.working(s, exact.bits + shift + 1)
+    if bias is not None:
+        braw = kernels.working(bias.raw, exact.bits + 1)
+        if s.dtype != braw.dtype:
+            s, braw = kernels.to_object(s), kernels.to_object(braw)
+        s = (s << (exact.frac_bits - term.frac_bits)) + (braw << (exact.frac_bits -
+                                                                  bias.fmt.frac_bits))
     if shift:
         s = s << shift
     q_bits = exact.bits + shift + (not exact.signed)

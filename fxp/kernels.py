@@ -116,11 +116,14 @@ def overflow(q: np.ndarray, dst: FixedFormat, operation: str, *, floor=None,
             _ovf.report(operation, "saturation" if mode.saturates else "overflow", None, q,
                         q.size, dst, dst.frac_bits)
         return to_storage(q, dst)
-    mask = (q < lo) | (q > hi)
     kind = "saturation" if mode.saturates else "overflow"
+    clip = mode is Overflow.SAT or mode is Overflow.SAT_SYM
+    mask = None
+    if not clip or _ovf.logging_active():  # clipping needs no mask unless it is logged
+        mask = (q < lo) | (q > hi)
     if kind == "overflow" or _ovf.logging_active():
         _ovf.report(operation, kind, mask, q, q.size, dst, dst.frac_bits)
-    if mode is Overflow.SAT or mode is Overflow.SAT_SYM:
+    if clip:
         out = np.clip(q, lo, hi) if q.dtype != object else \
             np.where(q < lo, lo, np.where(q > hi, hi, q))
     elif mode is Overflow.SAT_ZERO:

@@ -190,3 +190,39 @@ def test_a2q_bound_errors_and_value():
         fxp.a2q_l1_bound(1, "fixed<4,2>")
     with pytest.raises(TypeError, match="Accumulator bits must be an integer, not 8.0"):
         fxp.a2q_l1_bound(8.0, "fixed<4,2>")
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_matmul_with_bias_is_one_exact_wrapped_sum(data):
+    fx = FixedFormat(data.draw(st.integers(1, 10)), data.draw(st.integers(-3, 8)), False)
+    fw = FixedFormat(data.draw(st.integers(1, 10)), data.draw(st.integers(-3, 8)), True)
+    fb = FixedFormat(data.draw(st.integers(1, 70)), data.draw(st.integers(-3, 30)), True)
+    k, n = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 3))
+    xr = data.draw(st.lists(st.integers(fx.raw_min, fx.raw_max), min_size=k, max_size=k))
+    wr = data.draw(st.lists(st.integers(fw.raw_min, fw.raw_max), min_size=k * n,
+                            max_size=k * n))
+    br = data.draw(st.lists(st.integers(fb.raw_min, fb.raw_max), min_size=n, max_size=n))
+    x, w = fxp.from_raw([xr], fx), fxp.from_raw(np.array(wr).reshape(k, n), fw)
+    b = fxp.from_raw(br, fb)
+    frac = max(fx.frac_bits + fw.frac_bits, fb.frac_bits)
+    exact = [(sum(xr[j] * wr[j * n + i] for j in range(k)) << (frac - fx.frac_bits - fw.frac_bits))
+             + (br[i] << (frac - fb.frac_bits)) for i in range(n)]
+    full = fxp.matmul(x, w, bias=b)           # inferred accumulator: exact
+    assert full.fmt.frac_bits == frac and full.raw.tolist()[0] == exact
+    acc = FixedFormat(data.draw(st.integers(1, 16)), 0, True)
+    acc = acc.replace(int_bits=acc.bits - frac)
+    with fxp.overflow_policy("log") as log:
+        r = fxp.matmul(x, w, acc=acc, bias=b, label="dense")
+    m = 1 << acc.bits
+    want = [((e + m // 2) % m) - m // 2 for e in exact]
+    assert [int(v) for v in r.raw[0]] == want
+    assert log["dense"].count == sum(not acc.raw_min <= e <= acc.raw_max for e in exact)
+
+
+def test_bias_fraction_bits_must_fit_accumulator():
+    x, w = fxp.zeros((1, 2), "ufixed<4,4>"), fxp.zeros((2, 3), "fixed<4,2>")
+    with pytest.raises(ValueError) as info:
+        fxp.matmul(x, w, acc="fixed<16,14>", bias=fxp.zeros((3,), "fixed<8,0>"))
+    assert str(info.value) == ("Accumulator fixed<16,14> has 2 fraction bits, fewer than the 8 "
+                               "of the bias fixed<8,0>")
