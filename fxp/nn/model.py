@@ -1,0 +1,273 @@
+"""Model: a resolved spec plus integer parameters; bit-exact inference and the artifact on disk.
+
+The artifact (a directory) is the contract between stages:
+
+``model.yaml``
+    a valid spec with every format concrete;
+``weights.npz``
+    raw integers per tensor: ``"<layer index>.weight"`` ``(units, inputs)``,
+    ``"<layer index>.bias"`` ``(units,)``, ``"<layer index>.table"`` for lookup tables;
+``vectors.npz``
+    ``inputs``: raw test inputs; ``outputs``: the bit-exact model's raw outputs for them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import numpy as np
+import yaml
+
+from .. import overflow as _ovf
+from ..array import FixedArray, from_raw
+from ..format import FixedFormat
+from ..quantize import quantize
+from . import layers as L
+from .spec import Spec, SpecError, load_spec, parse_spec
+
+__all__ = ["Model", "ArtifactError", "write_artifact", "load_vectors"]
+
+
+class ArtifactError(ValueError):
+    """An artifact directory is missing, incomplete or inconsistent."""
+
+
+class Model:
+    """A quantized network with every format concrete: the golden model.
+
+    Parameters
+    ----------
+    spec : Spec
+        A resolved spec (no ``auto``/``learn`` left).
+    params : dict of str to ndarray
+        Raw integer tensors keyed ``"<layer index>.weight"``, ``".bias"``, ``".table"``.
+    """
+
+    def __init__(self, spec: Spec, params: dict):
+        if not spec.concrete:
+            raise SpecError(f"Model {spec.name}: every format must be concrete; resolve 'auto' "
+                            f"and 'learn' with python -m fxp train or quantize first")
+        self.spec = spec
+        self.params = {}
+        self._tensors = {}
+        self.shapes = []      # (features, format) after each layer
+        n, fmt = spec.input_shape[0], spec.input_format
+        for layer in spec.layers:
+            i, where = layer.index, layer.label
+            if layer.type == "dense":
+                w = self._tensor(params, f"{i}.weight", (layer.units, n), layer.weight.fmt,
+                                 where)
+                b = self._tensor(params, f"{i}.bias", (layer.units,), layer.bias.fmt, where)
+                self._tensors[i] = (w, b)
+                for term, tf in (("weights", w.fmt.mul(fmt)), ("bias", b.fmt)):
+                    if layer.accumulator.fmt.frac_bits < tf.frac_bits:
+                        raise SpecError(f"{where} field 'accumulator': "
+                                        f"{layer.accumulator.fmt} has "
+                                        f"{layer.accumulator.fmt.frac_bits} fraction bits, "
+                                        f"fewer than the {tf.frac_bits} of the {term}")
+                n, fmt = layer.units, layer.output.fmt
+            elif layer.type == "relu":
+                fmt = layer.output.fmt
+            elif layer.type in L.ACTIVATIONS:
+                tb = layer.table_bits or L.default_table_bits(fmt)
+                if tb > fmt.bits:
+                    raise SpecError(f"{where} field 'table_bits': {tb} exceeds the {fmt.bits} "
+                                    f"bits of its input {fmt}")
+                t = self._tensor(params, f"{i}.table", (1 << tb,), layer.output.fmt, where)
+                self._tensors[i] = (t, tb)
+                fmt = layer.output.fmt
+            elif layer.type == "argmax":
+                fmt = L.argmax_format(n)
+                n = 1
+            self.shapes.append((n, fmt))
+        extra = sorted(set(params) - set(self.params))
+        if extra:
+            raise ArtifactError(f"weights: unexpected tensor {extra[0]!r}")
+
+    def _tensor(self, params, key, shape, fmt, where) -> FixedArray:
+        if key not in params:
+            raise ArtifactError(f"{where}: missing tensor {key!r}")
+        raw = np.asarray(params[key])
+        if raw.shape != shape:
+            raise ArtifactError(f"{where} tensor {key!r}: expected shape {shape}, not "
+                                f"{raw.shape}")
+        try:
+            arr = from_raw(raw, fmt)
+        except (TypeError, ValueError) as e:
+            raise ArtifactError(f"{where} tensor {key!r}: {e}") from None
+        self.params[key] = arr.raw
+        return arr
+
+    # -- properties -----------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def input_format(self) -> FixedFormat:
+        return self.spec.input_format
+
+    @property
+    def output_format(self) -> FixedFormat:
+        return self.shapes[-1][1]
+
+    @property
+    def n_inputs(self) -> int:
+        return self.spec.input_shape[0]
+
+    @property
+    def n_outputs(self) -> int:
+        return self.shapes[-1][0]
+
+    def weight(self, index: int) -> FixedArray:
+        """Weights of dense layer ``index`` (units, inputs)."""
+        return self._tensors[index][0]
+
+    def bias(self, index: int) -> FixedArray:
+        """Bias of dense layer ``index``."""
+        return self._tensors[index][1]
+
+    def table(self, index: int) -> tuple[FixedArray, int]:
+        """Lookup table of activation layer ``index`` and its index width."""
+        return self._tensors[index]
+
+    # -- inference ------------------------------------------------------------------------
+    def forward(self, x: FixedArray) -> list[FixedArray]:
+        """Every layer's output for inputs ``x`` (shape ``(batch, inputs)``), bit-exact.
+
+        Operations are labelled ``"layer <i> <type> accumulator"``/``"... output"`` for
+        overflow logs.
+        """
+        outs = []
+        for layer in self.spec.layers:
+            label = f"layer {layer.index} {layer.type}"
+            if layer.type == "dense":
+                w, b = self._tensors[layer.index]
+                x = L.dense(x, w, b, layer.accumulator.fmt, layer.output.fmt, label)
+            elif layer.type == "relu":
+                x = L.relu(x, layer.output.fmt, label)
+            elif layer.type in L.ACTIVATIONS:
+                t, tb = self._tensors[layer.index]
+                x = L.lut(x, t, tb)
+            elif layer.type == "argmax":
+                x = L.argmax(x)
+            outs.append(x)
+        return outs
+
+    def _check_input(self, x_raw) -> FixedArray:
+        x_raw = np.asarray(x_raw)
+        if x_raw.ndim not in (1, 2) or x_raw.shape[-1] != self.n_inputs:
+            raise ValueError(f"Model {self.name}: inputs must be shaped (batch, {self.n_inputs}) "
+                             f"or ({self.n_inputs},), not {x_raw.shape}")
+        return from_raw(x_raw.reshape(-1, self.n_inputs), self.input_format)
+
+    def predict_raw(self, x_raw) -> np.ndarray:
+        """Bit-exact outputs as raw integers for raw inputs of the input format.
+
+        Parameters
+        ----------
+        x_raw : array_like of int, shape (batch, inputs) or (inputs,)
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(batch, outputs)`` raw integers of the last layer's format, or ``(batch,)``
+            class indices when the model ends with argmax (a 1-D input drops the batch axis).
+        """
+        single = np.ndim(x_raw) == 1
+        y = self.forward(self._check_input(x_raw))[-1].raw
+        return y[0] if single else y
+
+    def predict(self, x) -> np.ndarray:
+        """Quantize real inputs to the input format, then run :meth:`predict_raw`.
+
+        Returns floats (the last layer's values) or class indices after argmax.
+        """
+        xq = quantize(np.asarray(x, dtype=np.float64), self.input_format, label="model input")
+        y = self.forward(self._check_input(xq.raw))[-1]
+        out = y.raw if self.spec.layers[-1].type == "argmax" else y.to_float()
+        return out[0] if np.ndim(x) == 1 else out
+
+    def overflow_report(self, x_raw) -> _ovf.OverflowLog:
+        """Run the inputs and return the overflow/saturation log per layer operation."""
+        with _ovf.overflow_policy("log") as log:
+            self.forward(self._check_input(x_raw))
+        return log
+
+    # -- artifact -------------------------------------------------------------------------
+    def save(self, directory, vectors: dict | None = None):
+        """Write the artifact atomically (a failed write leaves no half artifact)."""
+        write_artifact(directory, self.spec, self.params, vectors)
+
+    @classmethod
+    def load(cls, directory) -> Model:
+        """Load an artifact directory (``model.yaml`` + ``weights.npz``)."""
+        path = os.path.join(directory, "model.yaml")
+        if not os.path.isfile(path):
+            raise ArtifactError(f"{directory}: not an artifact (no model.yaml)")
+        spec = load_spec(path)
+        wpath = os.path.join(directory, "weights.npz")
+        if not os.path.isfile(wpath):
+            raise ArtifactError(f"{directory}: artifact has no weights.npz")
+        with np.load(wpath, allow_pickle=False) as z:
+            params = {k: z[k] for k in z.files}
+        return cls(spec, params)
+
+
+
+def load_vectors(directory) -> dict:
+    """An artifact's ``vectors.npz`` (``inputs``, ``outputs``) as a dict of arrays."""
+    path = os.path.join(directory, "vectors.npz")
+    if not os.path.isfile(path):
+        raise ArtifactError(f"{directory}: artifact has no vectors.npz")
+    with np.load(path, allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _npz_ready(params: dict) -> dict:
+    out = {}
+    for k, v in params.items():
+        v = np.asarray(v)
+        if v.dtype == object:
+            raise ArtifactError(f"weights: tensor {k!r} is wider than 64 bits; artifacts store "
+                                f"int64 raw values")
+        out[k] = v.astype(np.int64)
+    return out
+
+
+def write_artifact(directory, spec: Spec, params: dict, vectors: dict | None = None,
+                   extra_files: dict | None = None):
+    """Write ``model.yaml``, ``weights.npz`` (and ``vectors.npz``) into ``directory`` atomically.
+
+    Everything is written to a temporary sibling directory first and swapped in at the end.
+    """
+    directory = os.path.abspath(directory)
+    parent = os.path.dirname(directory)
+    os.makedirs(parent, exist_ok=True)
+    # the spec must round-trip before anything is written
+    text = spec.to_yaml()
+    parse_spec(yaml.safe_load(text))
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", dir=parent)
+    try:
+        with open(os.path.join(tmp, "model.yaml"), "w") as f:
+            f.write(text)
+        np.savez(os.path.join(tmp, "weights.npz"), **_npz_ready(params))
+        if vectors is not None:
+            np.savez(os.path.join(tmp, "vectors.npz"),
+                     **{k: np.asarray(v, dtype=np.int64) for k, v in vectors.items()})
+        for name, content in (extra_files or {}).items():
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(content)
+        if os.path.isdir(directory):
+            # replaced whole: RTL/HLS generated from the old weights would be stale
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.old.", dir=parent)
+            os.rename(directory, os.path.join(old, "a"))
+            os.rename(tmp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
