@@ -238,8 +238,9 @@ def _npz_ready(params: dict) -> dict:
 
 
 def write_artifact(directory, spec: Spec, params: dict, vectors: dict | None = None,
-                   extra_files: dict | None = None):
-    """Write ``model.yaml``, ``weights.npz`` (and ``vectors.npz``) into ``directory`` atomically.
+                   extra_files: dict | None = None, float_weights: dict | None = None):
+    """Write ``model.yaml``, ``weights.npz`` (and ``vectors.npz``, ``float_weights.npz``,
+    extra text files) into ``directory`` atomically.
 
     Everything is written to a temporary sibling directory first and swapped in at the end.
     """
@@ -250,6 +251,9 @@ def write_artifact(directory, spec: Spec, params: dict, vectors: dict | None = N
     text = spec.to_yaml()
     parse_spec(yaml.safe_load(text))
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", dir=parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; an artifact is not
     try:
         with open(os.path.join(tmp, "model.yaml"), "w") as f:
             f.write(text)
@@ -257,6 +261,9 @@ def write_artifact(directory, spec: Spec, params: dict, vectors: dict | None = N
         if vectors is not None:
             np.savez(os.path.join(tmp, "vectors.npz"),
                      **{k: np.asarray(v, dtype=np.int64) for k, v in vectors.items()})
+        if float_weights is not None:
+            np.savez(os.path.join(tmp, "float_weights.npz"),
+                     **{k: np.asarray(v, dtype=np.float64) for k, v in float_weights.items()})
         for name, content in (extra_files or {}).items():
             with open(os.path.join(tmp, name), "w") as f:
                 f.write(content)
@@ -264,7 +271,12 @@ def write_artifact(directory, spec: Spec, params: dict, vectors: dict | None = N
             # replaced whole: RTL/HLS generated from the old weights would be stale
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.old.", dir=parent)
             os.rename(directory, os.path.join(old, "a"))
-            os.rename(tmp, directory)
+            try:
+                os.rename(tmp, directory)
+            except BaseException:
+                os.rename(os.path.join(old, "a"), directory)  # put the old artifact back
+                shutil.rmtree(old, ignore_errors=True)
+                raise
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.rename(tmp, directory)

@@ -1,0 +1,152 @@
+"""``python -m fxp``: train, quantize and evaluate models into bit-exact artifacts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+def _write(result, spec, out_dir):
+    from .nn.model import write_artifact
+    floats = result.network
+    fw = {}
+    for i, st in enumerate(floats.layers):
+        if st["type"] == "dense":
+            fw[f"{i}.weight"], fw[f"{i}.bias"] = st["W"], st["b"]
+            if "bn" in st:
+                for k in ("gamma", "beta", "mean", "var"):
+                    fw[f"{i + 1}.{k}"] = st["bn"][k]
+    metrics = result.metrics()
+    extra = {"metrics.json": json.dumps(metrics, indent=1, sort_keys=True) + "\n"}
+    write_artifact(out_dir, result.model.spec, result.model.params, result.vectors(),
+                   extra_files=extra, float_weights=fw)
+    return metrics
+
+
+def _cmd_train(args):
+    from .nn.spec import load_spec
+    from .nn.train import train
+    spec = load_spec(args.spec)
+    result = train(spec, log=None if args.quiet else sys.stderr)
+    m = _write(result, spec, args.output)
+    print(f"{spec.name}: fixed accuracy {m['fixed_accuracy']:.4f}, float accuracy "
+          f"{m['float_accuracy']:.4f}, {m['epochs']} epochs in {m['train_seconds']:.1f} s "
+          f"-> {args.output}")
+
+
+def _cmd_quantize(args):
+    from .nn.spec import SpecError, load_spec
+    from .nn.train import post_training_quantize
+    spec = load_spec(args.spec)
+    try:
+        with np.load(args.weights, allow_pickle=False) as z:
+            weights = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise SpecError(f"{args.weights}: cannot read float weights ({e})") from None
+    result = post_training_quantize(spec, weights)
+    m = _write(result, spec, args.output)
+    print(f"{spec.name}: fixed accuracy {m['fixed_accuracy']:.4f}, float accuracy "
+          f"{m['float_accuracy']:.4f} (post-training quantization) -> {args.output}")
+
+
+def evaluate(directory) -> dict:
+    """Float vs bit-exact accuracy, agreement, overflow/saturation per layer, accumulators."""
+    from .nn.data import load_data
+    from .nn.model import Model, load_vectors
+    from .nn.network import Network
+    from .nn.train import accuracy
+    model = Model.load(directory)
+    data = load_data(model.spec.data or {"dataset": "sklearn_digits"})
+    from .quantize import quantize
+    x_raw = quantize(data.x_test, model.input_format, label="test inputs").raw
+    fixed = model.predict_raw(x_raw)
+    report = {"name": model.name, "test_vectors": int(len(x_raw)),
+              "fixed_accuracy": accuracy(fixed, data.y_test)}
+    fpath = os.path.join(directory, "float_weights.npz")
+    if os.path.isfile(fpath):
+        net = Network(model.spec, np.random.default_rng(0))
+        with np.load(fpath, allow_pickle=False) as z:
+            net.load_float({k: z[k] for k in z.files})
+        flt = net.forward(data.x_test, "float")[0]
+        report["float_accuracy"] = accuracy(flt, data.y_test)
+        fixed_cls = fixed if fixed.ndim == 1 else fixed.argmax(axis=1)
+        report["agreement"] = float(np.mean(flt.argmax(axis=1) == fixed_cls))
+    vec = load_vectors(directory)
+    report["vectors_match"] = bool(np.array_equal(model.predict_raw(vec["inputs"]),
+                                                  vec["outputs"]))
+    log = model.overflow_report(x_raw)
+    layers = []
+    for layer in model.spec.layers:
+        row = {"index": layer.index, "type": layer.type}
+        for kind in ("accumulator", "output"):
+            op = f"layer {layer.index} {layer.type} {kind}"
+            if op in log:
+                rec = log[op]
+                row[f"{kind}_{rec.kind}"] = rec.count
+        if layer.type == "dense":
+            row["accumulator"] = str(layer.accumulator.fmt)
+            row["accumulator_bits"] = layer.accumulator.fmt.bits
+        if layer.output is not None:
+            row["output"] = str(layer.output.fmt)
+        layers.append(row)
+    report["layers"] = layers
+    return report
+
+
+def _cmd_eval(args):
+    r = evaluate(args.directory)
+    if args.json:
+        print(json.dumps(r, indent=1, sort_keys=True))
+        return 0 if r["vectors_match"] else 1
+    print(f"{r['name']}: {r['test_vectors']} test vectors")
+    if "float_accuracy" in r:
+        print(f"  float accuracy      {r['float_accuracy']:.4f}")
+    print(f"  bit-exact accuracy  {r['fixed_accuracy']:.4f}")
+    if "agreement" in r:
+        print(f"  agreement           {r['agreement']:.4f}")
+    print(f"  vectors.npz         {'matches' if r['vectors_match'] else 'DOES NOT MATCH'} "
+          f"the model")
+    print(f"  {'layer':<14} {'accumulator':<14} {'acc ovf':>7} {'output':<26} {'out ovf':>7} "
+          f"{'out sat':>7}")
+    for row in r["layers"]:
+        print(f"  {row['index']:>2} {row['type']:<11} {row.get('accumulator', '-'):<14} "
+              f"{row.get('accumulator_overflow', '-'):>7} {row.get('output', '-'):<26} "
+              f"{row.get('output_overflow', '-'):>7} {row.get('output_saturation', '-'):>7}")
+    return 0 if r["vectors_match"] else 1
+
+
+def main(argv=None) -> int:
+    """Entry point of ``python -m fxp``; returns the exit code."""
+    p = argparse.ArgumentParser(prog="python -m fxp", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("train", help="train a spec (QAT on the emulator) into an artifact")
+    t.add_argument("spec")
+    t.add_argument("-o", "--output", required=True, help="artifact directory")
+    t.add_argument("-q", "--quiet", action="store_true", help="no per-epoch progress")
+    t.set_defaults(func=_cmd_train)
+    q = sub.add_parser("quantize", help="post-training quantization of float weights")
+    q.add_argument("spec")
+    q.add_argument("--weights", required=True, help="float weights .npz")
+    q.add_argument("-o", "--output", required=True, help="artifact directory")
+    q.set_defaults(func=_cmd_quantize)
+    e = sub.add_parser("eval", help="float vs bit-exact accuracy, overflow, accumulators")
+    e.add_argument("directory")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=_cmd_eval)
+    args = p.parse_args(argv)
+    from .nn.model import ArtifactError
+    from .nn.spec import SpecError
+    try:
+        return args.func(args) or 0
+    except (SpecError, ArtifactError, ValueError, TypeError, OSError) as e:
+        if os.environ.get("FXP_TRACEBACK"):
+            raise
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
