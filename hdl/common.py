@@ -1,0 +1,87 @@
+"""Shared pieces of the hardware blocks: format shapes, argument checks, the stall pipeline."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Signal, signed, unsigned
+from amaranth.lib import data
+
+from fxp import FixedFormat
+
+__all__ = ["fmt_shape", "vector_layout", "as_format", "positive_int", "StallPipeline"]
+
+
+def as_format(value, what: str) -> FixedFormat:
+    """A FixedFormat from a FixedFormat or a format string, with a message naming ``what``."""
+    if isinstance(value, FixedFormat):
+        return value
+    if isinstance(value, str):
+        try:
+            return FixedFormat.parse(value)
+        except ValueError as e:
+            raise ValueError(f"{what}: {e}") from None
+    raise TypeError(f"{what} must be a FixedFormat or a format string, not {value!r}")
+
+
+def positive_int(value, what: str) -> int:
+    """Validate a positive integer parameter."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TypeError(f"{what} must be a positive integer, not {value!r}")
+    return value
+
+
+def fmt_shape(fmt: FixedFormat):
+    """The Amaranth shape of a format's raw integer."""
+    return signed(fmt.bits) if fmt.signed else unsigned(fmt.bits)
+
+
+def vector_layout(fmt: FixedFormat, n: int) -> data.ArrayLayout:
+    """A stream payload of ``n`` raw values of ``fmt`` (element 0 in the low bits)."""
+    return data.ArrayLayout(fmt_shape(fmt), n)
+
+
+class StallPipeline:
+    """Registers for a pipeline with valid/ready backpressure and initiation interval 1.
+
+    The whole pipeline advances when its last stage is empty or the consumer takes it:
+    ``en = ~o.valid | o.ready``, and the producer is ready exactly when ``en``. Each
+    :meth:`stage` call adds one register stage after the previous one.
+
+    Parameters
+    ----------
+    m : Module
+    i_valid : Value
+        The producer's valid.
+    o_ready : Value
+        The consumer's ready.
+    """
+
+    def __init__(self, m, i_valid, o_ready, name="pipe"):
+        self._m = m
+        self._name = name
+        self.en = Signal(name=f"{name}_en")
+        self._valid = i_valid
+        self._o_ready = o_ready
+        self.stages = 0
+        self._last_valid = Signal(name=f"{name}_v_out")
+
+    def stage(self, value, name=None):
+        """Register ``value`` (a Value or a View) as the next stage; returns the register."""
+        self.stages += 1
+        name = name or f"{self._name}_s{self.stages}"
+        shape = value.shape() if hasattr(value, "shape") else value.shape
+        reg = Signal(shape, name=name)
+        v = Signal(name=f"{name}_valid")
+        with self._m.If(self.en):
+            self._m.d.sync += [reg.eq(value), v.eq(self._valid)]
+        self._valid = v
+        return reg
+
+    def finish(self):
+        """Drive ``en``; returns ``(o_valid, i_ready)`` for the block's streams."""
+        m = self._m
+        if self.stages == 0:
+            m.d.comb += self.en.eq(self._o_ready)
+            return self._valid, self._o_ready
+        m.d.comb += [self._last_valid.eq(self._valid),
+                     self.en.eq(~self._last_valid | self._o_ready)]
+        return self._last_valid, self.en
