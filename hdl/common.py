@@ -65,16 +65,23 @@ class StallPipeline:
         self._last_valid = Signal(name=f"{name}_v_out")
 
     def stage(self, value, name=None):
-        """Register ``value`` (a Value or a View) as the next stage; returns the register."""
+        """Register ``value`` as the next stage; returns the register.
+
+        ``value`` is a Value, a View, or a list of them (registered together, one valid).
+        """
         self.stages += 1
         name = name or f"{self._name}_s{self.stages}"
-        shape = value.shape() if hasattr(value, "shape") else value.shape
-        reg = Signal(shape, name=name)
-        v = Signal(name=f"{name}_valid")
+        values = value if isinstance(value, (list, tuple)) else [value]
+        regs = []
+        for k, v in enumerate(values):
+            shape = v.shape()
+            regs.append(Signal(shape, name=f"{name}_{k}" if len(values) > 1 else name))
+        valid = Signal(name=f"{name}_valid")
         with self._m.If(self.en):
-            self._m.d.sync += [reg.eq(value), v.eq(self._valid)]
-        self._valid = v
-        return reg
+            self._m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
+            self._m.d.sync += valid.eq(self._valid)
+        self._valid = valid
+        return regs if isinstance(value, (list, tuple)) else regs[0]
 
     def finish(self):
         """Drive ``en``; returns ``(o_valid, i_ready)`` for the block's streams."""
