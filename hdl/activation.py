@@ -1,0 +1,297 @@
+"""Element-wise activations and argmax as valid/ready stream blocks: ReLU, LUT, Argmax."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, Signal, Value, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from fxp import FixedArray, FixedFormat
+from fxp.nn.layers import argmax_format
+
+from .common import StallPipeline, as_format, fmt_shape, positive_int, vector_layout
+
+__all__ = ["ReLU", "LUT", "Argmax"]
+
+
+def _bool(value, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be a bool, not {value!r}")
+    return value
+
+
+def _streams(in_fmt: FixedFormat, n: int, out_fmt: FixedFormat, m: int) -> dict:
+    return {"i": In(stream.Signature(vector_layout(in_fmt, n))),
+            "o": Out(stream.Signature(vector_layout(out_fmt, m)))}
+
+
+class ReLU(wiring.Component):
+    """``out = cast(max(x, 0), out_fmt)`` on every element of a vector stream.
+
+    Implements :func:`fxp.nn.layers.relu` bit for bit: the rectified value keeps ``in_fmt``
+    and is then requantized with ``out_fmt``'s quantization and overflow modes.
+
+    Parameters
+    ----------
+    n : int
+        Elements per vector.
+    in_fmt, out_fmt : FixedFormat or str
+        Formats of the input and output elements.
+    registered : bool, default False
+        Register the output (one :class:`~hdl.common.StallPipeline` stage, latency 1);
+        otherwise the block is combinational (latency 0, ``i.ready`` is ``o.ready``).
+
+    Attributes
+    ----------
+    i : In(stream.Signature(vector_layout(in_fmt, n)))
+    o : Out(stream.Signature(vector_layout(out_fmt, n)))
+    latency : int
+        Cycles from an accepted input to its output being valid (output always ready).
+    ii : int
+        Initiation interval, 1.
+    """
+
+    def __init__(self, *, n, in_fmt, out_fmt, registered=False):
+        self._n = positive_int(n, "ReLU vector length n")
+        self._in_fmt = as_format(in_fmt, "ReLU input format")
+        self._out_fmt = as_format(out_fmt, "ReLU output format")
+        self._registered = _bool(registered, "ReLU registered")
+        super().__init__(_streams(self._in_fmt, self._n, self._out_fmt, self._n))
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @property
+    def in_fmt(self) -> FixedFormat:
+        return self._in_fmt
+
+    @property
+    def out_fmt(self) -> FixedFormat:
+        return self._out_fmt
+
+    @property
+    def registered(self) -> bool:
+        return self._registered
+
+    @property
+    def latency(self) -> int:
+        return 1 if self._registered else 0
+
+    @property
+    def ii(self) -> int:
+        return 1
+
+    def elaborate(self, platform):
+        from .requantize import requantize
+
+        m = Module()
+        zero = Const(0, fmt_shape(self._in_fmt))
+        result = Signal(vector_layout(self._out_fmt, self._n))
+        for k in range(self._n):
+            x = self.i.payload[k]
+            rect = Mux(x < 0, zero, x) if self._in_fmt.signed else x
+            m.d.comb += result[k].eq(requantize(rect, self._in_fmt, self._out_fmt))
+
+        pipe = StallPipeline(m, self.i.valid, self.o.ready, name="relu")
+        out = pipe.stage(result, name="relu_out") if self._registered else result
+        o_valid, i_ready = pipe.finish()
+        m.d.comb += [self.o.payload.eq(out), self.o.valid.eq(o_valid),
+                     self.i.ready.eq(i_ready)]
+        return m
+
+
+class LUT(wiring.Component):
+    """Table lookup on every element of a vector stream (sigmoid, tanh, ...).
+
+    Implements :func:`fxp.nn.layers.lut` bit for bit:
+    ``index = (raw - in_fmt.raw_min) >> (in_fmt.bits - table_bits)`` (the top ``table_bits``
+    bits of the raw value, with the sign bit inverted for a signed format) and
+    ``out = table[index]``. The table is a read-only :class:`~amaranth.lib.memory.Memory`
+    with one synchronous read port per element, enabled only while the pipeline advances, so
+    a stalled output holds its value.
+
+    Parameters
+    ----------
+    n : int
+        Elements per vector.
+    in_fmt : FixedFormat or str
+        Format of the input elements.
+    table : FixedArray
+        ``2**table_bits`` entries (see :func:`fxp.nn.layers.make_table`); its format is the
+        output format.
+    table_bits : int
+        Index width, between 1 and ``in_fmt.bits``.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(vector_layout(in_fmt, n)))
+    o : Out(stream.Signature(vector_layout(table.fmt, n)))
+    latency : int
+        1 (the synchronous read).
+    ii : int
+        Initiation interval, 1.
+    """
+
+    def __init__(self, *, n, in_fmt, table, table_bits):
+        self._n = positive_int(n, "LUT vector length n")
+        self._in_fmt = as_format(in_fmt, "LUT input format")
+        if not isinstance(table, FixedArray):
+            raise TypeError(f"LUT table must be a FixedArray, not {table!r}")
+        self._table_bits = positive_int(table_bits, "LUT table_bits")
+        if table_bits > self._in_fmt.bits:
+            raise ValueError(f"LUT table_bits must be between 1 and the input's "
+                             f"{self._in_fmt.bits} bits, not {table_bits}")
+        if table.shape != (1 << table_bits,):
+            raise ValueError(f"LUT table of {table_bits} index bits must have shape "
+                             f"({1 << table_bits},), not {table.shape}")
+        self._table = table.copy()
+        super().__init__(_streams(self._in_fmt, self._n, table.fmt, self._n))
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @property
+    def in_fmt(self) -> FixedFormat:
+        return self._in_fmt
+
+    @property
+    def out_fmt(self) -> FixedFormat:
+        return self._table.fmt
+
+    @property
+    def table(self) -> FixedArray:
+        """A copy of the table."""
+        return self._table.copy()
+
+    @property
+    def table_bits(self) -> int:
+        return self._table_bits
+
+    @property
+    def latency(self) -> int:
+        return 1
+
+    @property
+    def ii(self) -> int:
+        return 1
+
+    def elaborate(self, platform):
+        m = Module()
+        drop = self._in_fmt.bits - self._table_bits
+        rom = Memory(shape=fmt_shape(self._table.fmt), depth=1 << self._table_bits,
+                     init=[int(r) for r in self._table.raw])
+        m.submodules.rom = rom
+
+        pipe = StallPipeline(m, self.i.valid, self.o.ready, name="lut")
+        for k in range(self._n):
+            top = Value.cast(self.i.payload[k]).as_unsigned()[drop:]
+            if self._in_fmt.signed:  # raw - raw_min: flip the sign bit
+                top = top ^ (1 << (self._table_bits - 1))
+            port = rom.read_port()
+            m.d.comb += [port.addr.eq(top), port.en.eq(pipe.en),
+                         self.o.payload[k].eq(port.data)]
+        pipe.stage([], name="lut_read")  # the read port is the register; track its valid
+        o_valid, i_ready = pipe.finish()
+        m.d.comb += [self.o.valid.eq(o_valid), self.i.ready.eq(i_ready)]
+        return m
+
+
+class Argmax(wiring.Component):
+    """Index of the first maximum of a vector stream (ties go to the lowest index).
+
+    Implements :func:`fxp.nn.layers.argmax` bit for bit with a balanced tree of comparators
+    over adjacent pairs: a pair keeps its right candidate only if it is strictly greater, so
+    the lowest index wins every tie. The output is a vector of one element of
+    :func:`fxp.nn.layers.argmax_format` ``(n)``.
+
+    Parameters
+    ----------
+    n : int
+        Elements per vector.
+    in_fmt : FixedFormat or str
+        Format of the input elements.
+    pipeline : int, default 0
+        Register the candidates after every ``pipeline`` tree levels
+        (:class:`~hdl.common.StallPipeline` stages); 0 keeps the tree combinational.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(vector_layout(in_fmt, n)))
+    o : Out(stream.Signature(vector_layout(argmax_format(n), 1)))
+    levels : int
+        Depth of the comparator tree, ``ceil(log2(n))``.
+    latency : int
+        ``levels // pipeline`` (0 when ``pipeline`` is 0).
+    ii : int
+        Initiation interval, 1.
+    """
+
+    def __init__(self, *, n, in_fmt, pipeline=0):
+        self._n = positive_int(n, "Argmax vector length n")
+        self._in_fmt = as_format(in_fmt, "Argmax input format")
+        if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
+            raise TypeError(f"Argmax pipeline must be a non-negative integer, not {pipeline!r}")
+        self._pipeline = pipeline
+        self._out_fmt = argmax_format(self._n)
+        super().__init__(_streams(self._in_fmt, self._n, self._out_fmt, 1))
+
+    @property
+    def n(self) -> int:
+        return self._n
+
+    @property
+    def in_fmt(self) -> FixedFormat:
+        return self._in_fmt
+
+    @property
+    def out_fmt(self) -> FixedFormat:
+        return self._out_fmt
+
+    @property
+    def pipeline(self) -> int:
+        return self._pipeline
+
+    @property
+    def levels(self) -> int:
+        return (self._n - 1).bit_length()
+
+    @property
+    def latency(self) -> int:
+        return self.levels // self._pipeline if self._pipeline else 0
+
+    @property
+    def ii(self) -> int:
+        return 1
+
+    def elaborate(self, platform):
+        m = Module()
+        index_shape = unsigned(self._out_fmt.bits)
+        candidate = data.StructLayout({"value": fmt_shape(self._in_fmt), "index": index_shape})
+        pipe = StallPipeline(m, self.i.valid, self.o.ready, name="argmax")
+
+        items = [(self.i.payload[k], Const(k, index_shape)) for k in range(self._n)]
+        level = 0
+        while len(items) > 1:
+            level += 1
+            paired = []
+            for j in range(0, len(items) - 1, 2):
+                (lv, li), (rv, ri) = items[j], items[j + 1]
+                right = rv > lv  # strictly greater: a tie keeps the left (lower) index
+                paired.append((Mux(right, rv, lv), Mux(right, ri, li)))
+            if len(items) % 2:
+                paired.append(items[-1])
+            items = paired
+            if self._pipeline and level % self._pipeline == 0:
+                comb = Signal(data.ArrayLayout(candidate, len(items)), name=f"argmax_l{level}")
+                for j, (v, i) in enumerate(items):
+                    m.d.comb += [comb[j].value.eq(v), comb[j].index.eq(i)]
+                reg = pipe.stage(comb, name=f"argmax_r{level}")
+                items = [(reg[j].value, reg[j].index) for j in range(len(items))]
+
+        o_valid, i_ready = pipe.finish()
+        m.d.comb += [self.o.payload[0].eq(items[0][1]), self.o.valid.eq(o_valid),
+                     self.i.ready.eq(i_ready)]
+        return m
