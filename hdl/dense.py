@@ -1,0 +1,284 @@
+"""Dense layers in hardware: fully parallel (constant weights, adder tree) and folded (ROM, MACs).
+
+Both compute exactly ``fxp.nn.layers.dense``: every product exact, the sum with the bias
+wrapped modulo ``2**acc.bits`` (the accumulator is WRAP), then the output cast.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from fxp import FixedArray, FixedFormat
+
+from .common import StallPipeline, as_format, fmt_shape, positive_int, vector_layout
+from .requantize import requantize
+
+__all__ = ["DenseParallel", "DenseFolded"]
+
+
+def _check_params(cls, weight, bias, in_fmt, acc_fmt, out_fmt):
+    name = cls.__name__
+    if not isinstance(weight, FixedArray) or weight.ndim != 2:
+        raise TypeError(f"{name} weight must be a 2-D FixedArray (units, inputs), not "
+                        f"{weight!r}")
+    if not weight.fmt.fits_int64:
+        raise ValueError(f"{name} weight format {weight.fmt} is wider than 64 bits")
+    units = weight.shape[0]
+    if bias is not None:
+        if not isinstance(bias, FixedArray) or bias.shape != (units,):
+            raise TypeError(f"{name} bias must be a FixedArray of shape ({units},), not "
+                            f"{bias!r}")
+    in_fmt = as_format(in_fmt, f"{name} in_fmt")
+    acc_fmt = as_format(acc_fmt, f"{name} acc_fmt")
+    out_fmt = as_format(out_fmt, f"{name} out_fmt")
+    if acc_fmt.overflow.value != "WRAP":
+        raise ValueError(f"{name} acc_fmt {acc_fmt} must use WRAP overflow")
+    prod = weight.fmt.mul(in_fmt)
+    if acc_fmt.frac_bits < prod.frac_bits:
+        raise ValueError(f"{name} acc_fmt {acc_fmt} has fewer fraction bits than the products "
+                         f"{prod}")
+    if bias is not None and acc_fmt.frac_bits < bias.fmt.frac_bits:
+        raise ValueError(f"{name} acc_fmt {acc_fmt} has fewer fraction bits than the bias "
+                         f"{bias.fmt}")
+    return in_fmt, acc_fmt, out_fmt
+
+
+def _wrap(value, acc_fmt: FixedFormat):
+    """The low ``acc.bits`` bits of an exact sum, as the accumulator's signed/unsigned raw."""
+    low = value[:acc_fmt.bits]
+    return low.as_signed() if acc_fmt.signed else low
+
+
+class DenseParallel(wiring.Component):
+    """A dense layer with constant weights: all products at once, an adder tree, II = 1.
+
+    Parameters
+    ----------
+    weight : FixedArray
+        ``(units, inputs)`` raw weights (constants in the logic; zero weights cost nothing).
+    bias : FixedArray or None
+        ``(units,)``.
+    in_fmt, acc_fmt, out_fmt : FixedFormat or str
+        Input element, accumulator (WRAP) and output formats.
+    pipeline : int
+        Register the partial sums every ``pipeline`` adder-tree levels (0: combinational
+        tree). The output of the cast is registered when ``pipeline > 0``.
+
+    Attributes
+    ----------
+    i : In(stream.Signature(ArrayLayout(in, inputs)))
+    o : Out(stream.Signature(ArrayLayout(out, units)))
+    """
+
+    def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, pipeline=0):
+        in_fmt, acc_fmt, out_fmt = _check_params(DenseParallel, weight, bias, in_fmt, acc_fmt,
+                                                 out_fmt)
+        if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
+            raise TypeError(f"DenseParallel pipeline must be a non-negative integer, not "
+                            f"{pipeline!r}")
+        self._weight, self._bias = weight, bias
+        self._in_fmt, self._acc_fmt, self._out_fmt = in_fmt, acc_fmt, out_fmt
+        self._pipeline = pipeline
+        units, inputs = weight.shape
+        depth = max(1, math.ceil(math.log2(max(inputs + (bias is not None), 1))))
+        self._latency = (depth // pipeline + 1) if pipeline else 0
+        super().__init__({
+            "i": In(stream.Signature(vector_layout(in_fmt, inputs))),
+            "o": Out(stream.Signature(vector_layout(out_fmt, units))),
+        })
+
+    @property
+    def latency(self) -> int:
+        """Cycles from an accepted input to its output (output always ready)."""
+        return self._latency
+
+    @property
+    def ii(self) -> int:
+        """Initiation interval: one vector per cycle."""
+        return 1
+
+    @property
+    def pipeline(self) -> int:
+        return self._pipeline
+
+    @property
+    def in_fmt(self):
+        return self._in_fmt
+
+    @property
+    def acc_fmt(self):
+        return self._acc_fmt
+
+    @property
+    def out_fmt(self):
+        return self._out_fmt
+
+    def elaborate(self, platform):
+        m = Module()
+        w, b = self._weight, self._bias
+        units, inputs = w.shape
+        acc = self._acc_fmt
+        prod_frac = w.fmt.frac_bits + self._in_fmt.frac_bits
+        pipe = StallPipeline(m, self.i.valid, self.o.ready, name="dense")
+        # level 0 of every unit's tree: exact products aligned to the accumulator, and the bias
+        trees = []
+        for u in range(units):
+            terms = []
+            for j in range(inputs):
+                wr = int(w.raw[u, j])
+                if wr:
+                    p = self.i.payload[j] * Const(wr, signed(max(wr.bit_length(),
+                                                                  (-wr - 1).bit_length()) + 1))
+                    terms.append(p << (acc.frac_bits - prod_frac))
+            if b is not None and int(b.raw[u]):
+                br = int(b.raw[u]) << (acc.frac_bits - b.fmt.frac_bits)
+                terms.append(Const(br, signed(max(br.bit_length(), (-br - 1).bit_length()) + 1)))
+            trees.append(terms or [Const(0, signed(1))])
+        level = 0
+        while any(len(t) > 1 for t in trees):
+            trees = [[t[k] + t[k + 1] if k + 1 < len(t) else t[k] for k in range(0, len(t), 2)]
+                     for t in trees]
+            level += 1
+            if self._pipeline and level % self._pipeline == 0:
+                flat = [v for t in trees for v in t]
+                regs = pipe.stage(flat, name=f"dense_l{level}")
+                it = iter(regs)
+                trees = [[next(it) for _ in t] for t in trees]
+        outs = [requantize(_wrap(t[0], acc), acc, self._out_fmt) for t in trees]
+        if self._pipeline:
+            outs = pipe.stage(outs, name="dense_out")
+        # pad the pipeline to the advertised latency (a tree shallower than expected)
+        while pipe.stages < self._latency:
+            outs = pipe.stage(outs, name=f"dense_pad{pipe.stages}")
+        o_valid, i_ready = pipe.finish()
+        m.d.comb += [self.o.valid.eq(o_valid), self.i.ready.eq(i_ready)]
+        m.d.comb += [self.o.payload[u].eq(outs[u]) for u in range(units)]
+        return m
+
+
+class DenseFolded(wiring.Component):
+    """A dense layer folded over ``reuse`` cycles: weights in ROM, ``units * ceil(inputs /
+    reuse)`` multiply-accumulates per cycle, accumulators of exactly ``acc_fmt.bits``.
+
+    Parameters
+    ----------
+    weight, bias, in_fmt, acc_fmt, out_fmt :
+        As for :class:`DenseParallel`.
+    reuse : int
+        Cycles per vector (the reuse factor R); ``1 <= reuse <= inputs``.
+
+    Notes
+    -----
+    Latency ``reuse + 1`` cycles, initiation interval ``reuse``: the next vector is accepted
+    in the cycle the current one finishes.
+    """
+
+    def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, reuse):
+        in_fmt, acc_fmt, out_fmt = _check_params(DenseFolded, weight, bias, in_fmt, acc_fmt,
+                                                 out_fmt)
+        reuse = positive_int(reuse, "DenseFolded reuse")
+        units, inputs = weight.shape
+        if reuse > inputs:
+            raise ValueError(f"DenseFolded reuse must be at most the {inputs} inputs, not "
+                             f"{reuse}")
+        self._weight, self._bias, self._reuse = weight, bias, reuse
+        self._in_fmt, self._acc_fmt, self._out_fmt = in_fmt, acc_fmt, out_fmt
+        self._chunk = math.ceil(inputs / reuse)
+        super().__init__({
+            "i": In(stream.Signature(vector_layout(in_fmt, inputs))),
+            "o": Out(stream.Signature(vector_layout(out_fmt, units))),
+        })
+
+    @property
+    def latency(self) -> int:
+        return self._reuse + 1
+
+    @property
+    def ii(self) -> int:
+        return self._reuse
+
+    @property
+    def reuse(self) -> int:
+        return self._reuse
+
+    @property
+    def in_fmt(self):
+        return self._in_fmt
+
+    @property
+    def acc_fmt(self):
+        return self._acc_fmt
+
+    @property
+    def out_fmt(self):
+        return self._out_fmt
+
+    def rom_words(self) -> list[list[int]]:
+        """ROM contents: word ``r`` holds ``W[u, r*C + k]`` for every unit ``u`` and k < C."""
+        w = self._weight.raw
+        units, inputs = w.shape
+        c = self._chunk
+        words = []
+        for r in range(self._reuse):
+            words.append([int(w[u, r * c + k]) if r * c + k < inputs else 0
+                          for u in range(units) for k in range(c)])
+        return words
+
+    def elaborate(self, platform):
+        m = Module()
+        w, b = self._weight, self._bias
+        units, inputs = w.shape
+        acc = self._acc_fmt
+        c, reuse = self._chunk, self._reuse
+        in_shape = fmt_shape(self._in_fmt)
+        prod_frac = w.fmt.frac_bits + self._in_fmt.frac_bits
+
+        m.submodules.rom = rom = memory.Memory(
+            shape=data.ArrayLayout(fmt_shape(w.fmt), units * c), depth=reuse,
+            init=self.rom_words())
+        rd = rom.read_port(domain="comb")
+
+        busy = Signal()
+        r = Signal(range(max(reuse, 2)))
+        x = Signal(data.ArrayLayout(in_shape, c * reuse))   # shifts down by C each cycle
+        accs = [Signal(fmt_shape(acc), name=f"acc{u}") for u in range(units)]
+        out = Signal(vector_layout(self._out_fmt, units))
+        o_valid = Signal()
+
+        m.d.comb += rd.addr.eq(r)
+        partial = []
+        for u in range(units):
+            s = accs[u]
+            for k in range(c):
+                s = s + ((x[k] * rd.data[u * c + k]) << (acc.frac_bits - prod_frac))
+            partial.append(_wrap(s, acc))
+
+        finishing = busy & (r == reuse - 1)
+        can_finish = ~o_valid | self.o.ready
+        advance = busy & (~finishing | can_finish)
+        m.d.comb += self.i.ready.eq(~busy | (finishing & can_finish))
+        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(out)]
+
+        with m.If(self.o.ready & o_valid):
+            m.d.sync += o_valid.eq(0)
+        with m.If(advance):
+            m.d.sync += [a.eq(p) for a, p in zip(accs, partial)]
+            m.d.sync += [r.eq(r + 1), x.eq(x.as_value() >> (c * in_shape.width))]
+            with m.If(finishing):
+                m.d.sync += [busy.eq(0), r.eq(0), o_valid.eq(1)]
+                m.d.sync += [out[u].eq(requantize(partial[u], acc, self._out_fmt))
+                             for u in range(units)]
+        with m.If(self.i.valid & self.i.ready):
+            bias = [0] * units if b is None else \
+                [int(v) << (acc.frac_bits - b.fmt.frac_bits) for v in b.raw]
+            m.d.sync += [busy.eq(1), r.eq(0),
+                         x.eq(Cat(self.i.payload.as_value(),
+                                  Const(0, in_shape.width * (c * reuse - inputs))))]
+            m.d.sync += [a.eq(Const(bv, signed(max(abs(bv).bit_length() + 1, 1)))
+                              if bv else 0) for a, bv in zip(accs, bias)]
+        return m

@@ -1,0 +1,94 @@
+"""Verilog and manifest generation for an artifact: ``python -m hdl rtl DIR``."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+from amaranth.back import verilog
+
+from fxp.nn import Model
+from fxp.nn.spec import check_identifier
+
+from .top import ModelTop
+
+__all__ = ["build_top", "generate_rtl", "manifest"]
+
+CLOCK, RESET = "clk", "rst"
+
+
+def build_top(model: Model, **overrides) -> ModelTop:
+    """The model's top Component (``overrides``: strategy, reuse, pipeline)."""
+    return ModelTop(model=model, **overrides)
+
+
+def _stream_ports(prefix, direction, fmt, n):
+    flip = {"in": "out", "out": "in"}[direction]
+    w = fmt.bits
+    return {
+        f"{prefix}__valid": {"direction": direction, "width": 1},
+        f"{prefix}__ready": {"direction": flip, "width": 1},
+        f"{prefix}__payload": {
+            "direction": direction, "width": w * n, "elements": n, "element_width": w,
+            "format": str(fmt), "signed": fmt.signed, "frac_bits": fmt.frac_bits,
+            "layout": f"element k at bits [{w}*k+{w - 1}:{w}*k], element 0 in the low bits"},
+    }
+
+
+def manifest(top: ModelTop) -> dict:
+    """Ports with their bit layouts and formats, latency, II and per-layer parameters."""
+    model = top.model
+    layers = []
+    for i, blk in top.blocks:
+        layer = model.spec.layers[i]
+        row = {"index": i, "type": layer.type, "block": type(blk).__name__,
+               "latency": blk.latency, "ii": blk.ii}
+        if layer.type == "dense":
+            w = model.weight(i)
+            row.update(units=int(w.shape[0]), inputs=int(w.shape[1]), weight=str(w.fmt),
+                       bias=str(model.bias(i).fmt), accumulator=str(layer.accumulator.fmt),
+                       output=str(layer.output.fmt), nonzero_weights=int((w.raw != 0).sum()),
+                       **top.configs[i])
+            if hasattr(blk, "reuse"):
+                row["reuse"] = blk.reuse
+        elif layer.output is not None:
+            row["output"] = str(layer.output.fmt)
+        if layer.type in ("sigmoid", "tanh"):
+            row["table_bits"] = model.table(i)[1]
+        layers.append(row)
+    ports = {CLOCK: {"direction": "in", "width": 1},
+             RESET: {"direction": "in", "width": 1, "note": "synchronous, active high"}}
+    ports.update(_stream_ports("i", "in", model.input_format, model.n_inputs))
+    ports.update(_stream_ports("o", "out", top.out_fmt, top.o.payload.shape().length))
+    return {"name": model.name, "top": model.name, "verilog": f"{model.name}.v",
+            "clock": CLOCK, "reset": RESET, "ports": ports, "latency": top.latency,
+            "ii": top.ii, "layers": layers}
+
+
+def generate_rtl(directory, **overrides) -> dict:
+    """Write ``DIR/rtl/<name>.v`` and ``DIR/rtl/manifest.json`` for the artifact in DIR.
+
+    Written atomically (a temporary folder swapped in). Returns the manifest.
+    """
+    model = Model.load(directory)
+    name = check_identifier(model.name, "model name")
+    top = build_top(model, **overrides)
+    text = verilog.convert(top, name=name, emit_src=False, strip_internal_attrs=True)
+    man = manifest(top)
+    out = os.path.join(os.path.abspath(directory), "rtl")
+    tmp = tempfile.mkdtemp(prefix=".rtl.", dir=os.path.abspath(directory))
+    try:
+        with open(os.path.join(tmp, f"{name}.v"), "w") as f:
+            f.write(text)
+        with open(os.path.join(tmp, "manifest.json"), "w") as f:
+            f.write(json.dumps(man, indent=1, sort_keys=True) + "\n")
+        os.chmod(tmp, 0o755)
+        if os.path.isdir(out):
+            shutil.rmtree(out)
+        os.rename(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return man

@@ -1,0 +1,147 @@
+"""The model top: one Component chaining a resolved model's layer blocks with valid/ready streams."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from fxp.nn import Model
+from fxp.nn.layers import argmax_format
+
+from .common import vector_layout
+
+__all__ = ["ModelTop", "layer_config", "STRATEGIES"]
+
+STRATEGIES = ("parallel", "folded")
+
+
+def layer_config(model: Model, index: int, *, strategy=None, reuse=None, pipeline=None) -> dict:
+    """Hardware settings of dense layer ``index``: the model's ``hardware:`` section, its
+    per-layer overrides (``hardware: {layers: {<index>: {...}}}``), then the arguments."""
+    hw = dict(model.spec.hardware or {})
+    per = (hw.get("layers") or {}).get(index, (hw.get("layers") or {}).get(str(index), {})) or {}
+    cfg = {"strategy": hw.get("strategy", "parallel"), "reuse": hw.get("reuse", 1),
+           "pipeline": hw.get("pipeline", 1)}
+    cfg.update({k: v for k, v in per.items() if k in cfg})
+    unknown = sorted(set(per) - set(cfg))
+    if unknown:
+        raise ValueError(f"hardware.layers.{index}: unknown key {unknown[0]!r}; expected "
+                         f"pipeline, reuse, strategy")
+    for k, v in (("strategy", strategy), ("reuse", reuse), ("pipeline", pipeline)):
+        if v is not None:
+            cfg[k] = v
+    if cfg["strategy"] not in STRATEGIES:
+        raise ValueError(f"layer {index} strategy must be one of {', '.join(STRATEGIES)}, not "
+                         f"{cfg['strategy']!r}")
+    return cfg
+
+
+class ModelTop(wiring.Component):
+    """A model's datapath: ``i`` carries an input vector, ``o`` the output vector (or the
+    argmax index), both valid/ready streams with backpressure.
+
+    Parameters
+    ----------
+    model : fxp.nn.Model
+        A resolved model (the artifact).
+    strategy, reuse, pipeline : optional
+        Override the model's ``hardware:`` settings for every dense layer.
+
+    Attributes
+    ----------
+    blocks : list of (int, Component)
+        The layer blocks in order, with their layer index (batchnorm is folded: no block).
+    latency : int
+        Cycles from an accepted input to its output with the output always ready.
+    ii : int
+        Initiation interval (cycles between accepted inputs at full throughput).
+    """
+
+    def __init__(self, *, model, strategy=None, reuse=None, pipeline=None):
+        if not isinstance(model, Model):
+            raise TypeError(f"ModelTop model must be an fxp.nn.Model, not {model!r}")
+        self._model = model
+        self._blocks = []
+        self._configs = {}
+        fmt, n = model.input_format, model.n_inputs
+        for layer in model.spec.layers:
+            i = layer.index
+            if layer.type == "dense":
+                cfg = layer_config(model, i, strategy=strategy, reuse=reuse, pipeline=pipeline)
+                self._configs[i] = cfg
+                blk = _dense(model, layer, fmt, cfg)
+                fmt, n = layer.output.fmt, layer.units
+            elif layer.type == "relu":
+                from .activation import ReLU
+                blk = ReLU(n=n, in_fmt=fmt, out_fmt=layer.output.fmt)
+                fmt = layer.output.fmt
+            elif layer.type in ("sigmoid", "tanh"):
+                from .activation import LUT
+                table, tb = model.table(i)
+                blk = LUT(n=n, in_fmt=fmt, table=table, table_bits=tb)
+                fmt = table.fmt
+            elif layer.type == "argmax":
+                from .activation import Argmax
+                blk = Argmax(n=n, in_fmt=fmt)
+                fmt, n = argmax_format(n), 1
+            else:   # batchnorm: folded into the dense layer before it
+                continue
+            self._blocks.append((i, blk))
+        self._out_fmt, self._n_out = fmt, n
+        super().__init__({
+            "i": In(stream.Signature(vector_layout(model.input_format, model.n_inputs))),
+            "o": Out(stream.Signature(vector_layout(fmt, n))),
+        })
+
+    @property
+    def model(self) -> Model:
+        return self._model
+
+    @property
+    def blocks(self):
+        return list(self._blocks)
+
+    @property
+    def configs(self) -> dict:
+        """Per dense layer index: strategy, reuse, pipeline."""
+        return dict(self._configs)
+
+    @property
+    def out_fmt(self):
+        return self._out_fmt
+
+    @property
+    def latency(self) -> int:
+        return sum(b.latency for _, b in self._blocks)
+
+    @property
+    def ii(self) -> int:
+        return max([b.ii for _, b in self._blocks] or [1])
+
+    def elaborate(self, platform):
+        m = Module()
+        prev = None
+        for i, blk in self._blocks:
+            m.submodules[f"layer{i}_{type(blk).__name__.lower()}"] = blk
+            if prev is None:
+                wiring.connect(m, wiring.flipped(self.i), blk.i)
+            else:
+                wiring.connect(m, prev.o, blk.i)
+            prev = blk
+        wiring.connect(m, prev.o, wiring.flipped(self.o))
+        return m
+
+
+def _dense(model, layer, in_fmt, cfg):
+    from .dense import DenseFolded, DenseParallel
+    kw = dict(weight=model.weight(layer.index), bias=model.bias(layer.index), in_fmt=in_fmt,
+              acc_fmt=layer.accumulator.fmt, out_fmt=layer.output.fmt)
+    if cfg["strategy"] == "parallel":
+        return DenseParallel(pipeline=cfg["pipeline"], **kw)
+    return DenseFolded(reuse=min(cfg["reuse"], layer_inputs(model, layer)), **kw)
+
+
+def layer_inputs(model, layer) -> int:
+    """Number of inputs of a dense layer."""
+    return model.weight(layer.index).shape[1]
