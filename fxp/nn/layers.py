@@ -15,8 +15,9 @@ batchnorm
 sigmoid, tanh (lookup tables)
     ``index = (x.raw - x.fmt.raw_min) >> (x.fmt.bits - table_bits)``, ``out = table[index]``.
     Entry ``k`` is ``quantize(f(c_k), output)`` for the centre ``c_k`` of the input bucket
-    ``k`` (the exact input value when ``table_bits == x.fmt.bits``). The table is stored in the
-    artifact so that emulator, RTL and HLS use the very same entries.
+    ``k`` (the exact input value when ``table_bits == x.fmt.bits``), with ``f`` evaluated in
+    double precision by the math module (``1 / (1 + exp(-c))``, ``tanh(c)``). The table is
+    stored in the artifact so that emulator, RTL and HLS use the very same entries.
 argmax
     The index of the first maximum (ties go to the lowest index), as an unsigned integer
     format ``ufixed<B,B>`` with ``B = max(1, ceil(log2(features)))``.
@@ -40,6 +41,18 @@ ACTIVATIONS = {
     "sigmoid": lambda v: 1.0 / (1.0 + np.exp(-v)),
     "tanh": np.tanh,
 }
+
+
+def _sigmoid(v: float) -> float:
+    try:
+        return 1.0 / (1.0 + math.exp(-v))
+    except OverflowError:  # exp(-v) past the double range: 1 / (1 + inf)
+        return 0.0
+
+
+# Table entries use the math module (libm), one double at a time: numpy's vectorised loops
+# are CPU-dependent and can be tens of ulps off (np.tanh(17.005) == 1.0, not 1 - 3.4e-15).
+_TABLE_FUNCTIONS = {"sigmoid": _sigmoid, "tanh": math.tanh}
 
 
 def dense(x: FixedArray, weight: FixedArray, bias: FixedArray | None, acc: FixedFormat,
@@ -79,7 +92,9 @@ def make_table(kind: str, in_fmt: FixedFormat, output: FixedFormat, table_bits: 
     k = np.arange(1 << table_bits, dtype=np.float64)
     # centre of bucket k, in raw units: raw_min + k * 2**drop + (2**drop - 1) / 2
     centre = in_fmt.raw_min + k * 2.0 ** drop + (2.0 ** drop - 1) / 2
-    values = ACTIVATIONS[kind](np.ldexp(centre, -in_fmt.frac_bits))
+    f = _TABLE_FUNCTIONS[kind]
+    values = np.array([f(float(c)) for c in np.ldexp(centre, -in_fmt.frac_bits)],
+                      dtype=np.float64)
     return quantize(values, output, label=f"{kind} table")
 
 

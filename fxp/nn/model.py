@@ -156,12 +156,19 @@ class Model:
             outs.append(x)
         return outs
 
+    def _check_shape(self, x: np.ndarray):
+        if x.ndim not in (1, 2) or x.shape[-1] != self.n_inputs:
+            raise ValueError(f"Model {self.name}: inputs must be shaped (batch, {self.n_inputs}) "
+                             f"or ({self.n_inputs},), not {x.shape}")
+
     def _check_input(self, x_raw) -> FixedArray:
         x_raw = np.asarray(x_raw)
-        if x_raw.ndim not in (1, 2) or x_raw.shape[-1] != self.n_inputs:
-            raise ValueError(f"Model {self.name}: inputs must be shaped (batch, {self.n_inputs}) "
-                             f"or ({self.n_inputs},), not {x_raw.shape}")
-        return from_raw(x_raw.reshape(-1, self.n_inputs), self.input_format)
+        self._check_shape(x_raw)
+        try:  # checked in the caller's shape, so that the index shown is theirs
+            x = from_raw(x_raw, self.input_format)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"Model {self.name} input: {e}") from None
+        return x.reshape(-1, self.n_inputs)
 
     def predict_raw(self, x_raw) -> np.ndarray:
         """Bit-exact outputs as raw integers for raw inputs of the input format.
@@ -185,7 +192,9 @@ class Model:
 
         Returns floats (the last layer's values) or class indices after argmax.
         """
-        xq = quantize(np.asarray(x, dtype=np.float64), self.input_format, label="model input")
+        x = np.asarray(x, dtype=np.float64)
+        self._check_shape(x)  # before quantizing, which would fail on odd shapes
+        xq = quantize(x, self.input_format, label="model input")
         y = self.forward(self._check_input(xq.raw))[-1]
         out = y.raw if self.spec.layers[-1].type == "argmax" else y.to_float()
         return out[0] if np.ndim(x) == 1 else out

@@ -19,7 +19,7 @@ from ..format import FixedFormat
 __all__ = ["SpecError", "FormatSpec", "LayerSpec", "Spec", "load_spec", "parse_spec",
            "LAYER_TYPES", "IDENTIFIER"]
 
-IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}\Z")
 
 
 class SpecError(ValueError):
@@ -99,7 +99,10 @@ def parse_format(value, where: str, allow_auto: bool = True) -> FormatSpec:
                                 value.get("signed", True), value.get("quantization", "TRN"),
                                 value.get("overflow", "WRAP"))
         except (TypeError, ValueError) as e:
-            raise SpecError(f"{where}: {e}") from None
+            msg = str(e)
+            if ib in ("auto", "learn"):  # the probe's int_bits 0 stands for auto/learn
+                msg = msg.replace(f"<{value['bits']},0>", f"<{value['bits']},{ib}>")
+            raise SpecError(f"{where}: {msg}") from None
         if ib not in ("auto", "learn"):
             return FormatSpec(fmt=probe)
         return FormatSpec(bits=probe.bits, int_bits=ib, signed=probe.signed,
@@ -205,7 +208,7 @@ def _check_keys(obj, required, optional, where):
     if not isinstance(obj, dict):
         raise SpecError(f"{where}: expected a mapping, not {obj!r}")
     allowed = required | optional
-    unknown = sorted(set(obj) - allowed)
+    unknown = sorted(set(obj) - allowed, key=str)
     if unknown:
         raise SpecError(f"{where}: unknown key {unknown[0]!r}; expected one of "
                         f"{', '.join(sorted(allowed))}")
@@ -238,20 +241,32 @@ def check_identifier(name, where) -> str:
     return name
 
 
+def _section(doc, key) -> dict:
+    """An optional top-level mapping (absent or null: empty), copied."""
+    value = doc.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise SpecError(f"{key}: expected a mapping, not {value!r}")
+    return dict(value)
+
+
 def parse_spec(doc) -> Spec:
     """Validate a spec given as plain data (from YAML)."""
     _check_keys(doc, *_TOP_KEYS, "spec")
     name = check_identifier(doc["name"], "spec.name")
 
-    data = doc.get("data", {}) or {}
-    _check_keys(data, {"dataset"}, set(_DATA_KEYS) - {"dataset"}, "data")
-    _typed(data, _DATA_KEYS, "data")
-    if data["dataset"] not in _DATASETS:
-        raise SpecError(f"data.dataset: unknown dataset {data['dataset']!r}; expected one of "
-                        f"{', '.join(_DATASETS)}")
-    tf = data.get("test_fraction", 0.2)
-    if not 0 < tf < 1:
-        raise SpecError(f"data.test_fraction: expected a number between 0 and 1, not {tf!r}")
+    data = _section(doc, "data")
+    if doc.get("data") is not None:
+        _check_keys(data, {"dataset"}, set(_DATA_KEYS) - {"dataset"}, "data")
+        _typed(data, _DATA_KEYS, "data")
+        if data["dataset"] not in _DATASETS:
+            raise SpecError(f"data.dataset: unknown dataset {data['dataset']!r}; expected one "
+                            f"of {', '.join(_DATASETS)}")
+        tf = data.get("test_fraction", 0.2)
+        if not 0 < tf < 1:
+            raise SpecError(f"data.test_fraction: expected a number between 0 and 1, not "
+                            f"{tf!r}")
 
     inp = doc["input"]
     _check_keys(inp, {"shape", "format"}, set(), "input")
@@ -270,7 +285,7 @@ def parse_spec(doc) -> Spec:
         if not isinstance(ld, dict) or "type" not in ld:
             raise SpecError(f"{where}: expected a mapping with a 'type', not {ld!r}")
         t = ld["type"]
-        if t not in LAYER_TYPES:
+        if not isinstance(t, str) or t not in LAYER_TYPES:
             raise SpecError(f"{where}: unknown type {t!r}; expected one of "
                             f"{', '.join(LAYER_TYPES)}")
         where = f"layer {i} ({t})"
@@ -285,10 +300,12 @@ def parse_spec(doc) -> Spec:
         for k in ("weight", "bias", "accumulator", "output"):
             if k in body:
                 setattr(layer, k, parse_format(body[k], f"{where} field {k!r}"))
-        if layer.accumulator is not None and layer.accumulator.concrete and \
-                layer.accumulator.fmt.overflow.value != "WRAP":
-            raise SpecError(f"{where} field 'accumulator': {layer.accumulator.fmt} must use WRAP "
-                            f"overflow")
+        acc = layer.accumulator
+        ovf = None if acc is None or acc.auto else \
+            acc.fmt.overflow.value if acc.concrete else acc.overflow
+        if ovf not in (None, "WRAP"):
+            raise SpecError(f"{where} field 'accumulator': an accumulator must use WRAP "
+                            f"overflow, not {ovf} (saturate in the output format instead)")
         if layer.accumulator is not None and layer.accumulator.learn:
             raise SpecError(f"{where} field 'accumulator': int_bits 'learn' is not supported; "
                             f"use 'auto'")
@@ -306,7 +323,7 @@ def parse_spec(doc) -> Spec:
         layers.append(layer)
     _check_structure(layers)
 
-    train = dict(doc.get("train", {}) or {})
+    train = _section(doc, "train")
     _check_keys(train, set(), set(_TRAIN_KEYS), "train")
     _typed(train, _TRAIN_KEYS, "train")
     if "optimizer" in train and train["optimizer"] not in _OPTIMIZERS:
@@ -323,7 +340,7 @@ def parse_spec(doc) -> Spec:
         if isinstance(p, bool) or not isinstance(p, int) or p < 2:
             raise SpecError(f"train.a2q.accumulator_bits: expected an integer >= 2, not {p!r}")
 
-    hw = dict(doc.get("hardware", {}) or {})
+    hw = _section(doc, "hardware")
     _check_keys(hw, set(), {"strategy", "reuse", "pipeline", "layers"}, "hardware")
     if "strategy" in hw and hw["strategy"] not in _STRATEGIES:
         raise SpecError(f"hardware.strategy: unknown strategy {hw['strategy']!r}; expected one "
@@ -352,11 +369,15 @@ def _check_structure(layers: list[LayerSpec]):
 def load_spec(path) -> Spec:
     """Load and validate a spec (or an artifact's ``model.yaml``) from a YAML file."""
     try:
-        with open(path) as f:
+        with open(path, "rb") as f:
             doc = yaml.safe_load(f)
     except OSError as e:
         raise SpecError(f"{path}: cannot read spec: {e.strerror}") from None
     except yaml.YAMLError as e:
+        mark, problem = getattr(e, "problem_mark", None), getattr(e, "problem", None)
+        if mark is not None and problem:
+            raise SpecError(f"{path}: invalid YAML at line {mark.line + 1}, column "
+                            f"{mark.column + 1}: {problem}") from None
         first = str(e).splitlines()[0] if str(e) else "invalid YAML"
         raise SpecError(f"{path}: invalid YAML: {first}") from None
     return parse_spec(doc)
