@@ -46,6 +46,8 @@ def quantize(x, fmt, *, label: str | None = None) -> FixedArray:
     fmt = _as_format(fmt)
     op = label or f"quantize to {fmt}"
     a = np.asarray(x)
+    if a.ndim == 0:   # numpy's in-place rounding needs arrays
+        return quantize(a.reshape(1), fmt, label=label)[0]
     if a.dtype.kind in "biu" or (a.dtype == object and _all_int(a)):
         src = _int_format(a)
         raw = a.astype(np.int64) if a.dtype.kind == "b" else a
@@ -136,6 +138,9 @@ def _quantize_fast(a: np.ndarray, fmt: FixedFormat, op: str):
     with np.errstate(over="ignore"):  # a finite value scaled to inf is out of range anyway
         v = a * scale if fmt.frac_bits else a.copy()
     v = _round_float(v, fmt.quantization)
+    if fmt.frac_bits < 0 and fmt.quantization is Quantization.TRN:
+        # a negative value scaled below the smallest subnormal became -0.0: its floor is -1
+        v[(v == 0) & (a < 0)] = -1.0
     if v.size == 0:
         return v.astype(np.int64)
     vmin, vmax = v.min(), v.max()

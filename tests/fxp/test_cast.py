@@ -193,3 +193,14 @@ def test_sat_sym_one_bit_corner_and_min_value():
     # A 1-bit signed SAT_SYM format behaves like SAT (ap_fixed keeps -1).
     y = fxp.from_raw([-4, -1, 0, 3], "fixed<3,3>")
     assert y.cast("fixed<1,1,TRN,SAT_SYM>").raw.tolist() == [-1, -1, 0, 0]
+
+
+def test_quantize_scalars_and_values_below_the_scaled_subnormals():
+    s = fxp.quantize(1.5, "fixed<8,3>")
+    assert s.shape == () and int(s.raw) == 48
+    assert int(fxp.quantize(np.float32(-0.3), "fixed<8,3,RND,SAT>").raw) == -10
+    # scaling by 2**-82 sends these below the smallest double; floor still sees their sign
+    x = [-1e-300, -5e-324, 5e-324, -0.0, 0.0]
+    assert fxp.quantize(x, "fixed<8,90>").raw.tolist() == [-1, -1, 0, 0, 0]
+    assert fxp.quantize(x, "fixed<8,90,TRN_ZERO>").raw.tolist() == [0, 0, 0, 0, 0]
+    assert fxp.quantize(x, "fixed<8,90,RND_MIN_INF>").raw.tolist() == [0, 0, 0, 0, 0]
