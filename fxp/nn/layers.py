@@ -101,7 +101,8 @@ def make_table(kind: str, in_fmt: FixedFormat, output: FixedFormat, table_bits: 
 def lut(x: FixedArray, table: FixedArray, table_bits: int) -> FixedArray:
     """Look ``x`` up in ``table`` (see :func:`make_table`)."""
     drop = x.fmt.bits - table_bits
-    idx = (x.raw - x.fmt.raw_min) >> drop
+    # (raw - raw_min) >> drop without leaving int64: raw_min's low `drop` bits are zero
+    idx = (x.raw >> drop) - (x.fmt.raw_min >> drop)
     idx = np.asarray(idx, dtype=np.int64)
     return FixedArray._make(table.raw[idx], table.fmt)
 

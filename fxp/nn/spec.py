@@ -233,6 +233,12 @@ def _positive_int(v, where):
     return v
 
 
+def _nonneg_int(v, where):
+    if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+        raise SpecError(f"{where}: expected a non-negative integer, not {v!r}")
+    return v
+
+
 def check_identifier(name, where) -> str:
     """Names reach C++ and Verilog: letters, digits and underscores, starting with a letter."""
     if not isinstance(name, str) or not IDENTIFIER.match(name):
@@ -347,6 +353,26 @@ def parse_spec(doc) -> Spec:
                         f"of {', '.join(_STRATEGIES)}")
     if "reuse" in hw:
         _positive_int(hw["reuse"], "hardware.reuse")
+    if "pipeline" in hw:
+        _nonneg_int(hw["pipeline"], "hardware.pipeline")
+    if "layers" in hw:
+        per = hw["layers"]
+        if not isinstance(per, dict):
+            raise SpecError(f"hardware.layers: expected a mapping of dense layer index to "
+                            f"settings, not {per!r}")
+        for idx, cfg in per.items():
+            where = f"hardware.layers.{idx}"
+            if isinstance(idx, bool) or not isinstance(idx, int) or not \
+                    0 <= idx < len(layers) or layers[idx].type != "dense":
+                raise SpecError(f"{where}: {idx!r} is not the index of a dense layer")
+            _check_keys(cfg, set(), {"strategy", "reuse", "pipeline"}, where)
+            if "strategy" in cfg and cfg["strategy"] not in _STRATEGIES:
+                raise SpecError(f"{where}.strategy: unknown strategy {cfg['strategy']!r}; "
+                                f"expected one of {', '.join(_STRATEGIES)}")
+            if "reuse" in cfg:
+                _positive_int(cfg["reuse"], f"{where}.reuse")
+            if "pipeline" in cfg:
+                _nonneg_int(cfg["pipeline"], f"{where}.pipeline")
     return Spec(name=name, input_shape=(shape[0],), input_format=in_fmt, layers=layers,
                 data=dict(data), train=train, hardware=hw)
 
@@ -366,11 +392,29 @@ def _check_structure(layers: list[LayerSpec]):
         raise SpecError(f"layers: duplicate layer name {dup[0]!r}")
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that rejects duplicate keys (PyYAML keeps the last one silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                dup = key in seen
+            except TypeError:
+                continue
+            if dup:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_spec(path) -> Spec:
     """Load and validate a spec (or an artifact's ``model.yaml``) from a YAML file."""
     try:
         with open(path, "rb") as f:
-            doc = yaml.safe_load(f)
+            doc = yaml.load(f, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
     except OSError as e:
         raise SpecError(f"{path}: cannot read spec: {e.strerror}") from None
     except yaml.YAMLError as e:

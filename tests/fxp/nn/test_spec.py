@@ -447,6 +447,18 @@ BAD = [
      "hardware: unknown key 'clock'; expected one of layers, pipeline, reuse, strategy"),
     ("hardware not a mapping", _set(["hardware"], ["parallel"]),
      "hardware: expected a mapping, not ['parallel']"),
+    ("negative pipeline", _set(["hardware", "pipeline"], -1),
+     "hardware.pipeline: expected a non-negative integer, not -1"),
+    ("per-layer settings on a relu", _set(["hardware", "layers"], {1: {"reuse": 2}}),
+     "hardware.layers.1: 1 is not the index of a dense layer"),
+    ("per-layer unknown key", _set(["hardware", "layers"], {0: {"reus": 2}}),
+     "hardware.layers.0: unknown key 'reus'; expected one of pipeline, reuse, strategy"),
+    ("per-layer bad strategy", _set(["hardware", "layers"], {2: {"strategy": "x"}}),
+     "hardware.layers.2.strategy: unknown strategy 'x'; expected one of parallel, folded"),
+    ("per-layer zero reuse", _set(["hardware", "layers"], {0: {"reuse": 0}}),
+     "hardware.layers.0.reuse: expected a positive integer, not 0"),
+    ("per-layer not a mapping", _set(["hardware", "layers"], [1]),
+     "hardware.layers: expected a mapping of dense layer index to settings, not [1]"),
 ]
 
 
@@ -499,6 +511,8 @@ def test_load_spec_from_file(tmp_path):
      "invalid YAML at line 2, column 1: found character '\\t' that cannot start any token"),
     ("name: [x\n", "invalid YAML at line 2, column 1: expected ',' or ']', but got "
                    "'<stream end>'"),
+    ("name: a\ninput: {shape: [4], shape: [5]}\n",
+     "invalid YAML at line 2, column 21: duplicate key 'shape'"),
 ])
 def test_invalid_yaml_file(tmp_path, text, message):
     p = tmp_path / "bad.yaml"
