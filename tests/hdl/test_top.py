@@ -146,3 +146,17 @@ def test_cli_errors_are_one_line(tmp_path):
     assert r.returncode == 2
     assert r.stderr == f"error: {tmp_path}: not an artifact (no model.yaml)\n"
     assert not (tmp_path / "rtl").exists()
+
+
+@pytest.mark.parametrize("name", ["module", "wire", "always_ff", "rst"])
+def test_model_names_that_would_break_verilog_are_rejected(small, tmp_path, name):
+    import shutil
+    art = tmp_path / "art"
+    shutil.copytree(small, art, ignore=shutil.ignore_patterns("rtl"))
+    text = (art / "model.yaml").read_text().replace("name: small_mix", f"name: {name}")
+    (art / "model.yaml").write_text(text)
+    with pytest.raises(ValueError) as info:
+        generate_rtl(art)
+    assert str(info.value) == (f"model name {name!r} is a Verilog keyword or a port name; "
+                               f"rename the model")
+    assert not (art / "rtl").exists()
