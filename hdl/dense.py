@@ -18,7 +18,7 @@ from fxp import FixedArray, FixedFormat
 from .common import StallPipeline, as_format, fmt_shape, positive_int, vector_layout
 from .requantize import requantize
 
-__all__ = ["DenseParallel", "DenseFolded"]
+__all__ = ["DenseParallel", "DenseFolded", "csd"]
 
 
 def _check_params(cls, weight, bias, in_fmt, acc_fmt, out_fmt):
@@ -48,6 +48,20 @@ def _check_params(cls, weight, bias, in_fmt, acc_fmt, out_fmt):
     return in_fmt, acc_fmt, out_fmt
 
 
+def csd(value: int) -> list[tuple[int, int]]:
+    """Canonical signed-digit form of an integer: ``[(sign, shift), ...]`` with
+    ``value == sum(sign << shift)`` and no two adjacent nonzero digits (fewest adders)."""
+    digits, k = [], 0
+    while value:
+        if value & 1:
+            d = 2 - (value & 3)          # +1 when value % 4 == 1, -1 when value % 4 == 3
+            digits.append((d, k))
+            value -= d
+        value >>= 1
+        k += 1
+    return digits
+
+
 def _wrap(value, acc_fmt: FixedFormat):
     """The low ``acc.bits`` bits of an exact sum, as the accumulator's signed/unsigned raw."""
     low = value[:acc_fmt.bits]
@@ -56,6 +70,10 @@ def _wrap(value, acc_fmt: FixedFormat):
 
 class DenseParallel(wiring.Component):
     """A dense layer with constant weights: all products at once, an adder tree, II = 1.
+
+    Each constant product is its weight's canonical signed digits applied to the input
+    (shifted adds and subtracts), so the layer needs no multipliers and zero weights cost
+    nothing; every signed digit is one leaf of the unit's balanced adder tree.
 
     Parameters
     ----------
@@ -85,7 +103,9 @@ class DenseParallel(wiring.Component):
         self._in_fmt, self._acc_fmt, self._out_fmt = in_fmt, acc_fmt, out_fmt
         self._pipeline = pipeline
         units, inputs = weight.shape
-        depth = max(1, math.ceil(math.log2(max(inputs + (bias is not None), 1))))
+        terms = max([sum(len(csd(int(v))) for v in row) + (bias is not None)
+                     for row in weight.raw.tolist()] or [1])
+        depth = max(1, math.ceil(math.log2(max(terms, 1))))
         self._latency = (depth // pipeline + 1) if pipeline else 0
         super().__init__({
             "i": In(stream.Signature(vector_layout(in_fmt, inputs))),
@@ -130,11 +150,12 @@ class DenseParallel(wiring.Component):
         for u in range(units):
             terms = []
             for j in range(inputs):
-                wr = int(w.raw[u, j])
-                if wr:
-                    p = self.i.payload[j] * Const(wr, signed(max(wr.bit_length(),
-                                                                  (-wr - 1).bit_length()) + 1))
-                    terms.append(p << (acc.frac_bits - prod_frac))
+                # a constant product as shifted adds/subtracts of the input (CSD digits):
+                # adders in logic, no multiplier; a zero weight costs nothing
+                x = self.i.payload[j]
+                for sign, k in csd(int(w.raw[u, j])):
+                    t = x << (k + acc.frac_bits - prod_frac)
+                    terms.append(t if sign > 0 else -t)
             if b is not None and int(b.raw[u]):
                 br = int(b.raw[u]) << (acc.frac_bits - b.fmt.frac_bits)
                 terms.append(Const(br, signed(max(br.bit_length(), (-br - 1).bit_length()) + 1)))

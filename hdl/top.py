@@ -22,7 +22,7 @@ def layer_config(model: Model, index: int, *, strategy=None, reuse=None, pipelin
     hw = dict(model.spec.hardware or {})
     per = (hw.get("layers") or {}).get(index, (hw.get("layers") or {}).get(str(index), {})) or {}
     cfg = {"strategy": hw.get("strategy", "parallel"), "reuse": hw.get("reuse", 1),
-           "pipeline": hw.get("pipeline", 1)}
+           "pipeline": hw.get("pipeline", 2)}
     cfg.update({k: v for k, v in per.items() if k in cfg})
     unknown = sorted(set(per) - set(cfg))
     if unknown:

@@ -8,7 +8,7 @@ from amaranth.back import verilog
 import fxp
 from fxp import FixedFormat
 from fxp.nn import layers as L
-from hdl.dense import DenseFolded, DenseParallel
+from hdl.dense import DenseFolded, DenseParallel, csd
 
 from .streamsim import run_stream
 
@@ -96,8 +96,21 @@ def test_zero_weights_cost_nothing_and_verilog_is_deterministic():
     dense_v = verilog.convert(make(weight), emit_src=False)
     assert dense_v == verilog.convert(make(weight), emit_src=False)
     sparse_v = verilog.convert(make(sparse), emit_src=False)
-    assert sparse_v.count(" * ") < dense_v.count(" * ")
-    assert sparse_v.count(" * ") == int((sparse.raw != 0).sum())
+    # constant products are shifted adds: no multiplier at all, fewer adders when sparse
+    assert " * " not in dense_v and " * " not in sparse_v
+    adds = (lambda v: v.count(" + ") + v.count(" - "))
+    assert adds(sparse_v) < adds(dense_v)
+    all_zero = fxp.from_raw(np.zeros(weight.shape, dtype=np.int64), weight.fmt)
+    assert adds(verilog.convert(make(all_zero), emit_src=False)) < adds(sparse_v)
+
+
+@pytest.mark.parametrize("value", list(range(-300, 301)) + [2 ** 40 - 1, -(2 ** 40) + 3])
+def test_csd_digits(value):
+    digits = csd(value)
+    assert sum(sign << k for sign, k in digits) == value
+    shifts = [k for _, k in digits]
+    assert all(b - a >= 2 for a, b in zip(shifts, shifts[1:]))   # no adjacent nonzero digits
+    assert len(digits) <= bin(abs(value)).count("1")
 
 
 def test_constructor_errors():
