@@ -62,6 +62,14 @@ def csd(value: int) -> list[tuple[int, int]]:
     return digits
 
 
+def _combine(a, b):
+    """Add two signed terms ``(sign, value)`` without a separate negation."""
+    (sa, va), (sb, vb) = a, b
+    if sa == sb:
+        return sa, va + vb
+    return (1, va - vb) if sa > 0 else (1, vb - va)
+
+
 def _wrap(value, acc_fmt: FixedFormat):
     """The low ``acc.bits`` bits of an exact sum, as the accumulator's signed/unsigned raw."""
     low = value[:acc_fmt.bits]
@@ -154,23 +162,25 @@ class DenseParallel(wiring.Component):
                 # adders in logic, no multiplier; a zero weight costs nothing
                 x = self.i.payload[j]
                 for sign, k in csd(int(w.raw[u, j])):
-                    t = x << (k + acc.frac_bits - prod_frac)
-                    terms.append(t if sign > 0 else -t)
+                    terms.append((sign, x << (k + acc.frac_bits - prod_frac)))
             if b is not None and int(b.raw[u]):
                 br = int(b.raw[u]) << (acc.frac_bits - b.fmt.frac_bits)
-                terms.append(Const(br, signed(max(br.bit_length(), (-br - 1).bit_length()) + 1)))
-            trees.append(terms or [Const(0, signed(1))])
+                terms.append((1, Const(br, signed(max(br.bit_length(),
+                                                       (-br - 1).bit_length()) + 1))))
+            # positive terms first, so that most pairs are additions or subtractions
+            terms.sort(key=lambda t: -t[0])
+            trees.append(terms or [(1, Const(0, signed(1)))])
         level = 0
         while any(len(t) > 1 for t in trees):
-            trees = [[t[k] + t[k + 1] if k + 1 < len(t) else t[k] for k in range(0, len(t), 2)]
-                     for t in trees]
+            trees = [[_combine(t[k], t[k + 1]) if k + 1 < len(t) else t[k]
+                      for k in range(0, len(t), 2)] for t in trees]
             level += 1
             if self._pipeline and level % self._pipeline == 0:
-                flat = [v for t in trees for v in t]
-                regs = pipe.stage(flat, name=f"dense_l{level}")
-                it = iter(regs)
-                trees = [[next(it) for _ in t] for t in trees]
-        outs = [requantize(_wrap(t[0], acc), acc, self._out_fmt) for t in trees]
+                flat = [v for t in trees for _, v in t]
+                regs = iter(pipe.stage(flat, name=f"dense_l{level}"))
+                trees = [[(sign, next(regs)) for sign, _ in t] for t in trees]
+        roots = [v if sign > 0 else -v for sign, v in (t[0] for t in trees)]
+        outs = [requantize(_wrap(r, acc), acc, self._out_fmt) for r in roots]
         if self._pipeline:
             outs = pipe.stage(outs, name="dense_out")
         # pad the pipeline to the advertised latency (a tree shallower than expected)
