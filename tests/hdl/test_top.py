@@ -160,3 +160,18 @@ def test_model_names_that_would_break_verilog_are_rejected(small, tmp_path, name
     assert str(info.value) == (f"model name {name!r} is a Verilog keyword or a port name; "
                                f"rename the model")
     assert not (art / "rtl").exists()
+
+
+def test_per_layer_hardware_overrides(small):
+    model = Model.load(small)
+    model.spec.hardware = {"strategy": "parallel", "pipeline": 1,
+                           "layers": {0: {"strategy": "folded", "reuse": 4},
+                                      4: {"pipeline": 0}}}
+    top = ModelTop(model=model)
+    kinds = [(i, type(b).__name__) for i, b in top.blocks]
+    assert kinds[0] == (0, "DenseFolded") and kinds[2] == (2, "DenseParallel")
+    assert top.blocks[0][1].reuse == 4 and top.blocks[2][1].pipeline == 1
+    assert top.blocks[4][1].pipeline == 0 and top.ii == 4
+    vec = load_vectors(small)
+    got, _ = run_stream(top, vec["inputs"][:40].tolist(), idle=0.2, stall=0.2)
+    assert np.array_equal(np.array(got).reshape(-1), vec["outputs"][:40])
