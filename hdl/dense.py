@@ -76,7 +76,37 @@ def _wrap(value, acc_fmt: FixedFormat):
     return low.as_signed() if acc_fmt.signed else low
 
 
-class DenseParallel(wiring.Component):
+class _Dense(wiring.Component):
+    """What both dense blocks share: validated parameters, formats and stream ports."""
+
+    def __init__(self, weight, bias, in_fmt, acc_fmt, out_fmt):
+        in_fmt, acc_fmt, out_fmt = _check_params(type(self), weight, bias, in_fmt, acc_fmt,
+                                                 out_fmt)
+        self._weight, self._bias = weight, bias
+        self._in_fmt, self._acc_fmt, self._out_fmt = in_fmt, acc_fmt, out_fmt
+        units, inputs = weight.shape
+        super().__init__({
+            "i": In(stream.Signature(vector_layout(in_fmt, inputs))),
+            "o": Out(stream.Signature(vector_layout(out_fmt, units))),
+        })
+
+    @property
+    def in_fmt(self) -> FixedFormat:
+        """Format of each input element."""
+        return self._in_fmt
+
+    @property
+    def acc_fmt(self) -> FixedFormat:
+        """Accumulator format (WRAP)."""
+        return self._acc_fmt
+
+    @property
+    def out_fmt(self) -> FixedFormat:
+        """Format of each output element."""
+        return self._out_fmt
+
+
+class DenseParallel(_Dense):
     """A dense layer with constant weights: all products at once, an adder tree, II = 1.
 
     Each constant product is its weight's canonical signed digits applied to the input
@@ -102,23 +132,15 @@ class DenseParallel(wiring.Component):
     """
 
     def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, pipeline=0):
-        in_fmt, acc_fmt, out_fmt = _check_params(DenseParallel, weight, bias, in_fmt, acc_fmt,
-                                                 out_fmt)
         if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
             raise TypeError(f"DenseParallel pipeline must be a non-negative integer, not "
                             f"{pipeline!r}")
-        self._weight, self._bias = weight, bias
-        self._in_fmt, self._acc_fmt, self._out_fmt = in_fmt, acc_fmt, out_fmt
+        super().__init__(weight, bias, in_fmt, acc_fmt, out_fmt)
         self._pipeline = pipeline
-        units, inputs = weight.shape
         terms = max([sum(len(csd(int(v))) for v in row) + (bias is not None)
                      for row in weight.raw.tolist()] or [1])
         depth = max(1, math.ceil(math.log2(max(terms, 1))))
         self._latency = (depth // pipeline + 1) if pipeline else 0
-        super().__init__({
-            "i": In(stream.Signature(vector_layout(in_fmt, inputs))),
-            "o": Out(stream.Signature(vector_layout(out_fmt, units))),
-        })
 
     @property
     def latency(self) -> int:
@@ -132,19 +154,8 @@ class DenseParallel(wiring.Component):
 
     @property
     def pipeline(self) -> int:
+        """Adder-tree levels between registers (0: combinational)."""
         return self._pipeline
-
-    @property
-    def in_fmt(self):
-        return self._in_fmt
-
-    @property
-    def acc_fmt(self):
-        return self._acc_fmt
-
-    @property
-    def out_fmt(self):
-        return self._out_fmt
 
     def elaborate(self, platform):
         m = Module()
@@ -192,7 +203,7 @@ class DenseParallel(wiring.Component):
         return m
 
 
-class DenseFolded(wiring.Component):
+class DenseFolded(_Dense):
     """A dense layer folded over ``reuse`` cycles: weights in ROM, ``units * ceil(inputs /
     reuse)`` multiply-accumulates per cycle, accumulators of exactly ``acc_fmt.bits``.
 
@@ -210,20 +221,13 @@ class DenseFolded(wiring.Component):
     """
 
     def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, reuse):
-        in_fmt, acc_fmt, out_fmt = _check_params(DenseFolded, weight, bias, in_fmt, acc_fmt,
-                                                 out_fmt)
         reuse = positive_int(reuse, "DenseFolded reuse")
-        units, inputs = weight.shape
-        if reuse > inputs:
-            raise ValueError(f"DenseFolded reuse must be at most the {inputs} inputs, not "
-                             f"{reuse}")
-        self._weight, self._bias, self._reuse = weight, bias, reuse
-        self._in_fmt, self._acc_fmt, self._out_fmt = in_fmt, acc_fmt, out_fmt
-        self._chunk = math.ceil(inputs / reuse)
-        super().__init__({
-            "i": In(stream.Signature(vector_layout(in_fmt, inputs))),
-            "o": Out(stream.Signature(vector_layout(out_fmt, units))),
-        })
+        if isinstance(weight, FixedArray) and weight.ndim == 2 and reuse > weight.shape[1]:
+            raise ValueError(f"DenseFolded reuse must be at most the {weight.shape[1]} inputs, "
+                             f"not {reuse}")
+        super().__init__(weight, bias, in_fmt, acc_fmt, out_fmt)
+        self._reuse = reuse
+        self._chunk = math.ceil(weight.shape[1] / reuse)
 
     @property
     def latency(self) -> int:
@@ -235,19 +239,8 @@ class DenseFolded(wiring.Component):
 
     @property
     def reuse(self) -> int:
+        """Cycles per vector."""
         return self._reuse
-
-    @property
-    def in_fmt(self):
-        return self._in_fmt
-
-    @property
-    def acc_fmt(self):
-        return self._acc_fmt
-
-    @property
-    def out_fmt(self):
-        return self._out_fmt
 
     def rom_words(self) -> list[list[int]]:
         """ROM contents: word ``r`` holds ``W[u, r*C + k]`` for every unit ``u`` and k < C."""
