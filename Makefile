@@ -43,6 +43,26 @@ _rtl: build/$(NAME)/model.yaml
 build/$(NAME)/model.yaml: $(MODEL)
 	$(RUN) $(PY) -m fxp train $(MODEL) -o build/$(NAME)
 
+# HLS C++ for the same artifact: build/<name>/hls/ (Vitis HLS project: firmware/, tb/,
+# build.tcl), then its C simulation with g++ against the emulator (CSIM_ARGS: --vectors N
+# --seed S).
+.PHONY: hls _hls csim _csim
+CSIM_ARGS ?=
+
+hls: $(STAMP)
+	@NAME=$$($(PY) -m fxp name $(MODEL)) && \
+	  $(MAKE) --no-print-directory _hls MODEL=$(MODEL) NAME=$$NAME
+
+_hls: build/$(NAME)/model.yaml
+	$(RUN) $(PY) -m hdl hls build/$(NAME)
+
+csim: hls
+	@NAME=$$($(PY) -m fxp name $(MODEL)) && \
+	  $(MAKE) --no-print-directory _csim MODEL=$(MODEL) NAME=$$NAME
+
+_csim:
+	$(RUN) $(PY) -m hdl csim build/$(NAME) $(CSIM_ARGS)
+
 bench: $(STAMP)
 	$(RUN) $(PY) bench/bench_fxp.py
 
