@@ -30,7 +30,11 @@ def main(argv=None) -> int:
     c.add_argument("--vectors", type=int, default=2000, metavar="N",
                    help="random input vectors besides the artifact's (default %(default)s)")
     c.add_argument("--seed", type=int, default=0, help="seed of the random vectors")
+    from .report import add_subcommands, run_subcommand
+    add_subcommands(sub)
     args = p.parse_args(argv)
+    if args.command in ("report", "sweep"):
+        return run_subcommand(args)
     from fxp.nn import ArtifactError, SpecError
 
     from .aptypes import ApFixedError

@@ -1,0 +1,364 @@
+"""Accuracy and hardware cost against bit widths: ``python -m hdl sweep SPEC --weight-bits 4,6,8
+--acc-bits auto,16,12`` trains, generates and synthesizes every point (in parallel, cached).
+
+Weight bits ``B`` set every dense layer's weight format to ``B`` bits with its ``int_bits``,
+signedness and modes kept (an ``auto`` weight becomes ``{bits: B, int_bits: auto}``).
+
+Accumulator bits: ``auto`` trains the spec as it is (accumulators as the spec says, ``auto``
+being the interval bound, which cannot overflow). A width ``P`` trains accumulator-aware
+(``train.a2q.accumulator_bits: P``, accumulators ``auto``): every dense layer's integer
+weights are held under A2Q's L1 bound, so each accumulator provably fits ``P`` bits and never
+overflows, and the accuracy is that of hardware that really has ``P``-bit accumulators. (A
+``P``-bit WRAP accumulator forced onto weights trained without the bound would overflow and
+measure the wrap-around, not the width.) A2Q needs a bias with no more fraction bits than the
+products, so a concrete bias format is cut to the products' fraction bits (its ``int_bits``
+kept) at those points. The table reports the accumulator widths each point resolved to.
+
+Every point's result is cached under ``build/cache/sweep/<key>/`` where the key hashes the
+point's spec, the options and the code (fxp and the RTL/synthesis modules) with the tool
+versions; a rerun reuses it.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+import yaml
+
+from fxp import FixedFormat
+
+from .report import DEFAULT_TARGETS, Progress, ReportError, _pyplot, _table, _fmt
+
+__all__ = ["parse_bits", "point_spec", "run_sweep", "sweep_markdown", "plot_sweep",
+           "code_version", "CACHE_DIR"]
+
+SCHEMA = "fxpga.sweep/1"
+CACHE_DIR = os.path.join("build", "cache", "sweep")
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# the modules whose code decides a point's result (besides all of fxp)
+_HDL_MODULES = ("common", "dense", "activation", "requantize", "top", "rtl", "synth", "report",
+                "sweep")
+
+
+def parse_bits(text: str, what: str, allow_auto: bool) -> list:
+    """``"auto,16,12"`` -> ``["auto", 16, 12]``; a one-line ReportError otherwise."""
+    if not isinstance(text, str) or not text.strip():
+        raise ReportError(f"{what}: expected a comma-separated list such as 4,6,8")
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        if allow_auto and item == "auto":
+            value = "auto"
+        else:
+            try:
+                value = int(item)
+            except ValueError:
+                value = None
+            if value is None or value < 2:
+                kind = "an integer >= 2 or auto" if allow_auto else "an integer >= 2"
+                raise ReportError(f"{what}: {item!r} is not {kind}")
+        if value in out:
+            raise ReportError(f"{what}: {item!r} is given twice")
+        out.append(value)
+    return out
+
+
+def _load_doc(path) -> dict:
+    from fxp.nn.spec import SpecError, load_spec
+    load_spec(path)                       # validates, with the spec loader's messages
+    try:
+        with open(path) as f:
+            return yaml.safe_load(f)
+    except (OSError, yaml.YAMLError) as e:   # pragma: no cover - load_spec read it already
+        raise SpecError(f"{path}: cannot read spec: {e}") from None
+
+
+def _frac_of(value):
+    """Fraction bits of a concrete format field, or None."""
+    if isinstance(value, str) and value.strip() != "auto":
+        return FixedFormat.parse(value).frac_bits
+    return None
+
+
+def point_spec(doc: dict, weight_bits, acc_bits, epochs=None) -> dict:
+    """The spec document of one sweep point (see the module docstring)."""
+    doc = copy.deepcopy(doc)
+    layers = doc["layers"]
+    in_frac = _frac_of(doc["input"]["format"])
+    for layer in layers:
+        t = layer.get("type")
+        if t == "dense":
+            w = layer["weight"]
+            if isinstance(w, str) and w.strip() == "auto":
+                layer["weight"] = {"bits": weight_bits, "int_bits": "auto", "signed": True,
+                                   "quantization": "RND_CONV", "overflow": "SAT"}
+            elif isinstance(w, dict):
+                layer["weight"] = dict(w, bits=weight_bits)
+            else:
+                f = FixedFormat.parse(w)
+                layer["weight"] = str(FixedFormat(weight_bits, f.int_bits, f.signed,
+                                                  f.quantization, f.overflow))
+            if acc_bits != "auto":
+                layer["accumulator"] = "auto"
+                wf = _frac_of(layer["weight"])
+                b = layer["bias"]
+                if wf is not None and in_frac is not None and _frac_of(b) is not None:
+                    bf = FixedFormat.parse(b)
+                    cut = bf.frac_bits - (wf + in_frac)
+                    if cut > 0 and bf.bits - cut >= 1:
+                        layer["bias"] = str(FixedFormat(bf.bits - cut, bf.int_bits, bf.signed,
+                                                        bf.quantization, bf.overflow))
+        if "output" in layer:
+            in_frac = _frac_of(layer["output"])
+    train = doc.setdefault("train", {})
+    if acc_bits != "auto":
+        train["a2q"] = {"accumulator_bits": acc_bits}
+    if epochs is not None:
+        train["epochs"] = epochs
+    return doc
+
+
+def code_version() -> str:
+    """A hash of the code that decides a point's result, with the tool versions."""
+    from .synth import tool_versions
+    h = hashlib.sha256()
+    files = []
+    for base, _, names in os.walk(os.path.join(_ROOT, "fxp")):
+        files += [os.path.join(base, n) for n in names if n.endswith(".py")]
+    files += [os.path.join(_ROOT, "hdl", f"{m}.py") for m in _HDL_MODULES]
+    for path in sorted(files):
+        h.update(os.path.relpath(path, _ROOT).encode() + b"\0")
+        with open(path, "rb") as f:
+            h.update(f.read() + b"\0")
+    h.update(json.dumps(tool_versions(), sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def _point_key(spec_text: str, options: dict, version: str) -> str:
+    blob = json.dumps({"spec": spec_text, "options": options, "code": version},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+
+
+def _label(w, a):
+    return f"w{w}-acc{a}"
+
+
+def _run_point(task: dict) -> dict:
+    """Train, generate and synthesize one point (in a worker process or in-process)."""
+    from fxp import overflow_policy
+    from fxp.nn.spec import SpecError, parse_spec
+
+    from .report import build_report, write_report
+    label, final = task["label"], task["dir"]
+    progress = Progress(prefix=label, start=task["start"])
+    result_path = os.path.join(final, "result.json")
+    if os.path.isfile(result_path):
+        with open(result_path) as f:
+            res = json.load(f)
+        res["cached"] = True
+        progress.line("cached")
+        return res
+    work = f"{final}.tmp{os.getpid()}"
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    res = {"label": label, "weight_bits": task["weight_bits"], "acc_bits": task["acc_bits"],
+           "key": os.path.basename(final)}
+    opts = task["options"]
+    t0 = time.perf_counter()
+    try:
+        with open(os.path.join(work, "spec.yaml"), "w") as f:
+            f.write(task["spec_text"])
+        spec = parse_spec(yaml.safe_load(task["spec_text"]))
+        art = os.path.join(work, "artifact")
+        with progress.step("train"):
+            from fxp.nn.model import write_artifact
+            from fxp.nn.train import train
+            with overflow_policy("ignore"):
+                tr = train(spec, log=None)
+                metrics = tr.metrics()
+                write_artifact(art, tr.model.spec, tr.model.params, tr.vectors(),
+                               extra_files={"metrics.json": json.dumps(
+                                   metrics, indent=1, sort_keys=True) + "\n"})
+        res["accuracy"] = {"fixed": metrics["fixed_accuracy"],
+                           "float": metrics["float_accuracy"]}
+        res["accumulators"] = [str(layer.accumulator.fmt) for layer in tr.model.spec.layers
+                               if layer.type == "dense"]
+        res["weights"] = [str(layer.weight.fmt) for layer in tr.model.spec.layers
+                          if layer.type == "dense"]
+        rep = build_report(art, targets=opts["targets"], pnr=opts["pnr"],
+                           strategy=opts["strategy"], reuse=opts["reuse"], jobs=1,
+                           progress=progress)
+        write_report(rep, os.path.join(art, "report"))
+        res["resources"] = {t: s["resources"] for t, s in rep["synthesis"].items()}
+        res["performance"] = rep["performance"]
+    except (SpecError, ReportError, ValueError, TypeError, OSError, RuntimeError) as e:
+        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        res["error"] = msg
+        progress.line(f"FAILED: {msg}")
+    res["seconds"] = round(time.perf_counter() - t0, 1)
+    with open(os.path.join(work, "result.json"), "w") as f:
+        f.write(json.dumps(res, indent=1, sort_keys=True) + "\n")
+    if "error" in res:                      # failures are not cached
+        shutil.rmtree(work, ignore_errors=True)
+    else:
+        shutil.rmtree(final, ignore_errors=True)
+        os.rename(work, final)
+    res["cached"] = False
+    return res
+
+
+def run_sweep(spec_path, *, weight_bits=(4, 6, 8), acc_bits=("auto",), output=None,
+              targets=("ecp5",), pnr: bool = False, strategy=None, reuse=None, epochs=None,
+              jobs: int | None = None, cache_dir=None, progress: Progress | None = None) -> dict:
+    """Run every (weight bits, accumulator bits) point and write the table and plots.
+
+    Parameters
+    ----------
+    spec_path : path
+        A model spec (YAML).
+    weight_bits : sequence of int
+    acc_bits : sequence of int or "auto"
+    output : path, optional
+        Where ``sweep.json``, ``sweep.md`` and the plots go (default ``build/<name>/sweep``).
+    targets : sequence of str
+        Synthesis targets per point (default ECP5 only).
+    pnr : bool
+        Also place and route each point on ECP5 (slow).
+    strategy, reuse : optional
+        Hardware overrides for every point.
+    epochs : int, optional
+        Override ``train.epochs``.
+    jobs : int, optional
+        Points at once (a process pool; default the number of CPUs). 1 runs in this process.
+    cache_dir : path, optional
+        Default ``build/cache/sweep``.
+    """
+    progress = progress or Progress()
+    for t in targets:
+        from .synth import TARGETS
+        if t not in TARGETS:
+            raise ReportError(f"unknown target {t!r}; expected one of {', '.join(TARGETS)}")
+    if reuse is not None and (isinstance(reuse, bool) or not isinstance(reuse, int)
+                              or reuse < 1):
+        raise ReportError(f"--reuse must be a positive integer, not {reuse!r}")
+    doc = _load_doc(spec_path)
+    name = doc["name"]
+    out_dir = os.fspath(output) if output is not None else os.path.join("build", name, "sweep")
+    cache_dir = os.fspath(cache_dir) if cache_dir is not None else CACHE_DIR
+    os.makedirs(out_dir, exist_ok=True)
+    os.makedirs(cache_dir, exist_ok=True)
+    options = {"targets": list(targets), "pnr": bool(pnr), "strategy": strategy,
+               "reuse": reuse}
+    version = code_version()
+    tasks = []
+    from fxp.nn.spec import parse_spec
+    for w in weight_bits:
+        for a in acc_bits:
+            pdoc = point_spec(doc, w, a, epochs)
+            parse_spec(copy.deepcopy(pdoc))          # a bad point fails before any work
+            text = yaml.safe_dump(pdoc, sort_keys=True, default_flow_style=None, width=100)
+            key = _point_key(text, options, version)
+            tasks.append({"label": _label(w, a), "weight_bits": w, "acc_bits": a,
+                          "spec_text": text, "options": options,
+                          "dir": os.path.abspath(os.path.join(cache_dir, key)),
+                          "start": progress.start})
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
+    progress.line(f"sweep {name}: {len(tasks)} points, {jobs} at once, cache {cache_dir}")
+    if jobs == 1:
+        points = [_run_point(t) for t in tasks]
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            points = list(pool.map(_run_point, tasks))
+    hits = sum(p["cached"] for p in points)
+    sweep = {"schema": SCHEMA, "name": name, "spec": os.fspath(spec_path),
+             "options": options, "epochs": epochs, "code_version": version,
+             "weight_bits": list(weight_bits), "acc_bits": list(acc_bits),
+             "cache": {"dir": cache_dir, "hits": hits, "misses": len(points) - hits},
+             "points": points}
+    write_sweep(sweep, out_dir)
+    progress.line(f"sweep {name}: {len(points)} points ({hits} cached) -> {out_dir}")
+    return sweep
+
+
+def sweep_markdown(sweep: dict) -> str:
+    """One table: a row per point (accuracy, accumulators, resources, fmax)."""
+    targets = sweep["options"]["targets"]
+    pnr = sweep["options"]["pnr"]
+    head = ["weight bits", "acc bits", "accumulators", "bit-exact acc", "float acc"]
+    head += [f"{t} {n}" for t in targets for n in ("LUT", "FF")]
+    if pnr:
+        head += ["fmax (MHz)", "latency (ns)"]
+    rows = []
+    for p in sweep["points"]:
+        row = [str(p["weight_bits"]), str(p["acc_bits"])]
+        if "error" in p:
+            rows.append(row + [f"failed: {p['error']}"] + [""] * (len(head) - 3))
+            continue
+        row += [", ".join(a.split("<")[1].split(",")[0] + " b" for a in p["accumulators"]),
+                _fmt(p["accuracy"]["fixed"], 4), _fmt(p["accuracy"]["float"], 4)]
+        for t in targets:
+            r = p["resources"][t]
+            row += [_fmt(r["lut"]), _fmt(r["ff"])]
+        if pnr:
+            perf = p["performance"]
+            row += [_fmt(perf.get("fmax_mhz"), 2), _fmt(perf.get("latency_ns"), 2)]
+        rows.append(row)
+    strat = sweep["options"]["strategy"] or "the spec's"
+    lines = [f"# {sweep['name']}: accuracy and resources against bit widths", "",
+             f"Hardware strategy: {strat}"
+             + (f", reuse {sweep['options']['reuse']}" if sweep["options"]["reuse"] else "")
+             + ". Accumulator bits `auto`: the spec's accumulators; a width P: trained "
+               "accumulator-aware (A2Q) so every accumulator fits P bits; the accumulators "
+               "column gives the widths each dense layer resolved to.", ""]
+    lines += _table(head, rows)
+    c = sweep["cache"]
+    lines += ["", f"{len(sweep['points'])} points, {c['hits']} from the cache."]
+    return "\n".join(lines) + "\n"
+
+
+def plot_sweep(sweep: dict, out_dir) -> list:
+    """``sweep_weight_bits.png`` and ``sweep_acc_bits.png``: accuracy and LUTs (first target)."""
+    plt = _pyplot()
+    target = sweep["options"]["targets"][0]
+    ok = [p for p in sweep["points"] if "error" not in p]
+    paths = []
+    for axis, other, fname in (("weight_bits", "acc_bits", "sweep_weight_bits.png"),
+                               ("acc_bits", "weight_bits", "sweep_acc_bits.png")):
+        xs_all = sweep[axis]
+        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+        for ov in sweep[other]:
+            pts = [p for p in ok if p[other] == ov]
+            pts.sort(key=lambda p: xs_all.index(p[axis]))
+            xs = [xs_all.index(p[axis]) for p in pts]
+            lab = f"{other.replace('_', ' ')} {ov}"
+            a1.plot(xs, [p["accuracy"]["fixed"] for p in pts], "o-", label=lab)
+            a2.plot(xs, [p["resources"][target]["lut"] for p in pts], "o-", label=lab)
+        for ax, title in ((a1, "bit-exact test accuracy"), (a2, f"{target} LUTs")):
+            ax.set_xticks(range(len(xs_all)), [str(x) for x in xs_all])
+            ax.set_xlabel(axis.replace("_", " "))
+            ax.set_title(f"{sweep['name']}: {title}")
+            ax.grid(alpha=0.3)
+        a1.legend()
+        fig.tight_layout()
+        path = os.path.join(out_dir, fname)
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def write_sweep(sweep: dict, out_dir) -> None:
+    with open(os.path.join(out_dir, "sweep.json"), "w") as f:
+        f.write(json.dumps(sweep, indent=1, sort_keys=True) + "\n")
+    with open(os.path.join(out_dir, "sweep.md"), "w") as f:
+        f.write(sweep_markdown(sweep))
+    plot_sweep(sweep, out_dir)
+
