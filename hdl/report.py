@@ -159,8 +159,31 @@ def _load_json(path, what):
         raise ReportError(f"{path}: invalid {what}: {e.msg} at line {e.lineno}") from None
 
 
+def widen_accumulators(model, bits: int):
+    """The model with every dense accumulator a ``bits``-bit WRAP format with the same
+    fraction bits (the same weights). Only widening is allowed: the artifact's accumulators
+    never overflow, so a wider one computes the same bits and the hardware still matches the
+    emulator."""
+    import copy
+
+    from fxp import FixedFormat
+    from fxp.nn import Model
+    from fxp.nn.spec import FormatSpec
+    spec = copy.deepcopy(model.spec)
+    for layer in spec.layers:
+        if layer.type == "dense":
+            acc = layer.accumulator.fmt
+            if bits < acc.bits:
+                raise ReportError(f"--acc-bits {bits} is narrower than layer {layer.index}'s "
+                                  f"{acc.bits}-bit accumulator {acc}; only widening keeps the "
+                                  f"hardware bit-exact with the artifact")
+            layer.accumulator = FormatSpec(fmt=FixedFormat(bits, bits - acc.frac_bits,
+                                                           acc.signed, "TRN", "WRAP"))
+    return Model(spec, model.params)
+
+
 def prepare_rtl(directory, out_dir, *, strategy=None, reuse=None, pipeline=None,
-                progress: Progress | None = None):
+                acc_bits=None, progress: Progress | None = None):
     """The Verilog and manifest to report on: ``DIR/rtl/`` (generated when missing), or, with
     hardware overrides, a fresh generation into ``OUT/rtl/``. Returns (verilog path, manifest)."""
     progress = progress or Progress(stream=None)
@@ -168,18 +191,25 @@ def prepare_rtl(directory, out_dir, *, strategy=None, reuse=None, pipeline=None,
     if not os.path.isfile(os.path.join(directory, "model.yaml")):
         raise ReportError(f"{directory}: not an artifact directory (no model.yaml); train one "
                           f"with python -m fxp train SPEC -o DIR")
+    if acc_bits is not None and (isinstance(acc_bits, bool) or not isinstance(acc_bits, int)
+                                 or acc_bits < 2):
+        raise ReportError(f"--acc-bits must be an integer >= 2, not {acc_bits!r}")
     overrides = {k: v for k, v in (("strategy", strategy), ("reuse", reuse),
                                    ("pipeline", pipeline)) if v is not None}
     rtl = os.path.join(directory, "rtl")
-    if overrides:
+    if overrides or acc_bits is not None:
         from amaranth.back import verilog
 
         from fxp.nn import Model
 
         from .rtl import build_top, manifest
-        with progress.step("generate RTL (" + ", ".join(f"{k} {v}" for k, v in
-                                                        overrides.items()) + ")"):
+        what = [f"{k} {v}" for k, v in overrides.items()]
+        if acc_bits is not None:
+            what.append(f"{acc_bits}-bit accumulators")
+        with progress.step("generate RTL (" + ", ".join(what) + ")"):
             model = Model.load(directory)
+            if acc_bits is not None:
+                model = widen_accumulators(model, acc_bits)
             top = build_top(model, **overrides)
             text = verilog.convert(top, name=model.name, emit_src=False,
                                    strip_internal_attrs=True)
@@ -305,7 +335,8 @@ def _path_blocks(cells, top):
 
 def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool = True,
                  device: str = "auto", freq_mhz: float = 100.0, serial_io: bool = True,
-                 strategy=None, reuse=None, pipeline=None, jobs: int | None = None,
+                 strategy=None, reuse=None, pipeline=None, acc_bits: int | None = None,
+                 jobs: int | None = None,
                  progress: Progress | None = None) -> dict:
     """Synthesize an artifact's Verilog for each target and place and route it on ECP5.
 
@@ -325,6 +356,9 @@ def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool =
         out of context with every port registered (False).
     strategy, reuse, pipeline : optional
         Hardware overrides: the RTL is then generated into ``OUT/rtl/``.
+    acc_bits : int, optional
+        Regenerate with every dense accumulator widened to this many bits (WRAP, same
+        fraction bits, same weights): e.g. 32 against an A2Q model's narrow accumulators.
     jobs : int, optional
         Targets synthesized at once (default: the number of CPUs).
 
@@ -345,7 +379,7 @@ def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool =
     out_dir = os.fspath(output) if output is not None else os.path.join(directory, "report")
     os.makedirs(out_dir, exist_ok=True)
     verilog, man = prepare_rtl(directory, out_dir, strategy=strategy, reuse=reuse,
-                               pipeline=pipeline, progress=progress)
+                               pipeline=pipeline, acc_bits=acc_bits, progress=progress)
     pnr = pnr and "ecp5" in targets
     tmp = tempfile.mkdtemp(prefix="fxpga-report-")
     try:
@@ -363,7 +397,11 @@ def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool =
                 results[t] = futs[t].result()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return _assemble(directory, out_dir, verilog, man, targets, results)
+    rep = _assemble(directory, out_dir, verilog, man, targets, results)
+    rep["overrides"] = {k: v for k, v in (("strategy", strategy), ("reuse", reuse),
+                                          ("pipeline", pipeline), ("acc_bits", acc_bits))
+                        if v is not None}
+    return rep
 
 
 def _assemble(directory, out_dir, verilog, man, targets, results) -> dict:
@@ -432,6 +470,9 @@ def report_markdown(report: dict) -> str:
         acc = report["accuracy"]
         lines += [f"Bit-exact test accuracy {_fmt(acc.get('fixed_accuracy'), 4)} "
                   f"(float {_fmt(acc.get('float_accuracy'), 4)}).", ""]
+    if report.get("overrides"):
+        lines += ["Hardware overrides: " + ", ".join(f"{k} {v}" for k, v in
+                                                     report["overrides"].items()) + ".", ""]
     lines += ["## Performance", ""]
     rows = [["latency (cycles)", _fmt(perf["latency_cycles"])],
             ["initiation interval (cycles)", _fmt(perf["ii_cycles"])],
@@ -451,12 +492,12 @@ def report_markdown(report: dict) -> str:
               "Xilinx BRAM counts 18 Kib blocks.", ""]
     lines += ["## Resources per layer", ""]
     targets = list(report["synthesis"])
-    head = ["layer", "block", "latency", "II"] + [f"{t} {n}" for t in targets
-                                                 for n in ("LUT", "FF")]
+    head = ["layer", "block", "latency", "II", "accumulator"] + [
+        f"{t} {n}" for t in targets for n in ("LUT", "FF")]
     rows = []
     for row in report["layers"]:
         cells = [f"{row['index']} {row['type']}", row["block"], _fmt(row["latency"]),
-                 _fmt(row["ii"])]
+                 _fmt(row["ii"]), f"`{row['accumulator']}`" if "accumulator" in row else "-"]
         for t in targets:
             r = row["resources"][t]
             cells += [_fmt(r["lut"]), _fmt(r["ff"])]
@@ -571,6 +612,8 @@ def add_subcommands(sub) -> None:
                    help="override hardware.strategy (RTL regenerated into OUT/rtl)")
     r.add_argument("--reuse", type=int, help="override hardware.reuse (folded)")
     r.add_argument("--pipeline", type=int, help="override hardware.pipeline (parallel)")
+    r.add_argument("--acc-bits", type=int, metavar="N",
+                   help="widen every accumulator to N bits (same weights; e.g. 32)")
     r.add_argument("--jobs", type=int, help="targets synthesized at once (default: CPUs)")
     s = sub.add_parser("sweep", help="train, generate and synthesize a spec at several weight "
                                      "and accumulator widths; one table and plots")
@@ -598,7 +641,8 @@ def run_subcommand(args) -> int:
             rep = build_report(args.directory, output=out, targets=_targets(args.targets),
                                pnr=not args.no_pnr, device=args.device, freq_mhz=args.freq,
                                serial_io=not args.out_of_context, strategy=args.strategy,
-                               reuse=args.reuse, pipeline=args.pipeline, jobs=args.jobs)
+                               reuse=args.reuse, pipeline=args.pipeline,
+                               acc_bits=args.acc_bits, jobs=args.jobs)
             paths = write_report(rep, out)
             perf = rep["performance"]
             fmax = (f", fmax {perf['fmax_mhz']:.1f} MHz, latency {perf['latency_ns']:.1f} ns"

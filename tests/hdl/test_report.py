@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 import fxp
-from fxp.nn import parse_spec
+from fxp.nn import Model, load_vectors, parse_spec
 from fxp.nn.model import write_artifact
 from fxp.nn.train import train
 from hdl import report as rp
@@ -150,7 +150,8 @@ def test_markdown_tables_match_the_json(report):
     for cells, layer in zip(layers, rep["layers"]):
         assert cells[0] == f"{layer['index']} {layer['type']}" and cells[1] == layer["block"]
         r = layer["resources"]["ecp5"]
-        assert [_num(cells[4]), _num(cells[5])] == [r["lut"], r["ff"]]
+        assert cells[4] == (f"`{layer['accumulator']}`" if layer["type"] == "dense" else "-")
+        assert [_num(cells[5]), _num(cells[6])] == [r["lut"], r["ff"]]
     assert f"fmax **{FAKE_FMAX:.2f} MHz**" in md
 
 
@@ -180,6 +181,22 @@ def test_io_wrapper_pins():
     assert "module fxpga_io(" in v and "m dut (" in v
     with pytest.raises(TypeError, match=r"^IOWrapper manifest must be a manifest dict, not 3$"):
         rp.IOWrapper(manifest=3)
+
+
+def test_widened_accumulators_keep_the_weights(artifact):
+    model = Model.load(artifact)
+    wide = rp.widen_accumulators(model, 32)
+    for a, b in zip(model.spec.layers, wide.spec.layers):
+        if a.type == "dense":
+            assert b.accumulator.fmt.bits == 32
+            assert b.accumulator.fmt.frac_bits == a.accumulator.fmt.frac_bits
+            assert str(b.accumulator.fmt.overflow.value) == "WRAP"
+            assert (wide.weight(a.index).raw == model.weight(a.index).raw).all()
+    vec = load_vectors(artifact)
+    assert (wide.predict_raw(vec["inputs"]) == vec["outputs"]).all()
+    narrow = model.spec.layers[0].accumulator.fmt.bits - 1
+    with pytest.raises(rp.ReportError, match=rf"^--acc-bits {narrow} is narrower than layer 0's"):
+        rp.widen_accumulators(model, narrow)
 
 
 def test_point_spec_changes_weight_bits_and_trains_a2q():
