@@ -246,7 +246,7 @@ def _module_resources(target, res: _synth.SynthResult, top: str):
 
 
 def _synth_target(target, verilog, wrapper, man, out_dir, pnr, device, freq, serial,
-                  progress):
+                  router, progress):
     """One target's synthesis (and, for ECP5 with ``pnr``, place and route)."""
     top = man["top"]
     netlist = os.path.join(out_dir, ".pnr-netlist.json") if pnr and target == "ecp5" else None
@@ -269,19 +269,19 @@ def _synth_target(target, verilog, wrapper, man, out_dir, pnr, device, freq, ser
     pnr_entry = None
     if netlist is not None:
         try:
-            pnr_entry = _pnr(netlist, sources, res, top, device, freq, serial, out_dir,
-                             progress)
+            pnr_entry = _pnr(netlist, sources, res, top, device, freq, serial, router,
+                             out_dir, progress)
         finally:
             if os.path.exists(netlist):
                 os.remove(netlist)
     return entry, pnr_entry
 
 
-def _pnr(netlist, sources, res, top, device, freq, serial, out_dir, progress):
+def _pnr(netlist, sources, res, top, device, freq, serial, router, out_dir, progress):
     """Place and route the ECP5 netlist on ``device`` (``auto``: the smallest that fits; when
     the multipliers exceed every device's DSP blocks, a netlist with LUT multipliers)."""
     info = {"tool": "nextpnr-ecp5", "io": ("serial" if serial else "out-of-context"),
-            "target_mhz": freq}
+            "target_mhz": freq, "router": router}
     need = _synth.summarize("ecp5", res.total)
     if device == "auto":
         device = _synth.pick_device(need)
@@ -301,7 +301,7 @@ def _pnr(netlist, sources, res, top, device, freq, serial, out_dir, progress):
     with progress.step(f"place and route ECP5 {_synth.ECP5_DEVICES[device][0]}"):
         try:
             r = _synth.place_route_ecp5(netlist, device, freq_mhz=freq,
-                                        out_of_context=not serial,
+                                        out_of_context=not serial, router=router,
                                         log_path=os.path.join(out_dir, "nextpnr.log"))
         except _synth.SynthError as e:
             return {**info, "device": _synth.ECP5_DEVICES[device][0], "error": str(e)}
@@ -335,6 +335,7 @@ def _path_blocks(cells, top):
 
 def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool = True,
                  device: str = "auto", freq_mhz: float = 100.0, serial_io: bool = True,
+                 router: str = "router1",
                  strategy=None, reuse=None, pipeline=None, acc_bits: int | None = None,
                  jobs: int | None = None,
                  progress: Progress | None = None) -> dict:
@@ -392,7 +393,8 @@ def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool =
         results = {}
         with ThreadPoolExecutor(max_workers=min(jobs, len(order))) as pool:
             futs = {t: pool.submit(_synth_target, t, verilog, wrapper, man, out_dir, pnr,
-                                   device, freq_mhz, serial_io, progress) for t in order}
+                                   device, freq_mhz, serial_io, router, progress)
+                    for t in order}
             for t in order:
                 results[t] = futs[t].result()
     finally:
@@ -520,7 +522,8 @@ def report_markdown(report: dict) -> str:
         util = ", ".join(f"{b} {u:,}/{a:,}" for b, (u, a) in pnr["utilization"].items())
         if "netlist" in pnr:
             io += "; " + pnr["netlist"]
-        lines += [f"{pnr['device']} with nextpnr-ecp5 ({io}; target {pnr['target_mhz']:g} MHz, "
+        lines += [f"{pnr['device']} with nextpnr-ecp5 ({io}; {pnr.get('router', 'router1')}; "
+                  f"target {pnr['target_mhz']:g} MHz, "
                   f"--timing-allow-fail): fmax **{_fmt(pnr['fmax_mhz'], 2)} MHz**, "
                   f"{_fmt(pnr['seconds'])} s.", "", f"Utilization: {util}.", ""]
         cp = pnr.get("critical_path")
@@ -608,6 +611,8 @@ def add_subcommands(sub) -> None:
     r.add_argument("--out-of-context", action="store_true",
                    help="place without I/O pins (every port registered) instead of the "
                         "serial I/O wrapper")
+    r.add_argument("--router", default="router1", choices=["router1", "router2"],
+                   help="nextpnr router (default %(default)s, nextpnr's own)")
     r.add_argument("--strategy", choices=["parallel", "folded"],
                    help="override hardware.strategy (RTL regenerated into OUT/rtl)")
     r.add_argument("--reuse", type=int, help="override hardware.reuse (folded)")
@@ -640,7 +645,8 @@ def run_subcommand(args) -> int:
             out = args.output or os.path.join(args.directory, "report")
             rep = build_report(args.directory, output=out, targets=_targets(args.targets),
                                pnr=not args.no_pnr, device=args.device, freq_mhz=args.freq,
-                               serial_io=not args.out_of_context, strategy=args.strategy,
+                               serial_io=not args.out_of_context, router=args.router,
+                               strategy=args.strategy,
                                reuse=args.reuse, pipeline=args.pipeline,
                                acc_bits=args.acc_bits, jobs=args.jobs)
             paths = write_report(rep, out)

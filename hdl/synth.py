@@ -294,7 +294,8 @@ def pick_device(resources: dict) -> str | None:
 
 
 def place_route_ecp5(netlist, device: str, *, freq_mhz: float = 100.0, seed: int = 1,
-                     out_of_context: bool = False, log_path=None) -> dict:
+                     out_of_context: bool = False, router: str = "router1",
+                     log_path=None) -> dict:
     """Place and route a flattened ECP5 JSON netlist with nextpnr-ecp5 and read fmax.
 
     Runs with ``--timing-allow-fail`` (a missed target still reports its fmax). Returns
@@ -303,6 +304,8 @@ def place_route_ecp5(netlist, device: str, *, freq_mhz: float = 100.0, seed: int
     ``out_of_context`` places without I/O buffers or global clock routing (nextpnr's
     experimental ``--out-of-context``); otherwise every top port needs a package pin.
     """
+    if router not in ("router1", "router2"):
+        raise ValueError(f"nextpnr router must be router1 or router2, not {router!r}")
     if device not in ECP5_DEVICES:
         raise ValueError(f"ECP5 device must be one of {', '.join(ECP5_DEVICES)}, not "
                          f"{device!r}")
@@ -311,7 +314,8 @@ def place_route_ecp5(netlist, device: str, *, freq_mhz: float = 100.0, seed: int
         shutil.copy(netlist, os.path.join(tmp, "netlist.json"))
         cmd = [nextpnr_ecp5_path(), f"--{device}", "--json", "netlist.json",
                "--report", "report.json", "--log", "pnr.log", "--quiet",
-               "--timing-allow-fail", "--freq", f"{freq_mhz:g}", "--seed", str(seed)]
+               "--timing-allow-fail", "--freq", f"{freq_mhz:g}", "--seed", str(seed),
+               "--router", router]
         if out_of_context:
             cmd.append("--out-of-context")
         else:
