@@ -43,6 +43,23 @@ _rtl: build/$(NAME)/model.yaml
 build/$(NAME)/model.yaml: $(MODEL)
 	$(RUN) $(PY) -m fxp train $(MODEL) -o build/$(NAME)
 
+# Verification of the same artifact's RTL against the emulator with cocotb, on Icarus then
+# Verilator (builds under build/<name>/sim/<simulator>/); both always run, either failing fails.
+# SIM_ARGS: --vectors N --seed S --full-rate --waves.
+.PHONY: sim _sim
+SIM_ARGS ?=
+
+sim: $(STAMP) tools
+	@NAME=$$($(PY) -m fxp name $(MODEL)) && \
+	  $(MAKE) --no-print-directory _rtl MODEL=$(MODEL) NAME=$$NAME && \
+	  $(MAKE) --no-print-directory _sim NAME=$$NAME
+
+_sim:
+	@status=0; \
+	  $(RUN) $(PY) -m sim build/$(NAME) --sim icarus $(SIM_ARGS) || status=1; \
+	  $(RUN) $(PY) -m sim build/$(NAME) --sim verilator $(SIM_ARGS) || status=1; \
+	  exit $$status
+
 # HLS C++ for the same artifact: build/<name>/hls/ (Vitis HLS project: firmware/, tb/,
 # build.tcl), then its C simulation with g++ against the emulator (CSIM_ARGS: --vectors N
 # --seed S).
