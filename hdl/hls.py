@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 from importlib import resources
 
 import jinja2
 import numpy as np
 
 from fxp import FixedFormat
+from fxp.files import atomic_directory
 from fxp.nn import Model, load_vectors
 from fxp.nn.layers import ACTIVATIONS, argmax_format
 from fxp.nn.spec import SpecError
@@ -270,30 +269,10 @@ def generate_hls(directory, *, strategy=None, reuse=None, part=DEFAULT_PART,
     path = os.path.join(os.path.abspath(directory), "vectors.npz")
     vectors = load_vectors(directory) if os.path.isfile(path) else None
     files, ii = _render(model, strategy, reuse, part, clock_ns, vectors)
-    out = os.path.join(os.path.abspath(directory), "hls")
-    tmp = tempfile.mkdtemp(prefix=".hls.", dir=os.path.abspath(directory))
-    try:
+    with atomic_directory(os.path.join(directory, "hls")) as tmp:
         for rel, text in files.items():
             target = os.path.join(tmp, rel)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "w") as f:
                 f.write(text)
-        for root, dirs, _ in os.walk(tmp):
-            for d in (root, *(os.path.join(root, x) for x in dirs)):
-                os.chmod(d, 0o755)
-        if os.path.isdir(out):
-            old = tempfile.mkdtemp(prefix=".hls.old.", dir=os.path.abspath(directory))
-            os.rename(out, os.path.join(old, "hls"))
-            try:
-                os.rename(tmp, out)
-            except BaseException:
-                os.rename(os.path.join(old, "hls"), out)  # put the old project back
-                raise
-            finally:
-                shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {"name": model.name, "ii": ii, "files": sorted(files)}

@@ -14,14 +14,13 @@ The artifact (a directory) is the contract between stages:
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 
 import numpy as np
 import yaml
 
 from .. import overflow as _ovf
 from ..array import FixedArray, from_raw
+from ..files import atomic_directory
 from ..format import FixedFormat
 from ..quantize import quantize
 from . import layers as L
@@ -253,17 +252,11 @@ def write_artifact(directory, spec: Spec, params: dict, vectors: dict | None = N
 
     Everything is written to a temporary sibling directory first and swapped in at the end.
     """
-    directory = os.path.abspath(directory)
-    parent = os.path.dirname(directory)
-    os.makedirs(parent, exist_ok=True)
     # the spec must round-trip before anything is written
     text = spec.to_yaml()
     parse_spec(yaml.safe_load(text))
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.", dir=parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; an artifact is not
-    try:
+    # replaced whole: RTL/HLS generated from old weights would be stale
+    with atomic_directory(directory) as tmp:
         with open(os.path.join(tmp, "model.yaml"), "w") as f:
             f.write(text)
         np.savez(os.path.join(tmp, "weights.npz"), **_npz_ready(params))
@@ -276,19 +269,3 @@ def write_artifact(directory, spec: Spec, params: dict, vectors: dict | None = N
         for name, content in (extra_files or {}).items():
             with open(os.path.join(tmp, name), "w") as f:
                 f.write(content)
-        if os.path.isdir(directory):
-            # replaced whole: RTL/HLS generated from the old weights would be stale
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(directory)}.old.", dir=parent)
-            os.rename(directory, os.path.join(old, "a"))
-            try:
-                os.rename(tmp, directory)
-            except BaseException:
-                os.rename(os.path.join(old, "a"), directory)  # put the old artifact back
-                shutil.rmtree(old, ignore_errors=True)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
