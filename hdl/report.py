@@ -16,6 +16,8 @@ from amaranth.hdl import Cat, ClockSignal, Instance, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from fxp.files import atomic_files
+
 from . import synth as _synth
 
 __all__ = ["IOWrapper", "Progress", "build_report", "report_markdown", "plot_layers",
@@ -198,11 +200,9 @@ def prepare_rtl(directory, out_dir, *, strategy=None, reuse=None, pipeline=None,
                                    ("pipeline", pipeline)) if v is not None}
     rtl = os.path.join(directory, "rtl")
     if overrides or acc_bits is not None:
-        from amaranth.back import verilog
-
         from fxp.nn import Model
 
-        from .rtl import build_top, manifest
+        from .rtl import generate_rtl
         what = [f"{k} {v}" for k, v in overrides.items()]
         if acc_bits is not None:
             what.append(f"{acc_bits}-bit accumulators")
@@ -210,16 +210,8 @@ def prepare_rtl(directory, out_dir, *, strategy=None, reuse=None, pipeline=None,
             model = Model.load(directory)
             if acc_bits is not None:
                 model = widen_accumulators(model, acc_bits)
-            top = build_top(model, **overrides)
-            text = verilog.convert(top, name=model.name, emit_src=False,
-                                   strip_internal_attrs=True)
-            man = manifest(top)
             rtl = os.path.join(out_dir, "rtl")
-            os.makedirs(rtl, exist_ok=True)
-            with open(os.path.join(rtl, man["verilog"]), "w") as f:
-                f.write(text)
-            with open(os.path.join(rtl, "manifest.json"), "w") as f:
-                f.write(json.dumps(man, indent=1, sort_keys=True) + "\n")
+            generate_rtl(directory, model=model, output=rtl, **overrides)
     elif not os.path.isfile(os.path.join(rtl, "manifest.json")):
         from .rtl import generate_rtl
         with progress.step("generate RTL"):
@@ -569,17 +561,16 @@ def plot_layers(report: dict, path) -> None:
 
 
 def write_report(report: dict, out_dir) -> dict:
-    """Write ``report.json``, ``report.md`` and ``resources_per_layer.png``; returns paths."""
-    os.makedirs(out_dir, exist_ok=True)
-    paths = {"json": os.path.join(out_dir, "report.json"),
-             "md": os.path.join(out_dir, "report.md"),
-             "plot": os.path.join(out_dir, "resources_per_layer.png")}
-    with open(paths["json"], "w") as f:
-        f.write(json.dumps(report, indent=1, sort_keys=True) + "\n")
-    with open(paths["md"], "w") as f:
-        f.write(report_markdown(report))
-    plot_layers(report, paths["plot"])
-    return paths
+    """Write ``report.json``, ``report.md`` and ``resources_per_layer.png`` (all three or,
+    on an error, none of them); returns their paths."""
+    names = {"json": "report.json", "md": "report.md", "plot": "resources_per_layer.png"}
+    with atomic_files(out_dir, names.values()) as tmp:
+        with open(os.path.join(tmp, names["json"]), "w") as f:
+            f.write(json.dumps(report, indent=1, sort_keys=True) + "\n")
+        with open(os.path.join(tmp, names["md"]), "w") as f:
+            f.write(report_markdown(report))
+        plot_layers(report, os.path.join(tmp, names["plot"]))
+    return {k: os.path.join(out_dir, n) for k, n in names.items()}
 
 
 # -- command line (python -m hdl report / sweep) ---------------------------------------------

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 
 from amaranth.back import verilog
 
+from fxp.files import atomic_directory
 from fxp.nn import Model
 from fxp.nn.spec import check_identifier
 
@@ -93,12 +92,25 @@ def manifest(top: ModelTop) -> dict:
             "ii": top.ii, "layers": layers}
 
 
-def generate_rtl(directory, **overrides) -> dict:
+def generate_rtl(directory, *, model=None, output=None, **overrides) -> dict:
     """Write ``DIR/rtl/<name>.v`` and ``DIR/rtl/manifest.json`` for the artifact in DIR.
 
     Written atomically (a temporary folder swapped in). Returns the manifest.
+
+    Parameters
+    ----------
+    directory : path-like
+        The artifact directory.
+    model : fxp.nn.Model, optional
+        The model to generate instead of ``Model.load(directory)`` (e.g. with its
+        accumulators widened).
+    output : path-like, optional
+        The folder to write instead of ``DIR/rtl``.
+    **overrides
+        Hardware overrides for :func:`build_top` (strategy, reuse, pipeline).
     """
-    model = Model.load(directory)
+    if model is None:
+        model = Model.load(directory)
     name = check_identifier(model.name, "model name")
     if name in VERILOG_KEYWORDS or name in (CLOCK, RESET):
         raise ValueError(f"model name {name!r} is a Verilog keyword or a port name; rename "
@@ -106,18 +118,9 @@ def generate_rtl(directory, **overrides) -> dict:
     top = build_top(model, **overrides)
     text = verilog.convert(top, name=name, emit_src=False, strip_internal_attrs=True)
     man = manifest(top)
-    out = os.path.join(os.path.abspath(directory), "rtl")
-    tmp = tempfile.mkdtemp(prefix=".rtl.", dir=os.path.abspath(directory))
-    try:
+    with atomic_directory(output or os.path.join(directory, "rtl")) as tmp:
         with open(os.path.join(tmp, f"{name}.v"), "w") as f:
             f.write(text)
         with open(os.path.join(tmp, "manifest.json"), "w") as f:
             f.write(json.dumps(man, indent=1, sort_keys=True) + "\n")
-        os.chmod(tmp, 0o755)
-        if os.path.isdir(out):
-            shutil.rmtree(out)
-        os.rename(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return man

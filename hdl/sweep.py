@@ -33,6 +33,7 @@ from concurrent.futures import ProcessPoolExecutor
 import yaml
 
 from fxp import FixedFormat
+from fxp.files import atomic_files
 
 from .report import DEFAULT_TARGETS, Progress, ReportError, _pyplot, _table, _fmt
 
@@ -356,9 +357,12 @@ def plot_sweep(sweep: dict, out_dir) -> list:
 
 
 def write_sweep(sweep: dict, out_dir) -> None:
-    with open(os.path.join(out_dir, "sweep.json"), "w") as f:
-        f.write(json.dumps(sweep, indent=1, sort_keys=True) + "\n")
-    with open(os.path.join(out_dir, "sweep.md"), "w") as f:
-        f.write(sweep_markdown(sweep))
-    plot_sweep(sweep, out_dir)
+    """Write ``sweep.json``, ``sweep.md`` and the two plots (all of them or none)."""
+    names = ("sweep.json", "sweep.md", "sweep_weight_bits.png", "sweep_acc_bits.png")
+    with atomic_files(out_dir, names) as tmp:
+        with open(os.path.join(tmp, "sweep.json"), "w") as f:
+            f.write(json.dumps(sweep, indent=1, sort_keys=True) + "\n")
+        with open(os.path.join(tmp, "sweep.md"), "w") as f:
+            f.write(sweep_markdown(sweep))
+        plot_sweep(sweep, tmp)
 
