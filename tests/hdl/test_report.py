@@ -1,7 +1,7 @@
 # amaranth: UnusedElaboratable=no
 """python -m hdl report / sweep: report structure, per-block cells summing to the total,
 latency in ns from fmax, the Markdown table against the JSON, sweep points and their cache,
-one-line errors. ECP5 synthesis of a tiny model only; real place and route is marked slow."""
+one-line errors. Synthesis and a real ECP5 place and route (~20 s) of a tiny model."""
 
 import json
 import os
@@ -278,9 +278,6 @@ def test_cli_entry_point(tmp_path):
     assert re.fullmatch(r"error: .*no model\.yaml.*\n", r.stderr)
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not os.environ.get("FXPGA_SLOW"), reason="real place and route takes ~1 "
-                    "min; set FXPGA_SLOW=1")
 def test_real_place_and_route(artifact, tmp_path):
     rep = rp.build_report(artifact, output=tmp_path, targets=("ecp5",),
                           progress=rp.Progress(stream=None))
