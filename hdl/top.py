@@ -46,7 +46,8 @@ class ModelTop(wiring.Component):
     model : fxp.nn.Model
         A resolved model (the artifact).
     strategy, reuse, pipeline : optional
-        Override the model's ``hardware:`` settings for every dense layer.
+        Override the model's ``hardware:`` settings for every dense layer (``pipeline``
+        also sets the argmax comparator tree's registers).
 
     Attributes
     ----------
@@ -83,7 +84,11 @@ class ModelTop(wiring.Component):
                 fmt = table.fmt
             elif layer.type == "argmax":
                 from .activation import Argmax
-                blk = Argmax(n=n, in_fmt=fmt)
+                # the comparator tree is registered like the adder trees: 10 values in one
+                # cycle are a chain of ceil(log2 10) compare-and-select levels
+                hw = model.spec.hardware or {}
+                blk = Argmax(n=n, in_fmt=fmt, pipeline=hw.get("pipeline", 2)
+                             if pipeline is None else pipeline)
                 fmt, n = argmax_format(n), 1
             else:   # batchnorm: folded into the dense layer before it
                 continue

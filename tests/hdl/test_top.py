@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from amaranth.hdl import Fragment
 
 import fxp
 from fxp.nn import Model, load_spec, load_vectors, parse_spec
@@ -172,6 +173,12 @@ def test_per_layer_hardware_overrides(small):
     assert kinds[0] == (0, "DenseFolded") and kinds[2] == (2, "DenseParallel")
     assert top.blocks[0][1].reuse == 4 and top.blocks[2][1].pipeline == 1
     assert top.blocks[4][1].pipeline == 0 and top.ii == 4
+    argmax = top.blocks[-1][1]               # the model's pipeline, not a dense override
+    assert type(argmax).__name__ == "Argmax" and argmax.pipeline == 1 and argmax.latency == 4
+    for pipeline, latency in ((3, 1), (0, 0)):
+        other = ModelTop(model=model, pipeline=pipeline)
+        assert other.blocks[-1][1].latency == latency
+        Fragment.get(other, None)            # elaborated: amaranth warns of unused tops
     vec = load_vectors(small)
     got, _ = run_stream(top, vec["inputs"][:40].tolist(), idle=0.2, stall=0.2)
     assert np.array_equal(np.array(got).reshape(-1), vec["outputs"][:40])
