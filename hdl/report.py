@@ -327,7 +327,7 @@ def _path_blocks(cells, top):
 
 def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool = True,
                  device: str = "auto", freq_mhz: float = 100.0, serial_io: bool = True,
-                 router: str = "router1",
+                 router: str = "router2",
                  strategy=None, reuse=None, pipeline=None, acc_bits: int | None = None,
                  jobs: int | None = None,
                  progress: Progress | None = None) -> dict:
@@ -514,7 +514,7 @@ def report_markdown(report: dict) -> str:
         util = ", ".join(f"{b} {u:,}/{a:,}" for b, (u, a) in pnr["utilization"].items())
         if "netlist" in pnr:
             io += "; " + pnr["netlist"]
-        lines += [f"{pnr['device']} with nextpnr-ecp5 ({io}; {pnr.get('router', 'router1')}; "
+        lines += [f"{pnr['device']} with nextpnr-ecp5 ({io}; {pnr.get('router', 'router2')}; "
                   f"target {pnr['target_mhz']:g} MHz, "
                   f"--timing-allow-fail): fmax **{_fmt(pnr['fmax_mhz'], 2)} MHz**, "
                   f"{_fmt(pnr['seconds'])} s.", "", f"Utilization: {util}.", ""]
@@ -602,8 +602,9 @@ def add_subcommands(sub) -> None:
     r.add_argument("--out-of-context", action="store_true",
                    help="place without I/O pins (every port registered) instead of the "
                         "serial I/O wrapper")
-    r.add_argument("--router", default="router1", choices=["router1", "router2"],
-                   help="nextpnr router (default %(default)s, nextpnr's own)")
+    r.add_argument("--router", default="router2", choices=["router1", "router2"],
+                   help="nextpnr router (default %(default)s: on the parallel digits design "
+                        "router1 ran over 20 min where router2 took 3)")
     r.add_argument("--strategy", choices=["parallel", "folded"],
                    help="override hardware.strategy (RTL regenerated into OUT/rtl)")
     r.add_argument("--reuse", type=int, help="override hardware.reuse (folded)")

@@ -294,7 +294,7 @@ def pick_device(resources: dict) -> str | None:
 
 
 def place_route_ecp5(netlist, device: str, *, freq_mhz: float = 100.0, seed: int = 1,
-                     out_of_context: bool = False, router: str = "router1",
+                     out_of_context: bool = False, router: str = "router2",
                      log_path=None) -> dict:
     """Place and route a flattened ECP5 JSON netlist with nextpnr-ecp5 and read fmax.
 
