@@ -105,5 +105,12 @@ def small(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def mixed(tmp_path_factory):
+    """The cocotb tests' every-mode model (tests/sim/artifacts.py): both verifications run on it."""
+    from tests.sim.artifacts import MIXED
+    return trained_artifact(tmp_path_factory, parse_spec(MIXED), "mixed")
+
+
+@pytest.fixture(scope="session")
 def wide(tmp_path_factory):
     return random_artifact(tmp_path_factory, WIDE, "wide")

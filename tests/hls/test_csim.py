@@ -60,6 +60,15 @@ def test_small_csim_matches_emulator(small, tmp_path, kw):
                              f"0 mismatches"
 
 
+@pytest.mark.parametrize("kw", [dict(), dict(strategy="folded", reuse=4)],
+                         ids=["parallel", "folded-r4"])
+def test_cocotb_model_csim_matches_emulator(mixed, tmp_path, kw):
+    d = _project(mixed, tmp_path, **kw)
+    result = run_csim(d, vectors=RANDOM, seed=3)
+    assert result.summary == f"csim: {len(load_vectors(mixed)['inputs']) + RANDOM} vectors, " \
+                             f"0 mismatches"
+
+
 def test_small_model_exercises_every_mode(small):
     # the vectors csim compares on do saturate, wrap and round in the small model's layers
     model = Model.load(small)
