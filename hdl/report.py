@@ -3,6 +3,7 @@ fmax on ECP5, latency, II and throughput; JSON, Markdown and PNG plots)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -16,9 +17,13 @@ from amaranth.hdl import Cat, ClockSignal, Instance, Module, ResetSignal, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+from fxp import FixedFormat
 from fxp.files import atomic_files
+from fxp.nn import Model
+from fxp.nn.spec import FormatSpec
 
 from . import synth as _synth
+from .rtl import generate_rtl
 
 __all__ = ["IOWrapper", "Progress", "build_report", "report_markdown", "plot_layers",
            "write_report", "ReportError", "DEFAULT_TARGETS", "SCHEMA"]
@@ -166,11 +171,6 @@ def widen_accumulators(model, bits: int):
     fraction bits (the same weights). Only widening is allowed: the artifact's accumulators
     never overflow, so a wider one computes the same bits and the hardware still matches the
     emulator."""
-    import copy
-
-    from fxp import FixedFormat
-    from fxp.nn import Model
-    from fxp.nn.spec import FormatSpec
     spec = copy.deepcopy(model.spec)
     for layer in spec.layers:
         if layer.type == "dense":
@@ -200,9 +200,6 @@ def prepare_rtl(directory, out_dir, *, strategy=None, reuse=None, pipeline=None,
                                    ("pipeline", pipeline)) if v is not None}
     rtl = os.path.join(directory, "rtl")
     if overrides or acc_bits is not None:
-        from fxp.nn import Model
-
-        from .rtl import generate_rtl
         what = [f"{k} {v}" for k, v in overrides.items()]
         if acc_bits is not None:
             what.append(f"{acc_bits}-bit accumulators")
@@ -213,7 +210,6 @@ def prepare_rtl(directory, out_dir, *, strategy=None, reuse=None, pipeline=None,
             rtl = os.path.join(out_dir, "rtl")
             generate_rtl(directory, model=model, output=rtl, **overrides)
     elif not os.path.isfile(os.path.join(rtl, "manifest.json")):
-        from .rtl import generate_rtl
         with progress.step("generate RTL"):
             generate_rtl(directory)
     man = _load_json(os.path.join(rtl, "manifest.json"), "manifest")
@@ -514,7 +510,7 @@ def report_markdown(report: dict) -> str:
         util = ", ".join(f"{b} {u:,}/{a:,}" for b, (u, a) in pnr["utilization"].items())
         if "netlist" in pnr:
             io += "; " + pnr["netlist"]
-        lines += [f"{pnr['device']} with nextpnr-ecp5 ({io}; {pnr.get('router', 'router2')}; "
+        lines += [f"{pnr['device']} with nextpnr-ecp5 ({io}; {pnr['router']}; "
                   f"target {pnr['target_mhz']:g} MHz, "
                   f"--timing-allow-fail): fmax **{_fmt(pnr['fmax_mhz'], 2)} MHz**, "
                   f"{_fmt(pnr['seconds'])} s.", "", f"Utilization: {util}.", ""]
