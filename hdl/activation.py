@@ -10,7 +10,7 @@ from amaranth.lib.wiring import In, Out
 from fxp import FixedArray, FixedFormat
 from fxp.nn.layers import argmax_format
 
-from .common import StallPipeline, as_format, fmt_shape, positive_int, vector_layout
+from .common import Backpressure, StallPipeline, as_format, fmt_shape, positive_int, vector_layout
 
 __all__ = ["ReLU", "LUT", "Argmax"]
 
@@ -26,7 +26,7 @@ def _streams(in_fmt: FixedFormat, n: int, out_fmt: FixedFormat, m: int) -> dict:
             "o": Out(stream.Signature(vector_layout(out_fmt, m)))}
 
 
-class ReLU(wiring.Component):
+class ReLU(Backpressure, wiring.Component):
     """``out = cast(max(x, 0), out_fmt)`` on every element of a vector stream.
 
     Implements :func:`fxp.nn.layers.relu` bit for bit: the rectified value keeps ``in_fmt``
@@ -41,6 +41,8 @@ class ReLU(wiring.Component):
     registered : bool, default False
         Register the output (one :class:`~hdl.common.StallPipeline` stage, latency 1);
         otherwise the block is combinational (latency 0, ``i.ready`` is ``o.ready``).
+    backpressure : bool, default True
+        False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
 
     Attributes
     ----------
@@ -52,7 +54,8 @@ class ReLU(wiring.Component):
         Initiation interval, 1.
     """
 
-    def __init__(self, *, n, in_fmt, out_fmt, registered=False):
+    def __init__(self, *, n, in_fmt, out_fmt, registered=False, backpressure=True):
+        self._set_backpressure(backpressure, "ReLU")
         self._n = positive_int(n, "ReLU vector length n")
         self._in_fmt = as_format(in_fmt, "ReLU input format")
         self._out_fmt = as_format(out_fmt, "ReLU output format")
@@ -94,7 +97,7 @@ class ReLU(wiring.Component):
             rect = Mux(x < 0, zero, x) if self._in_fmt.signed else x
             m.d.comb += result[k].eq(requantize(rect, self._in_fmt, self._out_fmt))
 
-        pipe = StallPipeline(m, self.i.valid, self.o.ready, name="relu")
+        pipe = StallPipeline(m, self.i.valid, self._consumer_ready(), name="relu")
         out = pipe.stage(result, name="relu_out") if self._registered else result
         o_valid, i_ready = pipe.finish()
         m.d.comb += [self.o.payload.eq(out), self.o.valid.eq(o_valid),
@@ -102,7 +105,7 @@ class ReLU(wiring.Component):
         return m
 
 
-class LUT(wiring.Component):
+class LUT(Backpressure, wiring.Component):
     """Table lookup on every element of a vector stream (sigmoid, tanh, ...).
 
     Implements :func:`fxp.nn.layers.lut` bit for bit:
@@ -123,6 +126,8 @@ class LUT(wiring.Component):
         output format.
     table_bits : int
         Index width, between 1 and ``in_fmt.bits``.
+    backpressure : bool, default True
+        False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
 
     Attributes
     ----------
@@ -134,7 +139,8 @@ class LUT(wiring.Component):
         Initiation interval, 1.
     """
 
-    def __init__(self, *, n, in_fmt, table, table_bits):
+    def __init__(self, *, n, in_fmt, table, table_bits, backpressure=True):
+        self._set_backpressure(backpressure, "LUT")
         self._n = positive_int(n, "LUT vector length n")
         self._in_fmt = as_format(in_fmt, "LUT input format")
         if not isinstance(table, FixedArray):
@@ -185,7 +191,7 @@ class LUT(wiring.Component):
                      init=[int(r) for r in self._table.raw])
         m.submodules.rom = rom
 
-        pipe = StallPipeline(m, self.i.valid, self.o.ready, name="lut")
+        pipe = StallPipeline(m, self.i.valid, self._consumer_ready(), name="lut")
         for k in range(self._n):
             top = Value.cast(self.i.payload[k]).as_unsigned()[drop:]
             if self._in_fmt.signed:  # raw - raw_min: flip the sign bit
@@ -199,7 +205,7 @@ class LUT(wiring.Component):
         return m
 
 
-class Argmax(wiring.Component):
+class Argmax(Backpressure, wiring.Component):
     """Index of the first maximum of a vector stream (ties go to the lowest index).
 
     Implements :func:`fxp.nn.layers.argmax` bit for bit with a balanced tree of comparators
@@ -216,6 +222,8 @@ class Argmax(wiring.Component):
     pipeline : int, default 0
         Register the candidates after every ``pipeline`` tree levels
         (:class:`~hdl.common.StallPipeline` stages); 0 keeps the tree combinational.
+    backpressure : bool, default True
+        False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
 
     Attributes
     ----------
@@ -229,7 +237,8 @@ class Argmax(wiring.Component):
         Initiation interval, 1.
     """
 
-    def __init__(self, *, n, in_fmt, pipeline=0):
+    def __init__(self, *, n, in_fmt, pipeline=0, backpressure=True):
+        self._set_backpressure(backpressure, "Argmax")
         self._n = positive_int(n, "Argmax vector length n")
         self._in_fmt = as_format(in_fmt, "Argmax input format")
         if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
@@ -270,7 +279,7 @@ class Argmax(wiring.Component):
         m = Module()
         index_shape = unsigned(self._out_fmt.bits)
         candidate = data.StructLayout({"value": fmt_shape(self._in_fmt), "index": index_shape})
-        pipe = StallPipeline(m, self.i.valid, self.o.ready, name="argmax")
+        pipe = StallPipeline(m, self.i.valid, self._consumer_ready(), name="argmax")
 
         items = [(self.i.payload[k], Const(k, index_shape)) for k in range(self._n)]
         level = 0

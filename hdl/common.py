@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Signal, signed, unsigned
+from amaranth.hdl import Const, Signal, signed, unsigned
 from amaranth.lib import data
 
 from fxp import FixedFormat
 
-__all__ = ["fmt_shape", "vector_layout", "as_format", "positive_int", "StallPipeline"]
+__all__ = ["fmt_shape", "vector_layout", "as_format", "positive_int", "StallPipeline",
+           "Backpressure"]
 
 
 def as_format(value, what: str) -> FixedFormat:
@@ -51,8 +52,9 @@ class StallPipeline:
     m : Module
     i_valid : Value
         The producer's valid.
-    o_ready : Value
-        The consumer's ready.
+    o_ready : Value or None
+        The consumer's ready; None: the consumer takes every output, so the registers have no
+        enable at all (``en`` is constant 1 and the producer is always ready).
     """
 
     def __init__(self, m, i_valid, o_ready, name="pipe"):
@@ -60,7 +62,7 @@ class StallPipeline:
         self._name = name
         self.en = Signal(name=f"{name}_en")
         self._valid = i_valid
-        self._o_ready = o_ready
+        self._o_ready = Const(1) if o_ready is None else o_ready
         self.stages = 0
         self._last_valid = Signal(name=f"{name}_v_out")
 
@@ -92,3 +94,27 @@ class StallPipeline:
         m.d.comb += [self._last_valid.eq(self._valid),
                      self.en.eq(~self._last_valid | self._o_ready)]
         return self._last_valid, self.en
+
+
+class Backpressure:
+    """The ``backpressure`` option of the blocks built on :class:`StallPipeline`.
+
+    With ``backpressure=False`` a block ignores ``o.ready``: ``i.ready`` is always 1 and its
+    registers load every cycle, so no enable net fans out to them. Only a consumer that takes
+    every output may be connected (:class:`~hdl.top.ModelTop` puts such blocks before a
+    credit-counted output FIFO).
+    """
+
+    def _set_backpressure(self, value, what: str):
+        if not isinstance(value, bool):
+            raise TypeError(f"{what} backpressure must be a bool, not {value!r}")
+        self._backpressure = value
+
+    @property
+    def backpressure(self) -> bool:
+        """Whether the block stalls when ``o.ready`` is low."""
+        return self._backpressure
+
+    def _consumer_ready(self):
+        """``o.ready``, or None (always ready) without backpressure."""
+        return self.o.ready if self._backpressure else None

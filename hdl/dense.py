@@ -15,7 +15,7 @@ from amaranth.lib.wiring import In, Out
 
 from fxp import FixedArray, FixedFormat
 
-from .common import StallPipeline, as_format, fmt_shape, positive_int, vector_layout
+from .common import Backpressure, StallPipeline, as_format, fmt_shape, positive_int, vector_layout
 from .requantize import requantize
 
 __all__ = ["DenseParallel", "DenseFolded", "csd"]
@@ -106,7 +106,7 @@ class _Dense(wiring.Component):
         return self._out_fmt
 
 
-class DenseParallel(_Dense):
+class DenseParallel(Backpressure, _Dense):
     """A dense layer with constant weights: all products at once, an adder tree, II = 1.
 
     Each constant product is its weight's canonical signed digits applied to the input
@@ -124,6 +124,8 @@ class DenseParallel(_Dense):
     pipeline : int
         Register the partial sums every ``pipeline`` adder-tree levels (0: combinational
         tree). The output of the cast is registered when ``pipeline > 0``.
+    backpressure : bool, default True
+        False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
 
     Attributes
     ----------
@@ -131,7 +133,9 @@ class DenseParallel(_Dense):
     o : Out(stream.Signature(ArrayLayout(out, units)))
     """
 
-    def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, pipeline=0):
+    def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, pipeline=0,
+                 backpressure=True):
+        self._set_backpressure(backpressure, "DenseParallel")
         if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
             raise TypeError(f"DenseParallel pipeline must be a non-negative integer, not "
                             f"{pipeline!r}")
@@ -163,7 +167,7 @@ class DenseParallel(_Dense):
         units, inputs = w.shape
         acc = self._acc_fmt
         prod_frac = w.fmt.frac_bits + self._in_fmt.frac_bits
-        pipe = StallPipeline(m, self.i.valid, self.o.ready, name="dense")
+        pipe = StallPipeline(m, self.i.valid, self._consumer_ready(), name="dense")
         # level 0 of every unit's tree: exact products aligned to the accumulator, and the bias
         trees = []
         for u in range(units):
