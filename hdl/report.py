@@ -410,6 +410,15 @@ def _assemble(directory, out_dir, verilog, man, targets, results) -> dict:
         entry["resources"] = {t: synth[t]["modules"].get(module, {}).get(
             "resources", _synth.summarize(t, {})) for t in targets}
         layers.append(entry)
+    fifo = man.get("output_fifo", {})
+    if fifo.get("depth"):
+        # the model top's output FIFO (after the free-running blocks) is a block of its own
+        module = f"{top}.out_fifo"
+        layers.append({"index": None, "type": "output FIFO", "block": "SyncFIFO",
+                       "latency": fifo["latency"], "ii": 1, "depth": fifo["depth"],
+                       "module": module,
+                       "resources": {t: synth[t]["modules"].get(module, {}).get(
+                           "resources", _synth.summarize(t, {})) for t in targets}})
     perf = {"latency_cycles": man["latency"], "ii_cycles": man["ii"]}
     fmax = pnr.get("fmax_mhz") if pnr else None
     if fmax:
@@ -452,6 +461,11 @@ def _table(header, rows):
     return out
 
 
+def _row_label(row) -> str:
+    """``"<index> <type>"`` for a layer, the type alone for the output FIFO."""
+    return row["type"] if row["index"] is None else f"{row['index']} {row['type']}"
+
+
 def report_markdown(report: dict) -> str:
     """The report as Markdown tables (every number is the one in ``report.json``)."""
     perf = report["performance"]
@@ -486,7 +500,7 @@ def report_markdown(report: dict) -> str:
         f"{t} {n}" for t in targets for n in ("LUT", "FF")]
     rows = []
     for row in report["layers"]:
-        cells = [f"{row['index']} {row['type']}", row["block"], _fmt(row["latency"]),
+        cells = [_row_label(row), row["block"], _fmt(row["latency"]),
                  _fmt(row["ii"]), f"`{row['accumulator']}`" if "accumulator" in row else "-"]
         for t in targets:
             r = row["resources"][t]
@@ -538,7 +552,7 @@ def plot_layers(report: dict, path) -> None:
     """Bar charts of LUTs and FFs per layer, one bar per target."""
     plt = _pyplot()
     targets = list(report["synthesis"])
-    labels = [f"{r['index']} {r['type']}" for r in report["layers"]]
+    labels = [_row_label(r) for r in report["layers"]]
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     width = 0.8 / max(len(targets), 1)
     for ax, (key, title) in zip(axes, (("lut", "LUTs"), ("ff", "flip-flops"))):

@@ -69,7 +69,8 @@ def manifest(top: ModelTop) -> dict:
     for i, blk in top.blocks:
         layer = model.spec.layers[i]
         row = {"index": i, "type": layer.type, "block": type(blk).__name__,
-               "latency": blk.latency, "ii": blk.ii}
+               "latency": blk.latency, "ii": blk.ii,
+               "backpressure": getattr(blk, "backpressure", True)}
         if layer.type == "dense":
             w = model.weight(i)
             row.update(units=int(w.shape[0]), inputs=int(w.shape[1]), weight=str(w.fmt),
@@ -89,7 +90,8 @@ def manifest(top: ModelTop) -> dict:
     ports.update(_stream_ports("o", "out", top.out_fmt, top.o.payload.shape().length))
     return {"name": model.name, "top": model.name, "verilog": f"{model.name}.v",
             "clock": CLOCK, "reset": RESET, "ports": ports, "latency": top.latency,
-            "ii": top.ii, "layers": layers}
+            "ii": top.ii, "layers": layers, "output_fifo": {"depth": top.fifo_depth,
+                                                            "latency": int(top.fifo_depth > 0)}}
 
 
 def generate_rtl(directory, *, model=None, output=None, **overrides) -> dict:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from fxp.nn import Model
@@ -64,23 +65,27 @@ class ModelTop(wiring.Component):
             raise TypeError(f"ModelTop model must be an fxp.nn.Model, not {model!r}")
         self._model = model
         self._blocks = []
-        self._configs = {}
+        self._configs = {i: layer_config(model, i, strategy=strategy, reuse=reuse,
+                                         pipeline=pipeline)
+                         for i, layer in enumerate(model.spec.layers) if layer.type == "dense"}
+        # the blocks after the last folded layer run free (no enable), before the output FIFO
+        folded = [i for i, c in self._configs.items() if c["strategy"] == "folded"]
+        free_from = max(folded, default=-1) + 1
         fmt, n = model.input_format, model.n_inputs
         for layer in model.spec.layers:
             i = layer.index
+            bp = i < free_from
             if layer.type == "dense":
-                cfg = layer_config(model, i, strategy=strategy, reuse=reuse, pipeline=pipeline)
-                self._configs[i] = cfg
-                blk = _dense(model, layer, fmt, cfg)
+                blk = _dense(model, layer, fmt, self._configs[i], bp)
                 fmt, n = layer.output.fmt, layer.units
             elif layer.type == "relu":
                 from .activation import ReLU
-                blk = ReLU(n=n, in_fmt=fmt, out_fmt=layer.output.fmt)
+                blk = ReLU(n=n, in_fmt=fmt, out_fmt=layer.output.fmt, backpressure=bp)
                 fmt = layer.output.fmt
             elif layer.type in ("sigmoid", "tanh"):
                 from .activation import LUT
                 table, tb = model.table(i)
-                blk = LUT(n=n, in_fmt=fmt, table=table, table_bits=tb)
+                blk = LUT(n=n, in_fmt=fmt, table=table, table_bits=tb, backpressure=bp)
                 fmt = table.fmt
             elif layer.type == "argmax":
                 from .activation import Argmax
@@ -88,11 +93,15 @@ class ModelTop(wiring.Component):
                 # cycle are a chain of ceil(log2 10) compare-and-select levels
                 hw = model.spec.hardware or {}
                 blk = Argmax(n=n, in_fmt=fmt, pipeline=hw.get("pipeline", 2)
-                             if pipeline is None else pipeline)
+                             if pipeline is None else pipeline, backpressure=bp)
                 fmt, n = argmax_format(n), 1
             else:   # batchnorm: folded into the dense layer before it
                 continue
             self._blocks.append((i, blk))
+        self._free = [blk for _, blk in self._blocks if not getattr(blk, "backpressure", True)]
+        # in flight at full rate: one vector per free stage, one written to the FIFO this
+        # cycle, one being read: latency + 2 entries never stall the input (see elaborate)
+        self._fifo_depth = sum(b.latency for b in self._free) + 2 if self._free else 0
         self._out_fmt, self._n_out = fmt, n
         super().__init__({
             "i": In(stream.Signature(vector_layout(model.input_format, model.n_inputs))),
@@ -117,8 +126,13 @@ class ModelTop(wiring.Component):
         return self._out_fmt
 
     @property
+    def fifo_depth(self) -> int:
+        """Entries of the output FIFO after the free-running blocks (0: none)."""
+        return self._fifo_depth
+
+    @property
     def latency(self) -> int:
-        return sum(b.latency for _, b in self._blocks)
+        return sum(b.latency for _, b in self._blocks) + (1 if self._free else 0)
 
     @property
     def ii(self) -> int:
@@ -126,24 +140,48 @@ class ModelTop(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        prev = None
+        blocks = [blk for _, blk in self._blocks]
         for i, blk in self._blocks:
             m.submodules[f"layer{i}_{type(blk).__name__.lower()}"] = blk
-            if prev is None:
-                wiring.connect(m, wiring.flipped(self.i), blk.i)
-            else:
-                wiring.connect(m, prev.o, blk.i)
-            prev = blk
-        wiring.connect(m, prev.o, wiring.flipped(self.o))
+        k0 = len(blocks) - len(self._free)          # the first free-running block
+        src = wiring.flipped(self.i)
+        for k, blk in enumerate(blocks):
+            if k == k0:
+                break
+            wiring.connect(m, src, blk.i)
+            src = blk.o
+        if not self._free:
+            wiring.connect(m, src, wiring.flipped(self.o))
+            return m
+        # Free-running tail: no enables; a vector enters only with a free FIFO entry reserved
+        # for it (a credit), so the FIFO never overflows and nothing is lost. The credit count
+        # is a register: the input's ready no longer ripples through every block.
+        m.submodules.out_fifo = fifo = SyncFIFO(width=len(self.o.payload.as_value()),
+                                                depth=self._fifo_depth)
+        credits = Signal(range(self._fifo_depth + 1))
+        take = Signal()
+        pop = Signal()
+        first = self._free[0]
+        m.d.comb += [src.ready.eq(credits < self._fifo_depth),
+                     take.eq(src.valid & src.ready), pop.eq(fifo.r_rdy & self.o.ready),
+                     first.i.valid.eq(take), first.i.payload.eq(src.payload)]
+        for a, b in zip(self._free, self._free[1:]):
+            wiring.connect(m, a.o, b.i)
+        last = self._free[-1]
+        m.d.comb += [last.o.ready.eq(1), fifo.w_en.eq(last.o.valid),
+                     fifo.w_data.eq(last.o.payload.as_value()),
+                     self.o.valid.eq(fifo.r_rdy), self.o.payload.eq(fifo.r_data),
+                     fifo.r_en.eq(self.o.ready)]
+        m.d.sync += credits.eq(credits + take - pop)
         return m
 
 
-def _dense(model, layer, in_fmt, cfg):
+def _dense(model, layer, in_fmt, cfg, backpressure):
     from .dense import DenseFolded, DenseParallel
     kw = dict(weight=model.weight(layer.index), bias=model.bias(layer.index), in_fmt=in_fmt,
               acc_fmt=layer.accumulator.fmt, out_fmt=layer.output.fmt)
     if cfg["strategy"] == "parallel":
-        return DenseParallel(pipeline=cfg["pipeline"], **kw)
+        return DenseParallel(pipeline=cfg["pipeline"], backpressure=backpressure, **kw)
     return DenseFolded(reuse=min(cfg["reuse"], layer_inputs(model, layer)), **kw)
 
 

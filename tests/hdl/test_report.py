@@ -82,10 +82,12 @@ def test_report_files_and_structure(report, artifact):
     assert rep["schema"] == "fxpga.report/1" and rep["name"] == rep["top"] == "tiny_rep"
     assert set(rep["synthesis"]) == {"ecp5"}
     assert [(r["index"], r["block"]) for r in rep["layers"]] == [
-        (0, "DenseParallel"), (1, "ReLU"), (2, "DenseParallel"), (3, "Argmax")]
+        (0, "DenseParallel"), (1, "ReLU"), (2, "DenseParallel"), (3, "Argmax"),
+        (None, "SyncFIFO")]
     assert [r["module"] for r in rep["layers"]] == [
         "tiny_rep.layer0_denseparallel", "tiny_rep.layer1_relu",
-        "tiny_rep.layer2_denseparallel", "tiny_rep.layer3_argmax"]
+        "tiny_rep.layer2_denseparallel", "tiny_rep.layer3_argmax", "tiny_rep.out_fifo"]
+    assert rep["layers"][-1]["depth"] == sum(r["latency"] for r in rep["layers"][:-1]) + 2
     ecp5 = rep["synthesis"]["ecp5"]
     assert ecp5["resources"]["lut"] == ecp5["cells"]["LUT4"] + 2 * ecp5["cells"].get("CCU2C", 0)
     assert ecp5["resources"]["ff"] == ecp5["cells"]["TRELLIS_FF"] > 0
@@ -148,7 +150,8 @@ def test_markdown_tables_match_the_json(report):
     layers = _md_table(md, "Resources per layer")
     assert len(layers) == len(rep["layers"])
     for cells, layer in zip(layers, rep["layers"]):
-        assert cells[0] == f"{layer['index']} {layer['type']}" and cells[1] == layer["block"]
+        assert cells[0] == (layer["type"] if layer["index"] is None else
+                            f"{layer['index']} {layer['type']}") and cells[1] == layer["block"]
         r = layer["resources"]["ecp5"]
         assert cells[4] == (f"`{layer['accumulator']}`" if layer["type"] == "dense" else "-")
         assert [_num(cells[5]), _num(cells[6])] == [r["lut"], r["ff"]]

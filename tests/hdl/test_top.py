@@ -121,7 +121,10 @@ def test_rtl_is_deterministic_and_lint_clean(small, tmp_path):
     assert ports["i__ready"]["direction"] == "out" and ports["o__ready"]["direction"] == "in"
     assert [row["block"] for row in man["layers"]] == [
         "DenseParallel", "LUT", "DenseParallel", "ReLU", "DenseParallel", "LUT", "Argmax"]
-    assert man["latency"] == sum(row["latency"] for row in man["layers"]) and man["ii"] == 1
+    # every block is parallel: all run free into the output FIFO (one more cycle)
+    assert man["output_fifo"] == {"depth": sum(row["latency"] for row in man["layers"]) + 2,
+                                  "latency": 1}
+    assert man["latency"] == sum(row["latency"] for row in man["layers"]) + 1 and man["ii"] == 1
     for port in ("clk", "rst", "i__valid", "i__ready", "i__payload", "o__valid", "o__ready",
                  "o__payload"):
         assert port in v.decode()
