@@ -48,7 +48,8 @@ class ModelTop(wiring.Component):
         A resolved model (the artifact).
     strategy, reuse, pipeline : optional
         Override the model's ``hardware:`` settings for every dense layer (``pipeline``
-        also sets the argmax comparator tree's registers).
+        also sets the argmax comparator tree's registers, and a ReLU's output is registered
+        unless it is 0).
 
     Attributes
     ----------
@@ -71,6 +72,8 @@ class ModelTop(wiring.Component):
         # the blocks after the last folded layer run free (no enable), before the output FIFO
         folded = [i for i, c in self._configs.items() if c["strategy"] == "folded"]
         free_from = max(folded, default=-1) + 1
+        hw = model.spec.hardware or {}
+        model_pipeline = hw.get("pipeline", 2) if pipeline is None else pipeline
         fmt, n = model.input_format, model.n_inputs
         for layer in model.spec.layers:
             i = layer.index
@@ -80,7 +83,10 @@ class ModelTop(wiring.Component):
                 fmt, n = layer.output.fmt, layer.units
             elif layer.type == "relu":
                 from .activation import ReLU
-                blk = ReLU(n=n, in_fmt=fmt, out_fmt=layer.output.fmt, backpressure=bp)
+                # registered unless the model is unpipelined: its rounding and saturation
+                # would otherwise sit in one cycle with the next layer's first adders
+                blk = ReLU(n=n, in_fmt=fmt, out_fmt=layer.output.fmt, backpressure=bp,
+                           registered=model_pipeline > 0)
                 fmt = layer.output.fmt
             elif layer.type in ("sigmoid", "tanh"):
                 from .activation import LUT
@@ -91,9 +97,7 @@ class ModelTop(wiring.Component):
                 from .activation import Argmax
                 # the comparator tree is registered like the adder trees: 10 values in one
                 # cycle are a chain of ceil(log2 10) compare-and-select levels
-                hw = model.spec.hardware or {}
-                blk = Argmax(n=n, in_fmt=fmt, pipeline=hw.get("pipeline", 2)
-                             if pipeline is None else pipeline, backpressure=bp)
+                blk = Argmax(n=n, in_fmt=fmt, pipeline=model_pipeline, backpressure=bp)
                 fmt, n = argmax_format(n), 1
             else:   # batchnorm: folded into the dense layer before it
                 continue
