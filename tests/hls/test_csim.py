@@ -51,22 +51,17 @@ def test_digits_csim_matches_emulator(digits, tmp_path, kw):
     assert result.first == []
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(strategy="folded", reuse=3)],
-                         ids=["parallel", "folded-r3"])
-def test_small_csim_matches_emulator(small, tmp_path, kw):
-    d = _project(small, tmp_path, **kw)
-    result = run_csim(d, vectors=RANDOM, seed=7)
-    assert result.summary == f"csim: {len(load_vectors(small)['inputs']) + RANDOM} vectors, " \
-                             f"0 mismatches"
-
-
-@pytest.mark.parametrize("kw", [dict(), dict(strategy="folded", reuse=4)],
-                         ids=["parallel", "folded-r4"])
-def test_cocotb_model_csim_matches_emulator(mixed, tmp_path, kw):
-    d = _project(mixed, tmp_path, **kw)
-    result = run_csim(d, vectors=RANDOM, seed=3)
-    assert result.summary == f"csim: {len(load_vectors(mixed)['inputs']) + RANDOM} vectors, " \
-                             f"0 mismatches"
+@pytest.mark.parametrize("which, kw, seed", [
+    ("small", dict(), 7), ("small", dict(strategy="folded", reuse=3), 7),
+    ("mixed", dict(), 3), ("mixed", dict(strategy="folded", reuse=4), 3)],
+    ids=["small-parallel", "small-folded-r3", "cocotb-model-parallel", "cocotb-model-folded-r4"])
+def test_every_mode_models_csim_match_emulator(which, kw, seed, request, tmp_path):
+    # small: the RTL tests' model; mixed: the cocotb tests' (both verifications on one model)
+    artifact = request.getfixturevalue(which)
+    d = _project(artifact, tmp_path, **kw)
+    result = run_csim(d, vectors=RANDOM, seed=seed)
+    assert result.summary == f"csim: {len(load_vectors(artifact)['inputs']) + RANDOM} " \
+                             f"vectors, 0 mismatches"
 
 
 def test_small_model_exercises_every_mode(small):
