@@ -10,15 +10,10 @@ from amaranth.lib.wiring import In, Out
 from fxp import FixedArray, FixedFormat
 from fxp.nn.layers import argmax_format
 
-from .common import Backpressure, StallPipeline, as_format, fmt_shape, positive_int, vector_layout
+from .common import (Backpressure, StallPipeline, as_format, check_bool, fmt_shape, positive_int,
+                     vector_layout)
 
 __all__ = ["ReLU", "LUT", "Argmax"]
-
-
-def _bool(value, what: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{what} must be a bool, not {value!r}")
-    return value
 
 
 def _streams(in_fmt: FixedFormat, n: int, out_fmt: FixedFormat, m: int) -> dict:
@@ -59,7 +54,7 @@ class ReLU(Backpressure, wiring.Component):
         self._n = positive_int(n, "ReLU vector length n")
         self._in_fmt = as_format(in_fmt, "ReLU input format")
         self._out_fmt = as_format(out_fmt, "ReLU output format")
-        self._registered = _bool(registered, "ReLU registered")
+        self._registered = check_bool(registered, "ReLU registered")
         super().__init__(_streams(self._in_fmt, self._n, self._out_fmt, self._n))
 
     @property

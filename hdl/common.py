@@ -7,8 +7,8 @@ from amaranth.lib import data
 
 from fxp import FixedFormat
 
-__all__ = ["fmt_shape", "vector_layout", "as_format", "positive_int", "StallPipeline",
-           "Backpressure"]
+__all__ = ["fmt_shape", "vector_layout", "as_format", "positive_int", "check_bool",
+           "StallPipeline", "Backpressure"]
 
 
 def as_format(value, what: str) -> FixedFormat:
@@ -27,6 +27,13 @@ def positive_int(value, what: str) -> int:
     """Validate a positive integer parameter."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise TypeError(f"{what} must be a positive integer, not {value!r}")
+    return value
+
+
+def check_bool(value, what: str) -> bool:
+    """Validate a bool parameter (not merely a truthy value)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{what} must be a bool, not {value!r}")
     return value
 
 
@@ -106,9 +113,7 @@ class Backpressure:
     """
 
     def _set_backpressure(self, value, what: str):
-        if not isinstance(value, bool):
-            raise TypeError(f"{what} backpressure must be a bool, not {value!r}")
-        self._backpressure = value
+        self._backpressure = check_bool(value, f"{what} backpressure")
 
     @property
     def backpressure(self) -> bool:
