@@ -62,12 +62,35 @@ def csd(value: int) -> list[tuple[int, int]]:
     return digits
 
 
+def _extend(v, width):
+    """``v`` sign- or zero-extended to at least ``width`` bits (same value)."""
+    if len(v) >= width:
+        return v
+    pad = v[-1].replicate(width - len(v)) if v.shape().signed else Const(0, width - len(v))
+    return Cat(v, pad).as_signed() if v.shape().signed else Cat(v, pad)
+
+
+def _add_aligned(a, ta, b, tb, subtract):
+    """``(a << ta) + (b << tb)`` (or ``-``) for ``ta <= tb``, as ``(value, ta)``: the bits of
+    ``a`` below ``b``'s lowest bit pass through, so the adder spans only the bits above it."""
+    d = tb - ta
+    hi_a = a >> d if d else a
+    hi = hi_a - b if subtract else hi_a + b
+    if not d:
+        return hi, ta
+    low = _extend(a, d)[:d]
+    value = Cat(low, hi)
+    return (value.as_signed() if hi.shape().signed else value), ta
+
+
 def _combine(a, b):
-    """Add two signed terms ``(sign, value)`` without a separate negation."""
-    (sa, va), (sb, vb) = a, b
-    if sa == sb:
-        return sa, va + vb
-    return (1, va - vb) if sa > 0 else (1, vb - va)
+    """Add two signed terms ``(sign, value, shift)`` (worth ``sign * value << shift``) without
+    a separate negation; the term with the lower shift is the minuend of a subtraction."""
+    (sa, va, ta), (sb, vb, tb) = a, b
+    if ta > tb:
+        (sa, va, ta), (sb, vb, tb) = (sb, vb, tb), (sa, va, ta)
+    value, shift = _add_aligned(va, ta, vb, tb, subtract=sa != sb)
+    return sa, value, shift
 
 
 def _wrap(value, acc_fmt: FixedFormat):
@@ -177,24 +200,27 @@ class DenseParallel(Backpressure, _Dense):
                 # adders in logic, no multiplier; a zero weight costs nothing
                 x = self.i.payload[j]
                 for sign, k in csd(int(w.raw[u, j])):
-                    terms.append((sign, x << (k + acc.frac_bits - prod_frac)))
+                    terms.append((sign, x, k + acc.frac_bits - prod_frac))
             if b is not None and int(b.raw[u]):
-                br = int(b.raw[u]) << (acc.frac_bits - b.fmt.frac_bits)
+                br = int(b.raw[u])
+                tz = (br & -br).bit_length() - 1
+                br >>= tz
                 terms.append((1, Const(br, signed(max(br.bit_length(),
-                                                       (-br - 1).bit_length()) + 1))))
+                                                       (-br - 1).bit_length()) + 1)),
+                              tz + acc.frac_bits - b.fmt.frac_bits))
             # positive terms first, so that most pairs are additions or subtractions
             terms.sort(key=lambda t: -t[0])
-            trees.append(terms or [(1, Const(0, signed(1)))])
+            trees.append(terms or [(1, Const(0, signed(1)), 0)])
         level = 0
         while any(len(t) > 1 for t in trees):
             trees = [[_combine(t[k], t[k + 1]) if k + 1 < len(t) else t[k]
                       for k in range(0, len(t), 2)] for t in trees]
             level += 1
             if self._pipeline and level % self._pipeline == 0:
-                flat = [v for t in trees for _, v in t]
+                flat = [v for t in trees for _, v, _ in t]
                 regs = iter(pipe.stage(flat, name=f"dense_l{level}"))
-                trees = [[(sign, next(regs)) for sign, _ in t] for t in trees]
-        roots = [v if sign > 0 else -v for sign, v in (t[0] for t in trees)]
+                trees = [[(sign, next(regs), k) for sign, _, k in t] for t in trees]
+        roots = [(v if sign > 0 else -v) << k for sign, v, k in (t[0] for t in trees)]
         outs = [requantize(_wrap(r, acc), acc, self._out_fmt) for r in roots]
         if self._pipeline:
             outs = pipe.stage(outs, name="dense_out")

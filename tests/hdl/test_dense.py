@@ -4,6 +4,8 @@
 import numpy as np
 import pytest
 from amaranth.back import verilog
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import fxp
 from fxp import FixedFormat
@@ -55,6 +57,43 @@ def test_dense_parallel_bit_exact_with_stalls(case, pipeline):
     dut = DenseParallel(weight=weight, bias=bias, in_fmt=infmt, acc_fmt=acc, out_fmt=out,
                         pipeline=pipeline)
     got, _ = run_stream(dut, x.tolist(), seed=case + pipeline)
+    assert got == _expected(weight, bias, infmt, acc, out, x)
+
+
+@st.composite
+def _formats(draw, max_bits):
+    bits = draw(st.integers(1, max_bits))
+    signed = draw(st.booleans()) and bits > 1
+    return FixedFormat(bits, draw(st.integers(-3, bits + 3)), signed=signed)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(wfmt=_formats(10), infmt=_formats(7), bfmt=_formats(12), seed=st.integers(0, 2 ** 32),
+       units=st.integers(1, 3), inputs=st.integers(1, 6), acc_cut=st.integers(0, 6),
+       pipeline=st.integers(0, 2), with_bias=st.booleans())
+def test_dense_parallel_any_formats(wfmt, infmt, bfmt, seed, units, inputs, acc_cut, pipeline,
+                                   with_bias):
+    """The aligned adder tree (each adder spans only the bits above its lower operand's last
+    zero) is exact for any widths, shifts and signs, including wrapping accumulators."""
+    rng = np.random.default_rng(seed)
+    w = rng.integers(wfmt.raw_min, wfmt.raw_max, (units, inputs), endpoint=True)
+    w[rng.random((units, inputs)) < 0.2] = 0
+    weight = fxp.from_raw(w, wfmt)
+    bias = None
+    if with_bias:
+        b = rng.integers(bfmt.raw_min, bfmt.raw_max, units, endpoint=True)
+        b[rng.random(units) < 0.3] <<= 3          # bias raws with trailing zeros
+        bias = fxp.from_raw(np.clip(b, bfmt.raw_min, bfmt.raw_max), bfmt)
+    full = fxp.accumulator_format(weight, infmt, bias=bias)
+    frac = max(full.frac_bits, bfmt.frac_bits if with_bias else full.frac_bits)
+    acc = FixedFormat(max(full.bits - acc_cut + frac - full.frac_bits, 1),
+                      full.int_bits - acc_cut, signed=True)
+    out = FixedFormat.parse("fixed<9,4,RND_CONV,WRAP>")
+    x = rng.integers(infmt.raw_min, infmt.raw_max, (12, inputs), endpoint=True)
+    x[0], x[1] = infmt.raw_min, infmt.raw_max
+    dut = DenseParallel(weight=weight, bias=bias, in_fmt=infmt, acc_fmt=acc, out_fmt=out,
+                        pipeline=pipeline)
+    got, _ = run_stream(dut, x.tolist(), idle=0.0, stall=0.0)
     assert got == _expected(weight, bias, infmt, acc, out, x)
 
 
