@@ -272,20 +272,28 @@ def _pnr(netlist, sources, res, top, device, freq, serial, router, out_dir, prog
             "target_mhz": freq, "router": router}
     need = _synth.summarize("ecp5", res.total)
     if device == "auto":
-        device = _synth.pick_device(need)
-        if device is None and need["dsp"] > _synth.ECP5_DEVICES["85k"][2]:
+        if need["dsp"] > _synth.ECP5_DEVICES["85k"][2]:
             with progress.step(f"synthesis ecp5 without DSPs ({need['dsp']} MULT18X18D do not "
                                f"fit an LFE5U-85F)"):
                 alt = _synth.synthesize(sources, WRAPPER, "ecp5", stat_top=top,
                                         netlist=netlist, nodsp=True)
-            need = _synth.summarize("ecp5", alt.total)
             info["netlist"] = "multipliers in LUTs (-nodsp)"
-            info["nodsp_resources"] = need
-            device = _synth.pick_device(need)
+            info["nodsp_resources"] = _synth.summarize("ecp5", alt.total)
+        try:
+            with progress.step("packing ECP5"):
+                packed = _synth.pack_ecp5(netlist)
+        except _synth.SynthError as e:
+            return {**info, "error": str(e)}
+        info["packed"] = packed
+        device = _synth.pick_device(packed)
         if device is None:
-            progress.line("place and route skipped: the design does not fit an LFE5U-85F")
-            return {**info, "skipped": f"{need['lut']:,} LUTs, {need['ff']:,} FFs and "
-                                       f"{need['dsp']} DSPs do not fit an LFE5U-85F"}
+            fill = f"{_synth.FILL:.0%}"
+            progress.line(f"place and route skipped: the design does not fit {fill} of an "
+                          f"LFE5U-85F")
+            return {**info, "skipped": f"{packed.get('TRELLIS_COMB', 0):,} TRELLIS_COMB, "
+                                       f"{packed.get('TRELLIS_FF', 0):,} TRELLIS_FF and "
+                                       f"{packed.get('MULT18X18D', 0)} MULT18X18D do not fit "
+                                       f"{fill} of an LFE5U-85F"}
     with progress.step(f"place and route ECP5 {_synth.ECP5_DEVICES[device][0]}"):
         try:
             r = _synth.place_route_ecp5(netlist, device, freq_mhz=freq,

@@ -165,10 +165,15 @@ def test_summaries_of_each_family():
     i = synth.summarize("ice40", {"SB_LUT4": 5, "SB_DFFE": 2, "SB_DFFESR": 1, "SB_CARRY": 3,
                                   "SB_MAC16": 1})
     assert (i["lut"], i["ff"], i["carry"], i["dsp"], i["cells"]) == (5, 3, 3, 1, 12)
-    assert synth.pick_device({"lut": 17000, "ff": 100, "dsp": 0, "bram": 0}) == "25k"
-    assert synth.pick_device({"lut": 17002, "ff": 100, "dsp": 0, "bram": 0}) == "45k"
-    assert synth.pick_device({"lut": 100, "ff": 100, "dsp": 100, "bram": 0}) == "85k"
-    assert synth.pick_device({"lut": 100, "ff": 100, "dsp": 157, "bram": 0}) is None
+    # packed counts against 60 % of the sites (24,288 / 43,848 / 83,640), DSPs and BRAMs whole
+    assert synth.pick_device({"TRELLIS_COMB": 14572, "TRELLIS_FF": 100}) == "25k"
+    assert synth.pick_device({"TRELLIS_COMB": 14573, "TRELLIS_FF": 100}) == "45k"
+    assert synth.pick_device({"TRELLIS_COMB": 100, "TRELLIS_FF": 26308}) == "45k"
+    assert synth.pick_device({"TRELLIS_COMB": 50184, "TRELLIS_FF": 100}) == "85k"
+    assert synth.pick_device({"TRELLIS_COMB": 50185, "TRELLIS_FF": 100}) is None
+    assert synth.pick_device({"TRELLIS_COMB": 100, "MULT18X18D": 73}) == "85k"
+    assert synth.pick_device({"TRELLIS_COMB": 100, "DP16KD": 57}) == "45k"
+    assert synth.pick_device({"TRELLIS_COMB": 100, "MULT18X18D": 157}) is None
 
 
 def test_io_wrapper_pins():
@@ -288,3 +293,7 @@ def test_real_place_and_route(artifact, tmp_path):
     assert rep["pnr"]["device"] == "LFE5U-25F" and 1 < perf["fmax_mhz"] < 1000
     assert perf["latency_ns"] == round(perf["latency_cycles"] * 1000 / perf["fmax_mhz"], 2)
     assert rep["pnr"]["utilization"]["TRELLIS_IO"][0] == 9     # the serial I/O wrapper
+    # the device was picked from nextpnr's own packing, which the full run repeats
+    packed, used = rep["pnr"]["packed"], rep["pnr"]["utilization"]
+    assert packed["TRELLIS_COMB"] == used["TRELLIS_COMB"][0] > 0
+    assert packed["TRELLIS_FF"] == used["TRELLIS_FF"][0] > 0
