@@ -134,7 +134,9 @@ class DenseParallel(Backpressure, _Dense):
 
     Each constant product is its weight's canonical signed digits applied to the input
     (shifted adds and subtracts), so the layer needs no multipliers and zero weights cost
-    nothing; every signed digit is one leaf of the unit's balanced adder tree.
+    nothing; every signed digit is one leaf of the unit's balanced adder tree. Each term keeps
+    its shift apart from its value, so an adder spans only the bits above the lower operand's
+    known zeros: the bits below pass through, and registers hold no constant zeros.
 
     Parameters
     ----------
