@@ -94,8 +94,10 @@ def _combine(a, b):
 
 
 def _wrap(value, acc_fmt: FixedFormat):
-    """The low ``acc.bits`` bits of an exact sum, as the accumulator's signed/unsigned raw."""
-    low = value[:acc_fmt.bits]
+    """The low ``acc.bits`` bits of an exact sum, as the accumulator's signed/unsigned raw
+    (a sum narrower than the accumulator is extended first: its top bit is not a sign bit
+    unless it is signed)."""
+    low = _extend(value, acc_fmt.bits)[:acc_fmt.bits]
     return low.as_signed() if acc_fmt.signed else low
 
 

@@ -4,7 +4,7 @@
 import numpy as np
 import pytest
 from amaranth.back import verilog
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import fxp
@@ -67,7 +67,10 @@ def _formats(draw, max_bits):
     return FixedFormat(bits, draw(st.integers(-3, bits + 3)), signed=signed)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# a unit with one unsigned term narrower than the accumulator: its top bit is not a sign bit
+@example(wfmt=FixedFormat(4, 0), infmt=FixedFormat(1, 0, signed=False), bfmt=FixedFormat(1, 0),
+         seed=31600854, units=2, inputs=2, acc_cut=0, pipeline=0, with_bias=False)
 @given(wfmt=_formats(10), infmt=_formats(7), bfmt=_formats(12), seed=st.integers(0, 2 ** 32),
        units=st.integers(1, 3), inputs=st.integers(1, 6), acc_cut=st.integers(0, 6),
        pipeline=st.integers(0, 2), with_bias=st.booleans())
