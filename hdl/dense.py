@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -250,8 +250,11 @@ class DenseFolded(_Dense):
 
     Notes
     -----
-    Latency ``reuse + 1`` cycles, initiation interval ``reuse``: the next vector is accepted
-    in the cycle the current one finishes.
+    A three-stage pipeline per chunk: the ROM word and the input chunk are registered, then the
+    products, then the accumulators take their sum (the bias on a vector's first chunk), so no
+    cycle holds a ROM read, a multiplier and an adder chain together. Latency ``reuse + 3``
+    cycles, initiation interval ``reuse``: the next vector is accepted in the cycle the current
+    one's last chunk is issued. The whole pipeline holds while a result waits on ``o.ready``.
     """
 
     def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, reuse):
@@ -265,7 +268,7 @@ class DenseFolded(_Dense):
 
     @property
     def latency(self) -> int:
-        return self._reuse + 1
+        return self._reuse + 3
 
     @property
     def ii(self) -> int:
@@ -294,49 +297,68 @@ class DenseFolded(_Dense):
         acc = self._acc_fmt
         c, reuse = self._chunk, self._reuse
         in_shape = fmt_shape(self._in_fmt)
+        w_shape = fmt_shape(w.fmt)
         prod_frac = w.fmt.frac_bits + self._in_fmt.frac_bits
 
         m.submodules.rom = rom = memory.Memory(
-            shape=data.ArrayLayout(fmt_shape(w.fmt), units * c), depth=reuse,
-            init=self.rom_words())
+            shape=data.ArrayLayout(w_shape, units * c), depth=reuse, init=self.rom_words())
         rd = rom.read_port(domain="comb")
 
+        # the whole pipeline holds while a finished result waits for the consumer
+        o_valid = Signal()
+        en = Signal()
+        m.d.comb += en.eq(~o_valid | self.o.ready)
+
+        # issue: one chunk of the input and its ROM word per cycle
         busy = Signal()
         r = Signal(range(max(reuse, 2)))
         x = Signal(data.ArrayLayout(in_shape, c * reuse))   # shifts down by C each cycle
+        last_issue = busy & (r == reuse - 1)
+        m.d.comb += [rd.addr.eq(r), self.i.ready.eq(en & (~busy | last_issue))]
+        # stage 1: the ROM word and the chunk, registered
+        v1, first1, last1 = Signal(), Signal(), Signal()
+        w1 = Signal(data.ArrayLayout(w_shape, units * c))
+        x1 = Signal(data.ArrayLayout(in_shape, c))
+        # stage 2: the products, registered
+        v2, first2, last2 = Signal(), Signal(), Signal()
+        prods = [[Signal(signed(len(x1[k]) + len(w1[0]) + 1), name=f"p{u}_{k}")
+                  for k in range(c)] for u in range(units)]
+        # stage 3: the accumulators
         accs = [Signal(fmt_shape(acc), name=f"acc{u}") for u in range(units)]
         out = Signal(vector_layout(self._out_fmt, units))
-        o_valid = Signal()
 
-        m.d.comb += rd.addr.eq(r)
-        partial = []
+        bias = [0] * units if b is None else \
+            [int(v) << (acc.frac_bits - b.fmt.frac_bits) for v in b.raw]
+        new_accs = []
         for u in range(units):
-            s = accs[u]
-            for k in range(c):
-                s = s + ((x[k] * rd.data[u * c + k]) << (acc.frac_bits - prod_frac))
-            partial.append(_wrap(s, acc))
-
-        finishing = busy & (r == reuse - 1)
-        can_finish = ~o_valid | self.o.ready
-        advance = busy & (~finishing | can_finish)
-        m.d.comb += self.i.ready.eq(~busy | (finishing & can_finish))
-        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(out)]
+            start = Const(bias[u], signed(max(abs(bias[u]).bit_length() + 1, 1)))
+            total = prods[u][0]
+            for k in range(1, c):
+                total = total + prods[u][k]
+            s = Mux(first2, start, accs[u]) + (total << (acc.frac_bits - prod_frac))
+            new_accs.append(_wrap(s, acc))
 
         with m.If(self.o.ready & o_valid):
             m.d.sync += o_valid.eq(0)
-        with m.If(advance):
-            m.d.sync += [a.eq(p) for a, p in zip(accs, partial)]
-            m.d.sync += [r.eq(r + 1), x.eq(x.as_value() >> (c * in_shape.width))]
-            with m.If(finishing):
-                m.d.sync += [busy.eq(0), r.eq(0), o_valid.eq(1)]
-                m.d.sync += [out[u].eq(requantize(partial[u], acc, self._out_fmt))
-                             for u in range(units)]
-        with m.If(self.i.valid & self.i.ready):
-            bias = [0] * units if b is None else \
-                [int(v) << (acc.frac_bits - b.fmt.frac_bits) for v in b.raw]
-            m.d.sync += [busy.eq(1), r.eq(0),
-                         x.eq(Cat(self.i.payload.as_value(),
-                                  Const(0, in_shape.width * (c * reuse - inputs))))]
-            m.d.sync += [a.eq(Const(bv, signed(max(abs(bv).bit_length() + 1, 1)))
-                              if bv else 0) for a, bv in zip(accs, bias)]
+        with m.If(en):
+            m.d.sync += [v1.eq(busy), first1.eq(r == 0), last1.eq(last_issue),
+                         w1.eq(rd.data), x1.eq(x.as_value()[:c * in_shape.width])]
+            m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1)]
+            m.d.sync += [prods[u][k].eq(x1[k] * w1[u * c + k])
+                         for u in range(units) for k in range(c)]
+            with m.If(v2):
+                m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
+                with m.If(last2):
+                    m.d.sync += o_valid.eq(1)
+                    m.d.sync += [out[u].eq(requantize(new_accs[u], acc, self._out_fmt))
+                                 for u in range(units)]
+            with m.If(busy):
+                m.d.sync += [r.eq(r + 1), x.eq(x.as_value() >> (c * in_shape.width))]
+                with m.If(last_issue):
+                    m.d.sync += [busy.eq(0), r.eq(0)]
+            with m.If(self.i.valid & self.i.ready):
+                m.d.sync += [busy.eq(1), r.eq(0),
+                             x.eq(Cat(self.i.payload.as_value(),
+                                      Const(0, in_shape.width * (c * reuse - inputs))))]
+        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(out)]
         return m
