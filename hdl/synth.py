@@ -314,26 +314,44 @@ def pick_device(packed: dict) -> str | None:
     return None
 
 
+def _nextpnr(netlist, device: str, args, what: str, *, log_path=None, report=False):
+    """Run nextpnr-ecp5 on a copy of ``netlist`` for ``device``; returns ``(log, report)``
+    (``report``: the parsed ``--report`` JSON, or None). A failure raises :class:`SynthError`
+    naming ``what`` with the log's last error lines."""
+    with tempfile.TemporaryDirectory(prefix="fxpga-pnr-") as tmp:
+        shutil.copy(netlist, os.path.join(tmp, "netlist.json"))
+        cmd = [nextpnr_ecp5_path(), f"--{device}", "--package", ECP5_PACKAGE,
+               "--json", "netlist.json", "--log", "pnr.log", "--quiet", *args]
+        if report:
+            cmd += ["--report", "report.json"]
+        r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
+        log = ""
+        if os.path.exists(os.path.join(tmp, "pnr.log")):
+            with open(os.path.join(tmp, "pnr.log")) as f:
+                log = f.read()
+            if log_path is not None:
+                shutil.copy(os.path.join(tmp, "pnr.log"), os.fspath(log_path))
+        if r.returncode != 0 or (report and not os.path.exists(os.path.join(tmp, "report.json"))):
+            lines = [ln for ln in (log + r.stdout + r.stderr).splitlines()
+                     if "ERROR" in ln or "error" in ln] or (r.stdout + r.stderr).splitlines()
+            raise SynthError(f"{what} failed (exit {r.returncode}): "
+                             + " | ".join(ln.strip() for ln in lines[-3:]))
+        rep = None
+        if report:
+            with open(os.path.join(tmp, "report.json")) as f:
+                rep = json.load(f)
+    return log, rep
+
+
 def pack_ecp5(netlist) -> dict:
     """Pack a flattened ECP5 netlist with nextpnr-ecp5 (``--pack-only``, a few seconds) and
     return ``{bel type: count}`` of what it uses (``TRELLIS_COMB``, ``TRELLIS_FF``, ...)."""
-    with tempfile.TemporaryDirectory(prefix="fxpga-pack-") as tmp:
-        shutil.copy(netlist, os.path.join(tmp, "netlist.json"))
-        cmd = [nextpnr_ecp5_path(), "--85k", "--package", ECP5_PACKAGE, "--json",
-               "netlist.json", "--log", "pack.log", "--quiet", "--pack-only",
-               "--lpf-allow-unconstrained"]
-        r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
-        log = ""
-        if os.path.exists(os.path.join(tmp, "pack.log")):
-            with open(os.path.join(tmp, "pack.log")) as f:
-                log = f.read()
-    used = {}
-    for m in re.finditer(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+\s+\d+%$", log, re.M):
-        used[m.group(1)] = int(m.group(2))
-    if r.returncode != 0 or "TRELLIS_COMB" not in used:
-        lines = [ln for ln in (log + r.stdout + r.stderr).splitlines() if "ERROR" in ln]
-        raise SynthError(f"nextpnr-ecp5 packing failed (exit {r.returncode}): "
-                         + " | ".join(ln.strip() for ln in (lines or ["no utilisation"])[-3:]))
+    log, _ = _nextpnr(netlist, "85k", ["--pack-only", "--lpf-allow-unconstrained"],
+                      "nextpnr-ecp5 packing")
+    used = {m.group(1): int(m.group(2))
+            for m in re.finditer(r"^Info:\s+(\w+):\s+(\d+)/\s*\d+\s+\d+%$", log, re.M)}
+    if "TRELLIS_COMB" not in used:
+        raise SynthError("nextpnr-ecp5 packing failed: no TRELLIS_COMB utilisation in its log")
     return {k: v for k, v in used.items() if v}
 
 
@@ -354,31 +372,10 @@ def place_route_ecp5(netlist, device: str, *, freq_mhz: float = 100.0, seed: int
         raise ValueError(f"ECP5 device must be one of {', '.join(ECP5_DEVICES)}, not "
                          f"{device!r}")
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="fxpga-pnr-") as tmp:
-        shutil.copy(netlist, os.path.join(tmp, "netlist.json"))
-        cmd = [nextpnr_ecp5_path(), f"--{device}", "--package", ECP5_PACKAGE,
-               "--json", "netlist.json",
-               "--report", "report.json", "--log", "pnr.log", "--quiet",
-               "--timing-allow-fail", "--freq", f"{freq_mhz:g}", "--seed", str(seed),
-               "--router", router]
-        if out_of_context:
-            cmd.append("--out-of-context")
-        else:
-            cmd.append("--lpf-allow-unconstrained")
-        r = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True)
-        log = ""
-        if os.path.exists(os.path.join(tmp, "pnr.log")):
-            with open(os.path.join(tmp, "pnr.log")) as f:
-                log = f.read()
-            if log_path is not None:
-                shutil.copy(os.path.join(tmp, "pnr.log"), os.fspath(log_path))
-        if r.returncode != 0 or not os.path.exists(os.path.join(tmp, "report.json")):
-            lines = [ln for ln in (log + r.stdout + r.stderr).splitlines()
-                     if "ERROR" in ln or "error" in ln] or (r.stdout + r.stderr).splitlines()
-            raise SynthError(f"nextpnr-ecp5 failed (exit {r.returncode}): "
-                             + " | ".join(ln.strip() for ln in lines[-3:]))
-        with open(os.path.join(tmp, "report.json")) as f:
-            rep = json.load(f)
+    args = ["--timing-allow-fail", "--freq", f"{freq_mhz:g}", "--seed", str(seed),
+            "--router", router,
+            "--out-of-context" if out_of_context else "--lpf-allow-unconstrained"]
+    _, rep = _nextpnr(netlist, device, args, "nextpnr-ecp5", log_path=log_path, report=True)
     fmax = {clk: round(v["achieved"], 2) for clk, v in rep.get("fmax", {}).items()}
     util = {bel: [v["used"], v["available"]] for bel, v in rep.get("utilization", {}).items()
             if v["used"]}
