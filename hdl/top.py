@@ -1,4 +1,4 @@
-"""The model top: one Component chaining a resolved model's layer blocks with valid/ready streams."""
+"""The model top: one Component chaining a model's layer blocks with valid/ready streams."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .common import vector_layout
 __all__ = ["ModelTop", "layer_config", "STRATEGIES"]
 
 STRATEGIES = ("parallel", "folded")
+DEFAULT_PIPELINE = 2     # hardware.pipeline: adder-tree levels between registers
 
 
 def layer_config(model: Model, index: int, *, strategy=None, reuse=None, pipeline=None) -> dict:
@@ -23,7 +24,7 @@ def layer_config(model: Model, index: int, *, strategy=None, reuse=None, pipelin
     hw = dict(model.spec.hardware or {})
     per = (hw.get("layers") or {}).get(index, (hw.get("layers") or {}).get(str(index), {})) or {}
     cfg = {"strategy": hw.get("strategy", "parallel"), "reuse": hw.get("reuse", 1),
-           "pipeline": hw.get("pipeline", 2)}
+           "pipeline": hw.get("pipeline", DEFAULT_PIPELINE)}
     cfg.update({k: v for k, v in per.items() if k in cfg})
     unknown = sorted(set(per) - set(cfg))
     if unknown:
@@ -73,7 +74,7 @@ class ModelTop(wiring.Component):
         folded = [i for i, c in self._configs.items() if c["strategy"] == "folded"]
         free_from = max(folded, default=-1) + 1
         hw = model.spec.hardware or {}
-        model_pipeline = hw.get("pipeline", 2) if pipeline is None else pipeline
+        model_pipeline = hw.get("pipeline", DEFAULT_PIPELINE) if pipeline is None else pipeline
         fmt, n = model.input_format, model.n_inputs
         for layer in model.spec.layers:
             i = layer.index
