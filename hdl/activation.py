@@ -10,8 +10,8 @@ from amaranth.lib.wiring import In, Out
 from fxp import FixedArray, FixedFormat
 from fxp.nn.layers import argmax_format
 
-from .common import (Backpressure, StallPipeline, as_format, check_bool, fmt_shape, positive_int,
-                     vector_layout)
+from .common import (Backpressure, StallPipeline, as_format, check_bool, fmt_shape,
+                     nonnegative_int, positive_int, vector_layout)
 
 __all__ = ["ReLU", "LUT", "Argmax"]
 
@@ -236,9 +236,7 @@ class Argmax(Backpressure, wiring.Component):
         self._set_backpressure(backpressure, "Argmax")
         self._n = positive_int(n, "Argmax vector length n")
         self._in_fmt = as_format(in_fmt, "Argmax input format")
-        if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
-            raise TypeError(f"Argmax pipeline must be a non-negative integer, not {pipeline!r}")
-        self._pipeline = pipeline
+        self._pipeline = nonnegative_int(pipeline, "Argmax pipeline")
         self._out_fmt = argmax_format(self._n)
         super().__init__(_streams(self._in_fmt, self._n, self._out_fmt, 1))
 

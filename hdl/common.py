@@ -7,8 +7,8 @@ from amaranth.lib import data
 
 from fxp import FixedFormat
 
-__all__ = ["fmt_shape", "vector_layout", "as_format", "positive_int", "check_bool",
-           "StallPipeline", "Backpressure"]
+__all__ = ["fmt_shape", "vector_layout", "as_format", "positive_int", "nonnegative_int",
+           "check_bool", "StallPipeline", "Backpressure"]
 
 
 def as_format(value, what: str) -> FixedFormat:
@@ -27,6 +27,13 @@ def positive_int(value, what: str) -> int:
     """Validate a positive integer parameter."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise TypeError(f"{what} must be a positive integer, not {value!r}")
+    return value
+
+
+def nonnegative_int(value, what: str) -> int:
+    """Validate a non-negative integer parameter."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise TypeError(f"{what} must be a non-negative integer, not {value!r}")
     return value
 
 

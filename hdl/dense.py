@@ -15,7 +15,8 @@ from amaranth.lib.wiring import In, Out
 
 from fxp import FixedArray, FixedFormat
 
-from .common import Backpressure, StallPipeline, as_format, fmt_shape, positive_int, vector_layout
+from .common import (Backpressure, StallPipeline, as_format, fmt_shape, nonnegative_int,
+                     positive_int, vector_layout)
 from .requantize import requantize
 
 __all__ = ["DenseParallel", "DenseFolded", "csd"]
@@ -163,9 +164,7 @@ class DenseParallel(Backpressure, _Dense):
     def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, pipeline=0,
                  backpressure=True):
         self._set_backpressure(backpressure, "DenseParallel")
-        if isinstance(pipeline, bool) or not isinstance(pipeline, int) or pipeline < 0:
-            raise TypeError(f"DenseParallel pipeline must be a non-negative integer, not "
-                            f"{pipeline!r}")
+        pipeline = nonnegative_int(pipeline, "DenseParallel pipeline")
         super().__init__(weight, bias, in_fmt, acc_fmt, out_fmt)
         self._pipeline = pipeline
         terms = max([sum(len(csd(int(v))) for v in row) + (bias is not None)
