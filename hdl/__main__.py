@@ -15,7 +15,7 @@ def main(argv=None) -> int:
     r.add_argument("--strategy", choices=["parallel", "folded"],
                    help="override hardware.strategy for every dense layer")
     r.add_argument("--reuse", type=int, help="override hardware.reuse (folded)")
-    r.add_argument("--pipeline", type=int, help="override hardware.pipeline (parallel)")
+    r.add_argument("--pipeline", type=int, help="override hardware.pipeline")
     h = sub.add_parser("hls", help="write the Vitis HLS project DIR/hls/ (C++, testbench, Tcl)")
     h.add_argument("directory", help="artifact directory (python -m fxp train -o DIR)")
     h.add_argument("--strategy", choices=["parallel", "folded"],

@@ -246,28 +246,41 @@ class DenseFolded(_Dense):
         As for :class:`DenseParallel`.
     reuse : int
         Cycles per vector (the reuse factor R); ``1 <= reuse <= inputs``.
+    pipeline : int
+        Register the sum of a chunk's ``ceil(inputs / reuse)`` products every ``pipeline``
+        levels of its balanced adder tree (0: the whole sum in the accumulate cycle).
 
     Notes
     -----
-    A three-stage pipeline per chunk: the ROM word and the input chunk are registered, then the
-    products, then the accumulators take their sum (the bias on a vector's first chunk), so no
-    cycle holds a ROM read, a multiplier and an adder chain together. Latency ``reuse + 3``
-    cycles, initiation interval ``reuse``: the next vector is accepted in the cycle the current
-    one's last chunk is issued. The whole pipeline holds while a result waits on ``o.ready``.
+    A pipeline per chunk: the ROM word and the input chunk are registered, then the products,
+    then their adder tree (a register every ``pipeline`` levels), then the accumulators take
+    the sum (the bias on a vector's first chunk), so no cycle holds a ROM read, a multiplier
+    and a long adder chain together. Latency ``reuse + 3`` cycles plus one per tree register,
+    initiation interval ``reuse``: the next vector is accepted in the cycle the current one's
+    last chunk is issued. The whole pipeline holds while a result waits on ``o.ready``.
     """
 
-    def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, reuse):
+    def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, reuse, pipeline=0):
         reuse = positive_int(reuse, "DenseFolded reuse")
+        pipeline = nonnegative_int(pipeline, "DenseFolded pipeline")
         if isinstance(weight, FixedArray) and weight.ndim == 2 and reuse > weight.shape[1]:
             raise ValueError(f"DenseFolded reuse must be at most the {weight.shape[1]} inputs, "
                              f"not {reuse}")
         super().__init__(weight, bias, in_fmt, acc_fmt, out_fmt)
         self._reuse = reuse
         self._chunk = math.ceil(weight.shape[1] / reuse)
+        self._pipeline = pipeline
+        depth = math.ceil(math.log2(self._chunk)) if self._chunk > 1 else 0
+        self._tree_stages = depth // pipeline if pipeline else 0
 
     @property
     def latency(self) -> int:
-        return self._reuse + 3
+        return self._reuse + 3 + self._tree_stages
+
+    @property
+    def pipeline(self) -> int:
+        """Product-sum tree levels between registers (0: combinational)."""
+        return self._pipeline
 
     @property
     def ii(self) -> int:
@@ -322,7 +335,23 @@ class DenseFolded(_Dense):
         v2, first2, last2 = Signal(), Signal(), Signal()
         prods = [[Signal(signed(len(x1[k]) + len(w1[0]) + 1), name=f"p{u}_{k}")
                   for k in range(c)] for u in range(units)]
-        # stage 3: the accumulators
+        # the products' balanced adder trees, registered every `pipeline` levels (with their
+        # flags, all under en); the accumulators take the roots
+        trees, flags = [list(p) for p in prods], (v2, first2, last2)
+        level = 0
+        while len(trees[0]) > 1:
+            trees = [[t[k] + t[k + 1] if k + 1 < len(t) else t[k]
+                      for k in range(0, len(t), 2)] for t in trees]
+            level += 1
+            if self._pipeline and level % self._pipeline == 0:
+                regs = [[Signal(v.shape(), name=f"sum{u}_l{level}_{k}")
+                         for k, v in enumerate(t)] for u, t in enumerate(trees)]
+                regf = tuple(Signal(name=f"{n}_l{level}") for n in ("v", "first", "last"))
+                with m.If(en):
+                    m.d.sync += [r.eq(v) for rt, t in zip(regs, trees) for r, v in zip(rt, t)]
+                    m.d.sync += [r.eq(f) for r, f in zip(regf, flags)]
+                trees, flags = regs, regf
+        v_acc, first_acc, last_acc = flags
         accs = [Signal(fmt_shape(acc), name=f"acc{u}") for u in range(units)]
         out = Signal(vector_layout(self._out_fmt, units))
 
@@ -331,10 +360,7 @@ class DenseFolded(_Dense):
         new_accs = []
         for u in range(units):
             start = Const(bias[u], signed(max(abs(bias[u]).bit_length() + 1, 1)))
-            total = prods[u][0]
-            for k in range(1, c):
-                total = total + prods[u][k]
-            s = Mux(first2, start, accs[u]) + (total << (acc.frac_bits - prod_frac))
+            s = Mux(first_acc, start, accs[u]) + (trees[u][0] << (acc.frac_bits - prod_frac))
             new_accs.append(_wrap(s, acc))
 
         with m.If(self.o.ready & o_valid):
@@ -345,9 +371,9 @@ class DenseFolded(_Dense):
             m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1)]
             m.d.sync += [prods[u][k].eq(x1[k] * w1[u * c + k])
                          for u in range(units) for k in range(c)]
-            with m.If(v2):
+            with m.If(v_acc):
                 m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
-                with m.If(last2):
+                with m.If(last_acc):
                     m.d.sync += o_valid.eq(1)
                     m.d.sync += [out[u].eq(requantize(new_accs[u], acc, self._out_fmt))
                                  for u in range(units)]

@@ -626,7 +626,7 @@ def add_subcommands(sub) -> None:
     r.add_argument("--strategy", choices=["parallel", "folded"],
                    help="override hardware.strategy (RTL regenerated into OUT/rtl)")
     r.add_argument("--reuse", type=int, help="override hardware.reuse (folded)")
-    r.add_argument("--pipeline", type=int, help="override hardware.pipeline (parallel)")
+    r.add_argument("--pipeline", type=int, help="override hardware.pipeline")
     r.add_argument("--acc-bits", type=int, metavar="N",
                    help="widen every accumulator to N bits (same weights; e.g. 32)")
     r.add_argument("--jobs", type=int, help="targets synthesized at once (default: CPUs)")

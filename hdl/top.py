@@ -187,7 +187,8 @@ def _dense(model, layer, in_fmt, cfg, backpressure):
               acc_fmt=layer.accumulator.fmt, out_fmt=layer.output.fmt)
     if cfg["strategy"] == "parallel":
         return DenseParallel(pipeline=cfg["pipeline"], backpressure=backpressure, **kw)
-    return DenseFolded(reuse=min(cfg["reuse"], layer_inputs(model, layer)), **kw)
+    return DenseFolded(reuse=min(cfg["reuse"], layer_inputs(model, layer)),
+                       pipeline=cfg["pipeline"], **kw)
 
 
 def layer_inputs(model, layer) -> int:

@@ -102,11 +102,12 @@ def test_dense_parallel_any_formats(wfmt, infmt, bfmt, seed, units, inputs, acc_
 
 @pytest.mark.parametrize("case", range(len(CASES)))
 @pytest.mark.parametrize("reuse", [1, 2, 3])
-def test_dense_folded_bit_exact_with_stalls(case, reuse):
+@pytest.mark.parametrize("pipeline", [0, 1, 2])
+def test_dense_folded_bit_exact_with_stalls(case, reuse, pipeline):
     weight, bias, infmt, acc, out = _case(case, *CASES[case])
     x = _inputs(infmt, weight.shape[1], 30, case)
     dut = DenseFolded(weight=weight, bias=bias, in_fmt=infmt, acc_fmt=acc, out_fmt=out,
-                      reuse=reuse)
+                      reuse=reuse, pipeline=pipeline)
     got, _ = run_stream(dut, x.tolist(), seed=case * 7 + reuse)
     assert got == _expected(weight, bias, infmt, acc, out, x)
 
@@ -118,7 +119,9 @@ def test_dense_folded_bit_exact_with_stalls(case, reuse):
                                         pipeline=0),
     lambda w, b, i, a, o: DenseFolded(weight=w, bias=b, in_fmt=i, acc_fmt=a, out_fmt=o,
                                       reuse=4),
-], ids=["parallel-p1", "parallel-p0", "folded-r4"])
+    lambda w, b, i, a, o: DenseFolded(weight=w, bias=b, in_fmt=i, acc_fmt=a, out_fmt=o,
+                                      reuse=1, pipeline=1),
+], ids=["parallel-p1", "parallel-p0", "folded-r4", "folded-r1-p1"])
 def test_throughput_and_latency(make):
     weight, bias, infmt, acc, out = _case(9, *CASES[0])
     x = _inputs(infmt, weight.shape[1], 30, 9)
@@ -161,6 +164,9 @@ def test_constructor_errors():
         DenseFolded(weight=weight, bias=bias, in_fmt=infmt, acc_fmt=acc, out_fmt=out, reuse=0)
     with pytest.raises(ValueError, match=r"DenseFolded reuse must be at most the 7 inputs, not 8"):
         DenseFolded(weight=weight, bias=bias, in_fmt=infmt, acc_fmt=acc, out_fmt=out, reuse=8)
+    with pytest.raises(TypeError, match=r"DenseFolded pipeline must be a non-negative integer"):
+        DenseFolded(weight=weight, bias=bias, in_fmt=infmt, acc_fmt=acc, out_fmt=out, reuse=2,
+                    pipeline=True)
     with pytest.raises(TypeError, match=r"DenseParallel pipeline must be a non-negative integer"):
         DenseParallel(weight=weight, bias=bias, in_fmt=infmt, acc_fmt=acc, out_fmt=out,
                       pipeline=-1)
