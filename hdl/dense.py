@@ -336,8 +336,11 @@ class DenseFolded(_Dense):
         prods = [[Signal(signed(len(x1[k]) + len(w1[0]) + 1), name=f"p{u}_{k}")
                   for k in range(c)] for u in range(units)]
         # the products' balanced adder trees, registered every `pipeline` levels (with their
-        # flags, all under en); the accumulators take the roots
+        # flags, all under en); the accumulators take the roots. Unregistered, the sum is a
+        # chain (p0 + p1) + p2 + ...: yosys packs such a chain into cascaded DSP48E1s
         trees, flags = [list(p) for p in prods], (v2, first2, last2)
+        if not self._pipeline:
+            trees = [[sum(t[1:], t[0])] for t in trees]
         level = 0
         while len(trees[0]) > 1:
             trees = [[t[k] + t[k + 1] if k + 1 < len(t) else t[k]
