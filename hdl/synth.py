@@ -290,6 +290,9 @@ ECP5_DEVICES = {
     "85k": ("LFE5U-85F", 83640, 156, 208),
 }
 ECP5_PACKAGE = "CABGA381"     # 197 to 205 user I/O on the three devices
+# A primary clock input (PCLKT6_0) of CABGA381 on all three devices: an unconstrained clock pin
+# can land where router2 finds no path to the global clock buffer (seen on folded R=4 digits).
+ECP5_CLOCK_SITE = "G2"
 # Largest share of a device's logic (nextpnr's packed TRELLIS_COMB and TRELLIS_FF) we place on:
 # the digits example at 41 % of an LFE5U-85F places in 5 min, at 79 % of an LFE5U-45F the
 # analytic placer had not finished its first iteration after 6 min.
@@ -314,12 +317,17 @@ def pick_device(packed: dict) -> str | None:
     return None
 
 
-def _nextpnr(netlist, device: str, args, what: str, *, log_path=None, report=False):
+def _nextpnr(netlist, device: str, args, what: str, *, log_path=None, report=False,
+             files=None):
     """Run nextpnr-ecp5 on a copy of ``netlist`` for ``device``; returns ``(log, report)``
-    (``report``: the parsed ``--report`` JSON, or None). A failure raises :class:`SynthError`
-    naming ``what`` with the log's last error lines."""
+    (``report``: the parsed ``--report`` JSON, or None). ``files`` (``{name: text}``) are
+    written beside the netlist. A failure raises :class:`SynthError` naming ``what`` with the
+    log's last error lines."""
     with tempfile.TemporaryDirectory(prefix="fxpga-pnr-") as tmp:
         shutil.copy(netlist, os.path.join(tmp, "netlist.json"))
+        for name, text in (files or {}).items():
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
         cmd = [nextpnr_ecp5_path(), f"--{device}", "--package", ECP5_PACKAGE,
                "--json", "netlist.json", "--log", "pnr.log", "--quiet", *args]
         if report:
@@ -357,14 +365,15 @@ def pack_ecp5(netlist) -> dict:
 
 def place_route_ecp5(netlist, device: str, *, freq_mhz: float = 100.0, seed: int = 1,
                      out_of_context: bool = False, router: str = "router2",
-                     log_path=None) -> dict:
+                     clock: str | None = "clk", log_path=None) -> dict:
     """Place and route a flattened ECP5 JSON netlist with nextpnr-ecp5 and read fmax.
 
     Runs with ``--timing-allow-fail`` (a missed target still reports its fmax). Returns
     ``{"device", "fmax_mhz": {clock: MHz}, "utilization": {bel: [used, available]},
     "critical_path": {"logic_ns", "routing_ns", "total_ns", "cells": [...]}, "seconds"}``.
     ``out_of_context`` places without I/O buffers or global clock routing (nextpnr's
-    experimental ``--out-of-context``); otherwise every top port needs a package pin.
+    experimental ``--out-of-context``); otherwise every top port needs a package pin, and the
+    port ``clock`` (unless None) goes on a primary clock input, ``ECP5_CLOCK_SITE``.
     """
     if router not in ("router1", "router2"):
         raise ValueError(f"nextpnr router must be router1 or router2, not {router!r}")
@@ -375,7 +384,12 @@ def place_route_ecp5(netlist, device: str, *, freq_mhz: float = 100.0, seed: int
     args = ["--timing-allow-fail", "--freq", f"{freq_mhz:g}", "--seed", str(seed),
             "--router", router,
             "--out-of-context" if out_of_context else "--lpf-allow-unconstrained"]
-    _, rep = _nextpnr(netlist, device, args, "nextpnr-ecp5", log_path=log_path, report=True)
+    files = {}
+    if clock is not None and not out_of_context:
+        files["clock.lpf"] = f'LOCATE COMP "{clock}" SITE "{ECP5_CLOCK_SITE}";\n'
+        args += ["--lpf", "clock.lpf"]
+    _, rep = _nextpnr(netlist, device, args, "nextpnr-ecp5", log_path=log_path, report=True,
+                      files=files)
     fmax = {clk: round(v["achieved"], 2) for clk, v in rep.get("fmax", {}).items()}
     util = {bel: [v["used"], v["available"]] for bel, v in rep.get("utilization", {}).items()
             if v["used"]}

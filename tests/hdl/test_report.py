@@ -297,3 +297,7 @@ def test_real_place_and_route(artifact, tmp_path):
     packed, used = rep["pnr"]["packed"], rep["pnr"]["utilization"]
     assert packed["TRELLIS_COMB"] == used["TRELLIS_COMB"][0] > 0
     assert packed["TRELLIS_FF"] == used["TRELLIS_FF"][0] > 0
+    # the clock enters on the primary clock input
+    with open(tmp_path / "nextpnr.log") as f:
+        log = f.read()
+    assert re.search(r"pin 'clk\$tr_io' constrained to Bel 'X0/Y\d+/PIO\w'", log), log[:2000]
