@@ -248,7 +248,8 @@ class DenseFolded(_Dense):
         Cycles per vector (the reuse factor R); ``1 <= reuse <= inputs``.
     pipeline : int
         Register the sum of a chunk's ``ceil(inputs / reuse)`` products every ``pipeline``
-        levels of its balanced adder tree (0: the whole sum in the accumulate cycle).
+        levels of its balanced adder tree (0: the whole sum, a chain ``p0 + p1 + ...``, in
+        the accumulate cycle).
 
     Notes
     -----
