@@ -14,14 +14,7 @@ __all__ = ["main"]
 
 def _write(result, spec, out_dir):
     from .nn.model import write_artifact
-    floats = result.network
-    fw = {}
-    for i, st in enumerate(floats.layers):
-        if st["type"] == "dense":
-            fw[f"{i}.weight"], fw[f"{i}.bias"] = st["W"], st["b"]
-            if "bn" in st:
-                for k in ("gamma", "beta", "mean", "var"):
-                    fw[f"{i + 1}.{k}"] = st["bn"][k]
+    fw = result.network.float_weights()
     metrics = result.metrics()
     extra = {"metrics.json": json.dumps(metrics, indent=1, sort_keys=True) + "\n"}
     write_artifact(out_dir, result.model.spec, result.model.params, result.vectors(),
@@ -89,7 +82,7 @@ def evaluate(directory) -> dict:
             if op in log:
                 rec = log[op]
                 row[f"{kind}_{rec.kind}"] = rec.count
-        if layer.type == "dense":
+        if layer.accumulator is not None:
             row["accumulator"] = str(layer.accumulator.fmt)
             row["accumulator_bits"] = layer.accumulator.fmt.bits
         if layer.output is not None:

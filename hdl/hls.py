@@ -133,7 +133,7 @@ def _plan(model: Model, strategy, reuse):
             w, b = model.weight(i), model.bias(i)
             n_in, n_out = w.shape[1], w.shape[0]
             cfg = layer_config(model, i, strategy=strategy, reuse=reuse)
-            r = 1 if cfg["strategy"] == "parallel" else min(cfg["reuse"], n_in)
+            r = cfg["reuse"]
             block = -(-n_in // r)
             hw = ", parallel" if r == 1 else f", folded, reuse {r}"
             acc, out_fmt = layer.accumulator.fmt, layer.output.fmt

@@ -2,41 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from amaranth.hdl import Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from fxp.nn import Model
+from fxp.nn.hardware import STRATEGIES
 from fxp.nn.layers import argmax_format
 
 from .common import vector_layout
 
 __all__ = ["ModelTop", "layer_config", "STRATEGIES"]
 
-STRATEGIES = ("parallel", "folded")
-DEFAULT_PIPELINE = 2     # hardware.pipeline: adder-tree levels between registers
 
 
 def layer_config(model: Model, index: int, *, strategy=None, reuse=None, pipeline=None) -> dict:
-    """Hardware settings of dense layer ``index``: the model's ``hardware:`` section, its
-    per-layer overrides (``hardware: {layers: {<index>: {...}}}``), then the arguments."""
-    hw = dict(model.spec.hardware or {})
-    per = (hw.get("layers") or {}).get(index, (hw.get("layers") or {}).get(str(index), {})) or {}
-    cfg = {"strategy": hw.get("strategy", "parallel"), "reuse": hw.get("reuse", 1),
-           "pipeline": hw.get("pipeline", DEFAULT_PIPELINE)}
-    cfg.update({k: v for k, v in per.items() if k in cfg})
-    unknown = sorted(set(per) - set(cfg))
-    if unknown:
-        raise ValueError(f"hardware.layers.{index}: unknown key {unknown[0]!r}; expected "
-                         f"pipeline, reuse, strategy")
-    for k, v in (("strategy", strategy), ("reuse", reuse), ("pipeline", pipeline)):
-        if v is not None:
-            cfg[k] = v
-    if cfg["strategy"] not in STRATEGIES:
-        raise ValueError(f"layer {index} strategy must be one of {', '.join(STRATEGIES)}, not "
-                         f"{cfg['strategy']!r}")
-    return cfg
+    """Hardware settings of layer ``index`` (strategy, reuse, pipeline): the model's validated
+    ``hardware:`` section (:meth:`fxp.nn.hardware.Hardware.layer`), then the arguments."""
+    cfg = model.spec.hardware.layer(index, strategy=strategy, reuse=reuse, pipeline=pipeline)
+    return dataclasses.asdict(cfg)
 
 
 class ModelTop(wiring.Component):
@@ -73,8 +60,7 @@ class ModelTop(wiring.Component):
         # the blocks after the last folded layer run free (no enable), before the output FIFO
         folded = [i for i, c in self._configs.items() if c["strategy"] == "folded"]
         free_from = max(folded, default=-1) + 1
-        hw = model.spec.hardware or {}
-        model_pipeline = hw.get("pipeline", DEFAULT_PIPELINE) if pipeline is None else pipeline
+        model_pipeline = model.spec.hardware.pipeline(pipeline)
         fmt, n = model.input_format, model.n_inputs
         for layer in model.spec.layers:
             i = layer.index
@@ -187,10 +173,5 @@ def _dense(model, layer, in_fmt, cfg, backpressure):
               acc_fmt=layer.accumulator.fmt, out_fmt=layer.output.fmt)
     if cfg["strategy"] == "parallel":
         return DenseParallel(pipeline=cfg["pipeline"], backpressure=backpressure, **kw)
-    return DenseFolded(reuse=min(cfg["reuse"], layer_inputs(model, layer)),
-                       pipeline=cfg["pipeline"], **kw)
+    return DenseFolded(reuse=cfg["reuse"], pipeline=cfg["pipeline"], **kw)
 
-
-def layer_inputs(model, layer) -> int:
-    """Number of inputs of a dense layer."""
-    return model.weight(layer.index).shape[1]

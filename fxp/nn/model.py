@@ -13,6 +13,7 @@ The artifact (a directory) is the contract between stages:
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -23,7 +24,6 @@ from ..array import FixedArray, from_raw
 from ..files import atomic_directory
 from ..format import FixedFormat
 from ..quantize import quantize
-from . import layers as L
 from .spec import Spec, SpecError, load_spec, parse_spec
 
 __all__ = ["Model", "ArtifactError", "write_artifact", "load_vectors"]
@@ -50,37 +50,19 @@ class Model:
                             f"and 'learn' with python -m fxp train or quantize first")
         self.spec = spec
         self.params = {}
-        self._tensors = {}
+        self._tensors = []    # per layer: {key: FixedArray}
+        self.inputs = []      # per layer: (input shape, input format)
         self.shapes = []      # (features, format) after each layer
-        n, fmt = spec.input_shape[0], spec.input_format
+        shape, fmt = tuple(spec.input_shape), spec.input_format
         for layer in spec.layers:
-            i, where = layer.index, layer.label
-            if layer.type == "dense":
-                w = self._tensor(params, f"{i}.weight", (layer.units, n), layer.weight.fmt,
-                                 where)
-                b = self._tensor(params, f"{i}.bias", (layer.units,), layer.bias.fmt, where)
-                self._tensors[i] = (w, b)
-                for term, tf in (("weights", w.fmt.mul(fmt)), ("bias", b.fmt)):
-                    if layer.accumulator.fmt.frac_bits < tf.frac_bits:
-                        raise SpecError(f"{where} field 'accumulator': "
-                                        f"{layer.accumulator.fmt} has "
-                                        f"{layer.accumulator.fmt.frac_bits} fraction bits, "
-                                        f"fewer than the {tf.frac_bits} of the {term}")
-                n, fmt = layer.units, layer.output.fmt
-            elif layer.type == "relu":
-                fmt = layer.output.fmt
-            elif layer.type in L.ACTIVATIONS:
-                tb = layer.table_bits or L.default_table_bits(fmt)
-                if tb > fmt.bits:
-                    raise SpecError(f"{where} field 'table_bits': {tb} exceeds the {fmt.bits} "
-                                    f"bits of its input {fmt}")
-                t = self._tensor(params, f"{i}.table", (1 << tb,), layer.output.fmt, where)
-                self._tensors[i] = (t, tb)
-                fmt = layer.output.fmt
-            elif layer.type == "argmax":
-                fmt = L.argmax_format(n)
-                n = 1
-            self.shapes.append((n, fmt))
+            where = layer.label
+            tensors = {k: self._tensor(params, f"{layer.index}.{k}", s, f, where)
+                       for k, (s, f) in layer.tensors(shape, fmt).items()}
+            layer.check_resolved(shape, fmt, tensors)
+            self._tensors.append(tensors)
+            self.inputs.append((shape, fmt))
+            shape, fmt = layer.output_shape(shape), layer.output_format(shape, fmt, tensors)
+            self.shapes.append((math.prod(shape), fmt))
         extra = sorted(set(params) - set(self.params))
         if extra:
             raise ArtifactError(f"weights: unexpected tensor {extra[0]!r}")
@@ -120,17 +102,22 @@ class Model:
     def n_outputs(self) -> int:
         return self.shapes[-1][0]
 
+    def tensors(self, index: int) -> dict:
+        """Layer ``index``'s tensors (``{"weight": FixedArray, ...}``; empty if none)."""
+        return dict(self._tensors[index])
+
     def weight(self, index: int) -> FixedArray:
-        """Weights of dense layer ``index`` (units, inputs)."""
-        return self._tensors[index][0]
+        """Weights of layer ``index`` (dense: ``(units, inputs)``)."""
+        return self._tensors[index]["weight"]
 
     def bias(self, index: int) -> FixedArray:
-        """Bias of dense layer ``index``."""
-        return self._tensors[index][1]
+        """Bias of layer ``index``."""
+        return self._tensors[index]["bias"]
 
     def table(self, index: int) -> tuple[FixedArray, int]:
         """Lookup table of activation layer ``index`` and its index width."""
-        return self._tensors[index]
+        layer, fmt = self.spec.layers[index], self.inputs[index][1]
+        return self._tensors[index]["table"], layer.index_bits(fmt)
 
     # -- inference ------------------------------------------------------------------------
     def forward(self, x: FixedArray) -> list[FixedArray]:
@@ -140,18 +127,8 @@ class Model:
         overflow logs.
         """
         outs = []
-        for layer in self.spec.layers:
-            label = f"layer {layer.index} {layer.type}"
-            if layer.type == "dense":
-                w, b = self._tensors[layer.index]
-                x = L.dense(x, w, b, layer.accumulator.fmt, layer.output.fmt, label)
-            elif layer.type == "relu":
-                x = L.relu(x, layer.output.fmt, label)
-            elif layer.type in L.ACTIVATIONS:
-                t, tb = self._tensors[layer.index]
-                x = L.lut(x, t, tb)
-            elif layer.type == "argmax":
-                x = L.argmax(x)
+        for layer, tensors in zip(self.spec.layers, self._tensors):
+            x = layer.forward(x, tensors, f"layer {layer.index} {layer.type}")
             outs.append(x)
         return outs
 
@@ -195,7 +172,7 @@ class Model:
         self._check_shape(x)  # before quantizing, which would fail on odd shapes
         xq = quantize(x, self.input_format, label="model input")
         y = self.forward(self._check_input(xq.raw))[-1]
-        out = y.raw if self.spec.layers[-1].type == "argmax" else y.to_float()
+        out = y.raw if self.spec.layers[-1].returns_index else y.to_float()
         return out[0] if np.ndim(x) == 1 else out
 
     def overflow_report(self, x_raw) -> _ovf.OverflowLog:

@@ -3,6 +3,7 @@ quantization, producing the bit-exact Model and its metrics."""
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -12,9 +13,10 @@ from .. import overflow as _ovf
 from .data import Dataset, load_data
 from .model import Model
 from .network import Network
-from .spec import Spec
+from .spec import Spec, SpecError
 
-__all__ = ["Adam", "SGD", "train", "post_training_quantize", "accuracy", "TrainResult"]
+__all__ = ["Adam", "SGD", "train", "post_training_quantize", "accuracy", "TrainResult",
+           "check_classes"]
 
 
 class Adam:
@@ -102,6 +104,28 @@ class TrainResult:
                 "history": self.history}
 
 
+def check_classes(spec: Spec, data: Dataset) -> None:
+    """The model's logits (the values before an argmax) cover every class of the data.
+
+    Raises
+    ------
+    SpecError
+        Naming the last layer that sets the width.
+    """
+    shapes, k = spec.shapes, len(spec.layers) - 1
+    while k >= 0 and spec.layers[k].returns_index:
+        k -= 1
+    n = math.prod(shapes[k + 1])
+    if n >= data.classes:
+        return
+    j = k
+    while j > 0 and shapes[j + 1] == shapes[j]:
+        j -= 1
+    name = (spec.data or {}).get("dataset", "sklearn_digits")
+    raise SpecError(f"{spec.layers[j].label}: the model ends with {n} outputs, fewer than the "
+                    f"{data.classes} classes of {name}")
+
+
 def train(spec: Spec, *, qat: bool | None = None, log=sys.stderr) -> TrainResult:
     """Train a spec's network on its data and resolve it into a bit-exact Model.
 
@@ -121,6 +145,7 @@ def train(spec: Spec, *, qat: bool | None = None, log=sys.stderr) -> TrainResult
     qat = cfg.get("qat", True) if qat is None else qat
     a2q = cfg.get("a2q", {}).get("accumulator_bits")
     data = load_data(spec.data or {"dataset": "sklearn_digits"})
+    check_classes(spec, data)
     rng = np.random.default_rng(seed)
     rms = float(np.sqrt(np.mean(data.x_train ** 2)))
     net = Network(spec, rng, input_scale=rms)
@@ -168,6 +193,7 @@ def post_training_quantize(spec: Spec, weights: dict) -> TrainResult:
     ``"<i>.gamma"``, ``".beta"``, ``".mean"``, ``".var"``. Deterministic.
     """
     data = load_data(spec.data or {"dataset": "sklearn_digits"})
+    check_classes(spec, data)
     net = Network(spec, np.random.default_rng(0))
     net.load_float(weights)
     start = time.perf_counter()

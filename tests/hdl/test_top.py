@@ -167,10 +167,10 @@ def test_model_names_that_would_break_verilog_are_rejected(small, tmp_path, name
 
 
 def test_per_layer_hardware_overrides(small):
-    model = Model.load(small)
-    model.spec.hardware = {"strategy": "parallel", "pipeline": 1,
-                           "layers": {0: {"strategy": "folded", "reuse": 4},
-                                      4: {"pipeline": 0}}}
+    doc = Model.load(small).spec.dump()
+    doc["hardware"] = {"strategy": "parallel", "pipeline": 1,
+                       "layers": {0: {"strategy": "folded", "reuse": 4}, 4: {"pipeline": 0}}}
+    model = Model(parse_spec(doc), Model.load(small).params)
     top = ModelTop(model=model)
     kinds = [(i, type(b).__name__) for i, b in top.blocks]
     assert kinds[0] == (0, "DenseFolded") and kinds[2] == (2, "DenseParallel")

@@ -146,9 +146,13 @@ def test_bad_reuse(small, reuse):
         render_hls(Model.load(small), strategy="folded", reuse=reuse)
 
 
-def test_reuse_is_capped_at_the_inputs(small):
-    params = render_hls(Model.load(small), strategy="folded", reuse=100)["firmware/parameters.h"]
-    assert re.findall(r"reuse = (\d+);", params) == ["64", "6", "5"]
+def test_reuse_beyond_the_inputs_is_an_error_naming_the_layer(small):
+    with pytest.raises(SpecError, match=r"^layer 4 \(dense\): reuse 6 exceeds the layer's 5 "
+                                        r"inputs \(a folded layer takes at most one input per "
+                                        r"cycle\); set hardware.layers.4.reuse$"):
+        render_hls(Model.load(small), strategy="folded", reuse=6)
+    params = render_hls(Model.load(small), strategy="folded", reuse=5)["firmware/parameters.h"]
+    assert re.findall(r"reuse = (\d+);", params) == ["5", "5", "5"]
 
 
 def _named(model_name="net", layer_names=(None, None)):

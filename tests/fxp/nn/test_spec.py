@@ -43,7 +43,7 @@ def test_example_loads_as_is():
     assert spec.data == {"dataset": "sklearn_digits", "test_fraction": 0.2, "seed": 0}
     assert spec.train == {"epochs": 40, "batch": 64, "optimizer": "adam", "lr": 0.005,
                           "qat": True, "seed": 0}
-    assert spec.hardware == {"strategy": "parallel"}
+    assert spec.hardware.dump() == {"strategy": "parallel"}
 
 
 def test_example_dump_is_canonical_and_round_trips():
@@ -140,7 +140,8 @@ def test_sections_are_optional():
     for key in ("data", "train", "hardware"):
         del doc[key]
     spec = parse_spec(doc)
-    assert (spec.data, spec.train, spec.hardware) == ({}, {}, {})
+    assert (spec.data, spec.train, spec.hardware.dump()) == ({}, {}, {})
+    assert not spec.hardware
     assert set(spec.dump()) == {"name", "input", "layers"}
     assert round_trip(spec).dump() == spec.dump()
     doc["data"] = None  # "data:" with nothing after it
@@ -153,7 +154,7 @@ def test_parse_does_not_alias_the_document():
     doc["train"]["epochs"] = 1
     doc["data"]["seed"] = 5
     doc["hardware"]["strategy"] = "folded"
-    assert (spec.train["epochs"], spec.data["seed"], spec.hardware["strategy"]) == \
+    assert (spec.train["epochs"], spec.data["seed"], spec.hardware.settings["strategy"]) == \
         (40, 0, "parallel")
 
 

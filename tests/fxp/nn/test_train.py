@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import fxp
-from fxp.nn import Model, load_spec, parse_spec
+from fxp.nn import Model, SpecError, load_spec, parse_spec
 from fxp.nn.train import post_training_quantize, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -58,6 +58,8 @@ def test_qat_forward_equals_bit_exact_path(layers):
 
 def test_learned_and_auto_formats_resolve_to_concrete_ones():
     result = train(_spec(ODD_LAYERS, epochs=3), log=None)
+    names = [name for name, _ in result.network.parameters()]
+    assert len(names) == len(set(names)), names   # the optimizer steps each array once
     layers = result.model.spec.layers
     w0 = layers[0].weight.fmt
     assert (w0.bits, w0.quantization.value, w0.overflow.value) == (7, "RND", "SAT")
@@ -188,3 +190,26 @@ def test_a2q_projection_bounds_every_accumulator(p):
     for layer in model.spec.layers:
         if layer.type == "dense":
             assert layer.accumulator.fmt.bits <= p
+
+
+@pytest.mark.parametrize("units, tail", [(7, [{"type": "argmax"}]),
+                                         (7, [{"type": "relu", "output": "ufixed<6,3>"}]),
+                                         (9, [])])
+def test_fewer_outputs_than_classes_is_one_line_naming_the_layer(tmp_path, units, tail):
+    layers = [{"type": "dense", "units": units, "weight": "fixed<4,1>", "bias": "fixed<6,3>",
+               "accumulator": "auto", "output": "fixed<8,4>"}] + tail
+    spec = _spec(layers)
+    message = (f"layer 0 (dense): the model ends with {units} outputs, fewer than the 10 "
+               f"classes of sklearn_digits")
+    with pytest.raises(SpecError) as err:
+        train(spec, log=None)
+    assert str(err.value) == message
+    with pytest.raises(SpecError) as err:
+        post_training_quantize(spec, {"0.weight": np.zeros((units, 64)),
+                                      "0.bias": np.zeros(units)})
+    assert str(err.value) == message
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec.dump()))
+    r = subprocess.run([sys.executable, "-m", "fxp", "train", str(tmp_path / "s.yaml"), "-o",
+                        str(tmp_path / "out")], capture_output=True, text=True)
+    assert (r.returncode, r.stderr) == (2, f"error: {message}\n")
+    assert not (tmp_path / "out").exists()
