@@ -185,7 +185,7 @@ def _build_options(simulator: str, waves: bool, top: str, build_dir: Path) -> tu
     from cocotb_tools.runner import VerilatorControlFile
 
     args = list(VERILATOR_ARGS)  # waves: cocotb adds --trace (VCD; FST would need lz4.h)
-    waivers = importlib.resources.files("hdl").joinpath("verilator.vlt")  # Amaranth's style
+    waivers = importlib.resources.files("templates") / "rtl" / "verilator.vlt"  # Amaranth's style
     public = build_dir / "public.vlt"  # the testbench reaches the top's ports only
     public.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
     return [VerilatorControlFile(Path(str(waivers))), VerilatorControlFile(public)], args

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fxp.nn import Model, load_vectors
-from hdl.hls_csim import random_inputs
+from hdl.hls.csim import random_inputs
 from sim.checker import Checker
 from sim.interface import BenchResult, BenchSettings
 from sim.ports import ManifestError, PayloadLayout, TopPorts

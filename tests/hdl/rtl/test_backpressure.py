@@ -9,8 +9,8 @@ from amaranth.sim import Simulator
 
 import fxp
 from fxp.nn.layers import make_table
-from hdl.activation import LUT, Argmax, ReLU
-from hdl.dense import DenseParallel
+from hdl.rtl.activation import LUT, Argmax, ReLU
+from hdl.rtl.dense import DenseParallel
 
 from .streamsim import run_stream
 

@@ -13,8 +13,8 @@ from amaranth.sim import Simulator
 
 import fxp
 from fxp import FixedFormat, Overflow, Quantization
-from hdl.common import fmt_shape
-from hdl.requantize import Requantize, requantize
+from hdl.rtl.common import fmt_shape
+from hdl.rtl.requantize import Requantize, requantize
 
 QUANT = list(Quantization)
 OVF = list(Overflow)

@@ -11,7 +11,7 @@ from fxp.nn.layers import default_table_bits, make_table
 from fxp.nn.model import write_artifact
 from fxp.nn.train import train
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 # The small model of tests/hdl/test_top.py (sigmoid and tanh tables, every quantization and
 # overflow mode among its formats), with two named layers: names reach the C++.

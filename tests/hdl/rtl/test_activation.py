@@ -12,11 +12,11 @@ from amaranth.sim import Simulator
 
 from fxp import FixedArray, FixedFormat, overflow_policy
 from fxp.nn.layers import argmax, argmax_format, lut, make_table, relu
-from hdl.activation import LUT, Argmax, ReLU
+from hdl.rtl.activation import LUT, Argmax, ReLU
 
 
 # ReLU casts with hdl.requantize; its tests run as soon as that module is present.
-needs_requantize = pytest.mark.skipif(importlib.util.find_spec("hdl.requantize") is None,
+needs_requantize = pytest.mark.skipif(importlib.util.find_spec("hdl.rtl.requantize") is None,
                                       reason="hdl.requantize is not there yet")
 
 

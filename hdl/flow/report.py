@@ -23,7 +23,7 @@ from fxp.nn import Model
 from fxp.nn.spec import FormatSpec
 
 from . import synth as _synth
-from .rtl import generate_rtl
+from ..rtl.emit import generate_rtl
 
 __all__ = ["IOWrapper", "Progress", "build_report", "report_markdown", "plot_layers",
            "write_report", "ReportError", "DEFAULT_TARGETS", "SCHEMA"]

@@ -15,8 +15,8 @@ products, so a concrete bias format is cut to the products' fraction bits (its `
 kept) at those points. The table reports the accumulator widths each point resolved to.
 
 Every point's result is cached under ``build/cache/sweep/<key>/`` where the key hashes the
-point's spec, the options and the code (fxp and the RTL/synthesis modules) with the tool
-versions; a rerun reuses it.
+point's spec, the options and the code (every module of fxp and hdl, every template) with
+the tool versions; a rerun reuses it.
 """
 
 from __future__ import annotations
@@ -38,14 +38,13 @@ from fxp.files import atomic_files
 from .report import DEFAULT_TARGETS, Progress, ReportError, _pyplot, _table, _fmt
 
 __all__ = ["parse_bits", "point_spec", "run_sweep", "sweep_markdown", "plot_sweep",
-           "code_version", "CACHE_DIR"]
+           "code_version", "code_files", "CACHE_DIR"]
 
 SCHEMA = "fxpga.sweep/1"
 CACHE_DIR = os.path.join("build", "cache", "sweep")
-_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# the modules whose code decides a point's result (besides all of fxp)
-_HDL_MODULES = ("common", "dense", "activation", "requantize", "top", "rtl", "synth", "report",
-                "sweep")
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# the code that decides a point's result: every module of these packages, every template
+_CODE = (("fxp", ".py"), ("hdl", ".py"), ("templates", ""))
 
 
 def parse_bits(text: str, what: str, allow_auto: bool) -> list:
@@ -126,15 +125,24 @@ def point_spec(doc: dict, weight_bits, acc_bits, epochs=None) -> dict:
     return doc
 
 
+def code_files() -> list:
+    """Every ``.py`` file under ``fxp/`` and ``hdl/`` and every file under ``templates/``,
+    sorted by path (caches and compiled files left out)."""
+    files = []
+    for package, suffix in _CODE:
+        for base, dirs, names in os.walk(os.path.join(_ROOT, package)):
+            dirs[:] = [d for d in dirs if d != "__pycache__"]
+            files += [os.path.join(base, n) for n in names
+                      if n.endswith(suffix) and not n.endswith(".pyc")]
+    return sorted(files, key=lambda path: os.path.relpath(path, _ROOT))
+
+
 def code_version() -> str:
-    """A hash of the code that decides a point's result, with the tool versions."""
+    """A hash of the code that decides a point's result (:func:`code_files`), with the tool
+    versions."""
     from .synth import tool_versions
     h = hashlib.sha256()
-    files = []
-    for base, _, names in os.walk(os.path.join(_ROOT, "fxp")):
-        files += [os.path.join(base, n) for n in names if n.endswith(".py")]
-    files += [os.path.join(_ROOT, "hdl", f"{m}.py") for m in _HDL_MODULES]
-    for path in sorted(files):
+    for path in code_files():
         h.update(os.path.relpath(path, _ROOT).encode() + b"\0")
         with open(path, "rb") as f:
             h.update(f.read() + b"\0")

@@ -15,7 +15,7 @@ from pathlib import Path
 __all__ = ["ApFixedError", "REPO_ROOT", "BUILD_DIR", "HLS4ML_REQUIREMENT", "ap_types_dir",
            "locked"]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_DIR = REPO_ROOT / "build" / "apfixed"
 HLS4ML_REQUIREMENT = "hls4ml==1.3.0"
 HEADERS_IN_WHEEL = "hls4ml/templates/vivado/ap_types/"

@@ -15,8 +15,8 @@ from fxp.nn import Model, load_vectors
 from fxp.nn.layers import ACTIVATIONS, argmax_format
 from fxp.nn.spec import SpecError
 
-from .hls_names import check_cpp_name
-from .top import layer_config
+from .names import check_cpp_name
+from ..rtl.top import layer_config
 
 __all__ = ["generate_hls", "render_hls", "raw_literal", "format_vectors", "parse_vectors",
            "generated_identifiers", "KERNEL_HEADERS", "DEFAULT_PART", "DEFAULT_CLOCK_NS"]

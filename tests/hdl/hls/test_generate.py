@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from fxp import FixedFormat
 from fxp.nn import Model, SpecError, load_vectors, parse_spec
 from fxp.nn.layers import argmax_format
-from hdl.hls import format_vectors, generate_hls, parse_vectors, raw_literal, render_hls
-from hdl.hls_names import check_cpp_name
+from hdl.hls.generate import format_vectors, generate_hls, parse_vectors, raw_literal, render_hls
+from hdl.hls.names import check_cpp_name
 
 from .conftest import ROOT, random_artifact
 

@@ -16,7 +16,7 @@ from fxp import FixedFormat
 from fxp.nn import ArtifactError, Model, load_vectors
 
 from .aptypes import REPO_ROOT, ApFixedError, ap_types_dir
-from .hls import format_vectors, parse_vectors
+from .generate import format_vectors, parse_vectors
 
 __all__ = ["CsimResult", "CXX", "CXXFLAGS", "compile_csim", "random_inputs", "run_csim"]
 

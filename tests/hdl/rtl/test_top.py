@@ -14,14 +14,14 @@ from amaranth.hdl import Fragment
 import fxp
 from fxp.nn import Model, load_spec, load_vectors, parse_spec
 from fxp.nn.train import train
-from hdl.rtl import generate_rtl
-from hdl.synth import synth_ecp5
-from hdl.top import ModelTop
+from hdl.rtl.emit import generate_rtl
+from hdl.flow.synth import synth_ecp5
+from hdl.rtl.top import ModelTop
 
 from .streamsim import run_stream
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-WAIVERS = os.path.join(ROOT, "hdl", "verilator.vlt")
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+WAIVERS = os.path.join(ROOT, "templates", "rtl", "verilator.vlt")
 
 SMALL = {
     "name": "small_mix", "data": {"dataset": "sklearn_digits", "test_fraction": 0.1, "seed": 2},

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import fxp
 from fxp import FixedFormat
 from fxp.nn import layers as L
-from hdl.dense import DenseFolded, DenseParallel, csd
+from hdl.rtl.dense import DenseFolded, DenseParallel, csd
 
 from .streamsim import run_stream
 

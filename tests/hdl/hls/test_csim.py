@@ -13,10 +13,10 @@ import pytest
 
 import fxp
 from fxp.nn import Model, load_vectors
-from hdl.aptypes import ap_types_dir
-from hdl.hls import generate_hls, parse_vectors, render_hls
-from hdl.hls_csim import compile_csim, random_inputs, run_csim
-from hdl.hls_names import check_cpp_name
+from hdl.hls.aptypes import ap_types_dir
+from hdl.hls.generate import generate_hls, parse_vectors, render_hls
+from hdl.hls.csim import compile_csim, random_inputs, run_csim
+from hdl.hls.names import check_cpp_name
 from fxp.nn.spec import IDENTIFIER, SpecError
 
 from .conftest import ROOT

@@ -16,10 +16,10 @@ import fxp
 from fxp.nn import Model, load_vectors, parse_spec
 from fxp.nn.model import write_artifact
 from fxp.nn.train import train
-from hdl import report as rp
-from hdl import synth
+from hdl.flow import report as rp
+from hdl.flow import synth
 from hdl.__main__ import main
-from hdl.sweep import parse_bits, point_spec, run_sweep
+from hdl.flow.sweep import parse_bits, point_spec, run_sweep
 
 TINY = {
     "name": "tiny_rep", "data": {"dataset": "sklearn_digits", "test_fraction": 0.2, "seed": 0},
@@ -208,7 +208,7 @@ def test_widened_accumulators_keep_the_weights(artifact):
 
 
 def test_point_spec_changes_weight_bits_and_trains_a2q():
-    with open(os.path.join(os.path.dirname(__file__), "..", "..", "examples",
+    with open(os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples",
                            "digits_mlp.yaml")) as f:
         doc = yaml.safe_load(f)
     p = point_spec(doc, 4, "auto")
