@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fxp import FixedFormat
-from fxp.nn import Model, SpecError, load_vectors, parse_spec
+from fxp.nn import Model, load_vectors, parse_spec
 from fxp.nn.layers import argmax_format
 from hdl.hls.generate import format_vectors, generate_hls, parse_vectors, raw_literal, render_hls
 from hdl.hls.names import check_cpp_name
@@ -195,14 +195,14 @@ RESERVED = "is reserved in the generated C++"
 ])
 def test_bad_names_are_rejected(model_name, layer_names, message):
     model = _named(model_name, layer_names)
-    with pytest.raises(SpecError, match=f"^{re.escape(message)}$"):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         render_hls(model)
 
 
 def test_leading_underscore_is_rejected():
     model = _named()
     model.spec.name = "_net"        # the spec parser already refuses it; generation checks too
-    with pytest.raises(SpecError, match=r"^model name: '_net' is not a safe identifier "):
+    with pytest.raises(ValueError, match=r"^model name: '_net' is not a safe identifier "):
         render_hls(model)
 
 
