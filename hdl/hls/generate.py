@@ -12,11 +12,10 @@ import numpy as np
 from fxp import FixedFormat
 from fxp.files import atomic_directory
 from fxp.nn import Model, load_vectors
-from fxp.nn.layers import ACTIVATIONS, argmax_format
 from fxp.nn.spec import SpecError
 
+from .kernels import KernelContext, kernel_of, raw_literal
 from .names import check_cpp_name
-from ..rtl.top import layer_config
 
 __all__ = ["generate_hls", "render_hls", "raw_literal", "format_vectors", "parse_vectors",
            "generated_identifiers", "KERNEL_HEADERS", "DEFAULT_PART", "DEFAULT_CLOCK_NS"]
@@ -25,10 +24,7 @@ DEFAULT_PART = "xc7z020clg400-1"
 DEFAULT_CLOCK_NS = 10.0
 KERNEL_HEADERS = ("nnet_activation.h", "nnet_argmax.h", "nnet_common.h", "nnet_csim.h",
                   "nnet_dense.h")
-_KERNEL_OF = {"dense": "nnet_dense.h", "relu": "nnet_activation.h", "lut": "nnet_activation.h",
-              "argmax": "nnet_argmax.h"}
 _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
-_LINE = 96  # characters of values per line in weights.h
 
 
 def _environment() -> jinja2.Environment:
@@ -36,20 +32,6 @@ def _environment() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(str(resources.files("templates") / "hls")),
         undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
         lstrip_blocks=True, autoescape=False)
-
-
-def raw_literal(raw: int) -> str:
-    """A raw integer of at most 64 bits as a C++ ``long long`` expression.
-
-    Examples
-    --------
-    >>> raw_literal(-11), raw_literal(-2**63)
-    ('-11', '(-9223372036854775807 - 1)')
-    """
-    raw = int(raw)
-    if not -2**63 <= raw < 2**63:
-        raise ValueError(f"Raw integer {raw} does not fit 64 bits")
-    return "(-9223372036854775807 - 1)" if raw == -2**63 else str(raw)
 
 
 def format_vectors(raw, fmt: FixedFormat) -> str:
@@ -99,89 +81,37 @@ def _check_names(model: Model):
             check_cpp_name(layer.name, f"{layer.label} field 'name'", taken | {model.name})
 
 
-def _type(name, role, fmt):
-    return {"name": name, "role": role, "format": str(fmt), "c_type": fmt.c_type()}
-
-
-def _array(index, label, role, name, type_name, fmt, raw):
-    if fmt.bits > 64:
-        raise ValueError(f"layer {index} ({label}) {role}: {fmt} is wider than the 64 bits "
-                         f"that nnet::from_raw sets")
-    raw = np.asarray(raw)
-    rows = raw.reshape(-1, raw.shape[-1])
-    values = [[f"nnet::from_raw<{type_name}>({raw_literal(v)})" for v in row] for row in rows]
-    width = max(len(v) for row in values for v in row) + 2
-    return {"index": index, "label": label, "role": role, "name": name, "type": type_name,
-            "format": str(fmt), "frac_bits": fmt.frac_bits, "size": raw.shape[-1],
-            "rows": raw.shape[0] if raw.ndim == 2 else None,
-            "entries": values if raw.ndim == 2 else values[0],
-            "per_line": max(1, _LINE // width)}
-
-
 def _plan(model: Model, strategy, reuse):
-    """Per layer: types, config, arrays and the call of its kernel."""
-    real = [layer for layer in model.spec.layers if layer.type != "batchnorm"]
-    layers, arrays, ii = [], [], 1
+    """Per layer: types, config, arrays and the call of its kernel (:data:`KERNELS`)."""
+    real = [(layer, kernel) for layer in model.spec.layers
+            for kernel in [kernel_of(layer)] if kernel is not None]
+    layers, arrays, headers, ii = [], [], set(), 1
     in_type, in_var, fmt, n = "input_t", "in", model.input_format, model.n_inputs
-    for layer in real:
-        i, last = layer.index, layer is real[-1]
+    for k, (layer, kernel) in enumerate(real):
+        i, last = layer.index, k == len(real) - 1
         label = layer.type if layer.name is None else f"{layer.type} {layer.name}"
         out_type = f"layer{i}_t"
         out_var = "out" if last else (layer.name or f"layer{i}_out")
-        types, ctypes, values, args, hw = [], [], [], [in_var, out_var], ""
-        if layer.type == "dense":
-            w, b = model.weight(i), model.bias(i)
-            n_in, n_out = w.shape[1], w.shape[0]
-            cfg = layer_config(model, i, strategy=strategy, reuse=reuse)
-            r = 1 if cfg["strategy"] == "parallel" else min(cfg["reuse"], n_in)
-            block = -(-n_in // r)
-            hw = ", parallel" if r == 1 else f", folded, reuse {r}"
-            acc, out_fmt = layer.accumulator.fmt, layer.output.fmt
-            types = [_type(f"weight{i}_t", "weights", w.fmt), _type(f"bias{i}_t", "bias", b.fmt),
-                     _type(f"accum{i}_t", "accumulator", acc),
-                     _type(out_type, "output", out_fmt)]
-            ctypes = [("accum_t", f"accum{i}_t"), ("weight_t", f"weight{i}_t"),
-                      ("bias_t", f"bias{i}_t")]
-            values = [("n_in", n_in), ("n_out", n_out), ("reuse", r), ("block", block),
-                      ("multipliers", n_out * block)]
-            ii = max(ii, r)
-            args += [f"w{i}", f"b{i}"]
-            arrays += [_array(i, label, "weights", f"w{i}", f"weight{i}_t", w.fmt, w.raw),
-                       _array(i, label, "bias", f"b{i}", f"bias{i}_t", b.fmt, b.raw)]
-            kernel, n = "dense", n_out
-        elif layer.type == "relu":
-            out_fmt = layer.output.fmt
-            types = [_type(out_type, "output", out_fmt)]
-            values = [("n", n)]
-            kernel = "relu"
-        elif layer.type in ACTIVATIONS:
-            table, tb = model.table(i)
-            out_fmt = table.fmt
-            types = [_type(out_type, "output and table", out_fmt)]
-            values = [("n", n), ("table_bits", tb), ("in_signed", fmt.signed)]
-            args += [f"table{i}"]
-            arrays.append(_array(i, label, f"{layer.type} table ({tb} index bits)", f"table{i}",
-                                 out_type, out_fmt, table.raw))
-            kernel = "lut"
-        elif layer.type == "argmax":
-            out_fmt = argmax_format(n)
-            types = [_type(out_type, "output (index of the first maximum)", out_fmt)]
-            values = [("n", n)]
-            kernel, n = "argmax", 1
-        else:
-            raise SpecError(f"{layer.label}: no HLS kernel for layer type {layer.type!r}")
+        call = kernel(KernelContext(model=model, layer=layer, in_fmt=fmt, n=n, label=label,
+                                    out_type=out_type, strategy=strategy, reuse=reuse))
+        ii = max(ii, call.ii)
+        arrays += call.arrays
+        headers.add(call.header)
+        n = call.n_out
         layers.append({
-            "index": i, "label": label + hw, "kernel": kernel, "types": types,
-            "config_types": [{"name": a, "type": t} for a, t in ctypes],
+            "index": i, "label": label + call.note, "kernel": call.name, "types": call.types,
+            "config_types": [{"name": a, "type": t} for a, t in call.config_types],
             "config_values": [{"name": a, "type": "bool", "value": str(v).lower()}
                               if isinstance(v, bool) else {"name": a, "type": "unsigned",
-                                                           "value": v} for a, v in values],
+                                                           "value": v}
+                              for a, v in call.config_values],
             "in_type": in_type, "out_type": "output_t" if last else out_type,
-            "out_var": out_var, "n_out": n, "declare": not last, "args": args})
-        in_type, in_var, fmt = out_type, out_var, out_fmt
+            "out_var": out_var, "n_out": n, "declare": not last,
+            "args": [in_var, out_var, *call.args]})
+        in_type, in_var, fmt = out_type, out_var, call.out_fmt
     if not layers:
         raise SpecError(f"Model {model.name}: no layers to generate")
-    return layers, arrays, fmt, n, ii
+    return layers, arrays, sorted(headers), fmt, n, ii
 
 
 def render_hls(model: Model, *, strategy=None, reuse=None, part=DEFAULT_PART,
@@ -222,13 +152,13 @@ def _render(model, strategy, reuse, part, clock_ns, vectors):
     if reuse is not None and (isinstance(reuse, bool) or not isinstance(reuse, int) or reuse < 1):
         raise TypeError(f"Reuse factor must be a positive integer, not {reuse!r}")
     _check_names(model)
-    layers, arrays, out_fmt, n_out, ii = _plan(model, strategy, reuse)
+    layers, arrays, headers, out_fmt, n_out, ii = _plan(model, strategy, reuse)
     name = model.name
     ctx = {
         "name": name, "n_in": model.n_inputs, "n_out": n_out,
         "input": {"format": str(model.input_format), "c_type": model.input_format.c_type()},
         "output_type": f"layer{layers[-1]['index']}_t", "layers": layers, "arrays": arrays,
-        "headers": sorted({_KERNEL_OF[layer["kernel"]] for layer in layers}), "ii": ii,
+        "headers": headers, "ii": ii,
         "part": part, "clock_ns": f"{float(clock_ns):g}", "vectors": vectors is not None,
     }
     env = _environment()
