@@ -30,7 +30,7 @@ def main(argv=None) -> int:
     c.add_argument("--vectors", type=int, default=2000, metavar="N",
                    help="random input vectors besides the artifact's (default %(default)s)")
     c.add_argument("--seed", type=int, default=0, help="seed of the random vectors")
-    from .flow.report import add_subcommands, run_subcommand
+    from .flow.cli import add_subcommands, run_subcommand
     add_subcommands(sub)
     args = p.parse_args(argv)
     if args.command in ("report", "sweep"):
@@ -43,8 +43,8 @@ def main(argv=None) -> int:
             from .rtl.emit import generate_rtl
             man = generate_rtl(args.directory, strategy=args.strategy, reuse=args.reuse,
                                pipeline=args.pipeline)
-            print(f"{man['name']}: latency {man['latency']} cycles, II {man['ii']} -> "
-                  f"{os.path.join(args.directory, 'rtl', man['verilog'])}")
+            print(f"{man.name}: latency {man.latency} cycles, II {man.ii} -> "
+                  f"{os.path.join(args.directory, 'rtl', man.verilog)}")
         elif args.command == "hls":
             from .hls.generate import generate_hls
             info = generate_hls(args.directory, strategy=args.strategy, reuse=args.reuse,

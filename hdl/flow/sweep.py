@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -35,10 +34,16 @@ import yaml
 from fxp import FixedFormat
 from fxp.files import atomic_files
 
-from .report import DEFAULT_TARGETS, Progress, ReportError, _pyplot, _table, _fmt
+from .errors import ReportError
+from .markdown import sweep_markdown
+from .plots import plot_sweep
+from .progress import Progress
+from .report import build_report, write_report
+from .synth import TARGETS
+from .tools import tool_versions
 
-__all__ = ["parse_bits", "point_spec", "run_sweep", "sweep_markdown", "plot_sweep",
-           "code_version", "code_files", "CACHE_DIR"]
+__all__ = ["parse_bits", "point_spec", "run_sweep", "write_sweep", "code_version", "code_files",
+           "CACHE_DIR"]
 
 SCHEMA = "fxpga.sweep/1"
 CACHE_DIR = os.path.join("build", "cache", "sweep")
@@ -93,8 +98,7 @@ def point_spec(doc: dict, weight_bits, acc_bits, epochs=None) -> dict:
     layers = doc["layers"]
     in_frac = _frac_of(doc["input"]["format"])
     for layer in layers:
-        t = layer.get("type")
-        if t == "dense":
+        if "weight" in layer:          # a layer with weights (dense)
             w = layer["weight"]
             if isinstance(w, str) and w.strip() == "auto":
                 layer["weight"] = {"bits": weight_bits, "int_bits": "auto", "signed": True,
@@ -105,7 +109,7 @@ def point_spec(doc: dict, weight_bits, acc_bits, epochs=None) -> dict:
                 f = FixedFormat.parse(w)
                 layer["weight"] = str(FixedFormat(weight_bits, f.int_bits, f.signed,
                                                   f.quantization, f.overflow))
-            if acc_bits != "auto":
+            if acc_bits != "auto" and "accumulator" in layer:
                 layer["accumulator"] = "auto"
                 wf = _frac_of(layer["weight"])
                 b = layer["bias"]
@@ -140,7 +144,6 @@ def code_files() -> list:
 def code_version() -> str:
     """A hash of the code that decides a point's result (:func:`code_files`), with the tool
     versions."""
-    from .synth import tool_versions
     h = hashlib.sha256()
     for path in code_files():
         h.update(os.path.relpath(path, _ROOT).encode() + b"\0")
@@ -165,7 +168,6 @@ def _run_point(task: dict) -> dict:
     from fxp import overflow_policy
     from fxp.nn.spec import SpecError, parse_spec
 
-    from .report import build_report, write_report
     label, final = task["label"], task["dir"]
     progress = Progress(prefix=label, start=task["start"])
     result_path = os.path.join(final, "result.json")
@@ -199,9 +201,9 @@ def _run_point(task: dict) -> dict:
         res["accuracy"] = {"fixed": metrics["fixed_accuracy"],
                            "float": metrics["float_accuracy"]}
         res["accumulators"] = [str(layer.accumulator.fmt) for layer in tr.model.spec.layers
-                               if layer.type == "dense"]
+                               if layer.accumulator is not None]
         res["weights"] = [str(layer.weight.fmt) for layer in tr.model.spec.layers
-                          if layer.type == "dense"]
+                          if layer.weight is not None]
         rep = build_report(art, targets=opts["targets"], pnr=opts["pnr"],
                            strategy=opts["strategy"], reuse=opts["reuse"], jobs=1,
                            progress=progress)
@@ -252,7 +254,6 @@ def run_sweep(spec_path, *, weight_bits=(4, 6, 8), acc_bits=("auto",), output=No
     """
     progress = progress or Progress()
     for t in targets:
-        from .synth import TARGETS
         if t not in TARGETS:
             raise ReportError(f"unknown target {t!r}; expected one of {', '.join(TARGETS)}")
     if reuse is not None and (isinstance(reuse, bool) or not isinstance(reuse, int)
@@ -295,73 +296,6 @@ def run_sweep(spec_path, *, weight_bits=(4, 6, 8), acc_bits=("auto",), output=No
     write_sweep(sweep, out_dir)
     progress.line(f"sweep {name}: {len(points)} points ({hits} cached) -> {out_dir}")
     return sweep
-
-
-def sweep_markdown(sweep: dict) -> str:
-    """One table: a row per point (accuracy, accumulators, resources, fmax)."""
-    targets = sweep["options"]["targets"]
-    pnr = sweep["options"]["pnr"]
-    head = ["weight bits", "acc bits", "accumulators", "bit-exact acc", "float acc"]
-    head += [f"{t} {n}" for t in targets for n in ("LUT", "FF")]
-    if pnr:
-        head += ["fmax (MHz)", "latency (ns)"]
-    rows = []
-    for p in sweep["points"]:
-        row = [str(p["weight_bits"]), str(p["acc_bits"])]
-        if "error" in p:
-            rows.append(row + [f"failed: {p['error']}"] + [""] * (len(head) - 3))
-            continue
-        row += [", ".join(a.split("<")[1].split(",")[0] + " b" for a in p["accumulators"]),
-                _fmt(p["accuracy"]["fixed"], 4), _fmt(p["accuracy"]["float"], 4)]
-        for t in targets:
-            r = p["resources"][t]
-            row += [_fmt(r["lut"]), _fmt(r["ff"])]
-        if pnr:
-            perf = p["performance"]
-            row += [_fmt(perf.get("fmax_mhz"), 2), _fmt(perf.get("latency_ns"), 2)]
-        rows.append(row)
-    strat = sweep["options"]["strategy"] or "the spec's"
-    lines = [f"# {sweep['name']}: accuracy and resources against bit widths", "",
-             f"Hardware strategy: {strat}"
-             + (f", reuse {sweep['options']['reuse']}" if sweep["options"]["reuse"] else "")
-             + ". Accumulator bits `auto`: the spec's accumulators; a width P: trained "
-               "accumulator-aware (A2Q) so every accumulator fits P bits; the accumulators "
-               "column gives the widths each dense layer resolved to.", ""]
-    lines += _table(head, rows)
-    c = sweep["cache"]
-    lines += ["", f"{len(sweep['points'])} points, {c['hits']} from the cache."]
-    return "\n".join(lines) + "\n"
-
-
-def plot_sweep(sweep: dict, out_dir) -> list:
-    """``sweep_weight_bits.png`` and ``sweep_acc_bits.png``: accuracy and LUTs (first target)."""
-    plt = _pyplot()
-    target = sweep["options"]["targets"][0]
-    ok = [p for p in sweep["points"] if "error" not in p]
-    paths = []
-    for axis, other, fname in (("weight_bits", "acc_bits", "sweep_weight_bits.png"),
-                               ("acc_bits", "weight_bits", "sweep_acc_bits.png")):
-        xs_all = sweep[axis]
-        fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-        for ov in sweep[other]:
-            pts = [p for p in ok if p[other] == ov]
-            pts.sort(key=lambda p: xs_all.index(p[axis]))
-            xs = [xs_all.index(p[axis]) for p in pts]
-            lab = f"{other.replace('_', ' ')} {ov}"
-            a1.plot(xs, [p["accuracy"]["fixed"] for p in pts], "o-", label=lab)
-            a2.plot(xs, [p["resources"][target]["lut"] for p in pts], "o-", label=lab)
-        for ax, title in ((a1, "bit-exact test accuracy"), (a2, f"{target} LUTs")):
-            ax.set_xticks(range(len(xs_all)), [str(x) for x in xs_all])
-            ax.set_xlabel(axis.replace("_", " "))
-            ax.set_title(f"{sweep['name']}: {title}")
-            ax.grid(alpha=0.3)
-        a1.legend()
-        fig.tight_layout()
-        path = os.path.join(out_dir, fname)
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        paths.append(path)
-    return paths
 
 
 def write_sweep(sweep: dict, out_dir) -> None:

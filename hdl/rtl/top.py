@@ -8,9 +8,10 @@ from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from fxp.nn import Model
-from fxp.nn.layers import argmax_format
 
+from .blocks import LayerContext, block_kind
 from .common import vector_layout
+from .manifest import submodule_name
 
 __all__ = ["ModelTop", "layer_config", "STRATEGIES"]
 
@@ -67,42 +68,28 @@ class ModelTop(wiring.Component):
             raise TypeError(f"ModelTop model must be an fxp.nn.Model, not {model!r}")
         self._model = model
         self._blocks = []
-        self._configs = {i: layer_config(model, i, strategy=strategy, reuse=reuse,
-                                         pipeline=pipeline)
-                         for i, layer in enumerate(model.spec.layers) if layer.type == "dense"}
+        self._contexts = {}
+        kinds = [(layer, block_kind(layer)) for layer in model.spec.layers]
+        self._configs = {layer.index: layer_config(model, layer.index, strategy=strategy,
+                                                   reuse=reuse, pipeline=pipeline)
+                         for layer, kind in kinds if kind is not None and kind.configured}
         # the blocks after the last folded layer run free (no enable), before the output FIFO
         folded = [i for i, c in self._configs.items() if c["strategy"] == "folded"]
         free_from = max(folded, default=-1) + 1
         hw = model.spec.hardware or {}
         model_pipeline = hw.get("pipeline", DEFAULT_PIPELINE) if pipeline is None else pipeline
         fmt, n = model.input_format, model.n_inputs
-        for layer in model.spec.layers:
-            i = layer.index
-            bp = i < free_from
-            if layer.type == "dense":
-                blk = _dense(model, layer, fmt, self._configs[i], bp)
-                fmt, n = layer.output.fmt, layer.units
-            elif layer.type == "relu":
-                from .activation import ReLU
-                # registered unless the model is unpipelined: its rounding and saturation
-                # would otherwise sit in one cycle with the next layer's first adders
-                blk = ReLU(n=n, in_fmt=fmt, out_fmt=layer.output.fmt, backpressure=bp,
-                           registered=model_pipeline > 0)
-                fmt = layer.output.fmt
-            elif layer.type in ("sigmoid", "tanh"):
-                from .activation import LUT
-                table, tb = model.table(i)
-                blk = LUT(n=n, in_fmt=fmt, table=table, table_bits=tb, backpressure=bp)
-                fmt = table.fmt
-            elif layer.type == "argmax":
-                from .activation import Argmax
-                # the comparator tree is registered like the adder trees: 10 values in one
-                # cycle are a chain of ceil(log2 10) compare-and-select levels
-                blk = Argmax(n=n, in_fmt=fmt, pipeline=model_pipeline, backpressure=bp)
-                fmt, n = argmax_format(n), 1
-            else:   # batchnorm: folded into the dense layer before it
+        for layer, kind in kinds:
+            if kind is None:        # folded into the layer before it
                 continue
+            i = layer.index
+            ctx = LayerContext(model=model, layer=layer, in_fmt=fmt, n=n,
+                               config=self._configs.get(i), backpressure=i < free_from,
+                               pipeline=model_pipeline)
+            blk = kind.build(ctx)
+            fmt, n = blk.out_fmt, blk.o.payload.shape().length
             self._blocks.append((i, blk))
+            self._contexts[i] = ctx
         self._free = [blk for _, blk in self._blocks if not getattr(blk, "backpressure", True)]
         # in flight at full rate: one vector per free stage, one written to the FIFO this
         # cycle, one being read: latency + 2 entries never stall the input (see elaborate)
@@ -122,8 +109,14 @@ class ModelTop(wiring.Component):
         return list(self._blocks)
 
     @property
+    def contexts(self) -> dict:
+        """Per layer index with a block: the :class:`~hdl.rtl.blocks.LayerContext` it was
+        built from."""
+        return dict(self._contexts)
+
+    @property
     def configs(self) -> dict:
-        """Per dense layer index: strategy, reuse, pipeline."""
+        """Per configured layer index (dense): strategy, reuse, pipeline."""
         return dict(self._configs)
 
     @property
@@ -147,7 +140,7 @@ class ModelTop(wiring.Component):
         m = Module()
         blocks = [blk for _, blk in self._blocks]
         for i, blk in self._blocks:
-            m.submodules[f"layer{i}_{type(blk).__name__.lower()}"] = blk
+            m.submodules[submodule_name(i, type(blk).__name__)] = blk
         k0 = len(blocks) - len(self._free)          # the first free-running block
         src = wiring.flipped(self.i)
         for k, blk in enumerate(blocks):
@@ -180,17 +173,3 @@ class ModelTop(wiring.Component):
         m.d.sync += credits.eq(credits + take - pop)
         return m
 
-
-def _dense(model, layer, in_fmt, cfg, backpressure):
-    from .dense import DenseFolded, DenseParallel
-    kw = dict(weight=model.weight(layer.index), bias=model.bias(layer.index), in_fmt=in_fmt,
-              acc_fmt=layer.accumulator.fmt, out_fmt=layer.output.fmt)
-    if cfg["strategy"] == "parallel":
-        return DenseParallel(pipeline=cfg["pipeline"], backpressure=backpressure, **kw)
-    return DenseFolded(reuse=min(cfg["reuse"], layer_inputs(model, layer)),
-                       pipeline=cfg["pipeline"], **kw)
-
-
-def layer_inputs(model, layer) -> int:
-    """Number of inputs of a dense layer."""
-    return model.weight(layer.index).shape[1]

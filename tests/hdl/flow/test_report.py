@@ -16,10 +16,14 @@ import fxp
 from fxp.nn import Model, load_vectors, parse_spec
 from fxp.nn.model import write_artifact
 from fxp.nn.train import train
-from hdl.flow import report as rp
-from hdl.flow import synth
 from hdl.__main__ import main
+from hdl.flow import pnr, synth
+from hdl.flow import report as rp
+from hdl.flow.harness import IOWrapper, wrapper_verilog
+from hdl.flow.markdown import report_markdown
+from hdl.flow.progress import Progress
 from hdl.flow.sweep import parse_bits, point_spec, run_sweep
+from hdl.rtl.manifest import Manifest
 
 TINY = {
     "name": "tiny_rep", "data": {"dataset": "sklearn_digits", "test_fraction": 0.2, "seed": 0},
@@ -58,7 +62,7 @@ def report(artifact):
     def fake_pnr(netlist, device, **kw):
         calls.append((device, kw))
         assert os.path.getsize(netlist) > 0
-        return {"device": synth.ECP5_DEVICES[device][0], "fmax_mhz": {"clk": FAKE_FMAX},
+        return {"device": pnr.ECP5_DEVICES[device][0], "fmax_mhz": {"clk": FAKE_FMAX},
                 "utilization": {"TRELLIS_FF": [10, 24288]}, "seconds": 0.0,
                 "critical_path": {"logic_ns": 1.0, "routing_ns": 2.0, "total_ns": 3.0,
                                   "cells": ["i__payload_q_TRELLIS_FF_Q",
@@ -66,8 +70,8 @@ def report(artifact):
                                             "dut.layer2_denseparallel.y"]}}
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(synth, "place_route_ecp5", fake_pnr)
-        rep = rp.build_report(artifact, targets=("ecp5",), progress=rp.Progress(stream=None))
+        mp.setattr(pnr, "place_route_ecp5", fake_pnr)
+        rep = rp.build_report(artifact, targets=("ecp5",), progress=Progress(stream=None))
     paths = rp.write_report(rep, artifact / "report")
     assert calls and calls[0][0] == "25k" and calls[0][1]["out_of_context"] is False
     return rep, paths
@@ -138,7 +142,7 @@ def test_markdown_tables_match_the_json(report):
     rep, paths = report
     with open(paths["md"]) as f:
         md = f.read()
-    assert md == rp.report_markdown(rep)
+    assert md == report_markdown(rep)
     perf = dict((k, v) for k, v in _md_table(md, "Performance"))
     assert _num(perf["latency (cycles)"]) == rep["performance"]["latency_cycles"]
     assert _num(perf["fmax, ECP5 (MHz)"]) == rep["performance"]["fmax_mhz"]
@@ -166,29 +170,36 @@ def test_summaries_of_each_family():
                                   "SB_MAC16": 1})
     assert (i["lut"], i["ff"], i["carry"], i["dsp"], i["cells"]) == (5, 3, 3, 1, 12)
     # packed counts against 60 % of the sites (24,288 / 43,848 / 83,640), DSPs and BRAMs whole
-    assert synth.pick_device({"TRELLIS_COMB": 14572, "TRELLIS_FF": 100}) == "25k"
-    assert synth.pick_device({"TRELLIS_COMB": 14573, "TRELLIS_FF": 100}) == "45k"
-    assert synth.pick_device({"TRELLIS_COMB": 100, "TRELLIS_FF": 26308}) == "45k"
-    assert synth.pick_device({"TRELLIS_COMB": 50184, "TRELLIS_FF": 100}) == "85k"
-    assert synth.pick_device({"TRELLIS_COMB": 50185, "TRELLIS_FF": 100}) is None
-    assert synth.pick_device({"TRELLIS_COMB": 100, "MULT18X18D": 73}) == "85k"
-    assert synth.pick_device({"TRELLIS_COMB": 100, "DP16KD": 57}) == "45k"
-    assert synth.pick_device({"TRELLIS_COMB": 100, "MULT18X18D": 157}) is None
+    assert pnr.pick_device({"TRELLIS_COMB": 14572, "TRELLIS_FF": 100}) == "25k"
+    assert pnr.pick_device({"TRELLIS_COMB": 14573, "TRELLIS_FF": 100}) == "45k"
+    assert pnr.pick_device({"TRELLIS_COMB": 100, "TRELLIS_FF": 26308}) == "45k"
+    assert pnr.pick_device({"TRELLIS_COMB": 50184, "TRELLIS_FF": 100}) == "85k"
+    assert pnr.pick_device({"TRELLIS_COMB": 50185, "TRELLIS_FF": 100}) is None
+    assert pnr.pick_device({"TRELLIS_COMB": 100, "MULT18X18D": 73}) == "85k"
+    assert pnr.pick_device({"TRELLIS_COMB": 100, "DP16KD": 57}) == "45k"
+    assert pnr.pick_device({"TRELLIS_COMB": 100, "MULT18X18D": 157}) is None
 
 
 def test_io_wrapper_pins():
-    man = {"top": "m", "clock": "clk", "reset": "rst", "ports": {
-        "clk": {"direction": "in", "width": 1}, "rst": {"direction": "in", "width": 1},
-        "i__valid": {"direction": "in", "width": 1}, "i__ready": {"direction": "out", "width": 1},
-        "i__payload": {"direction": "in", "width": 320},
-        "o__valid": {"direction": "out", "width": 1}, "o__ready": {"direction": "in", "width": 1},
-        "o__payload": {"direction": "out", "width": 4}}}
-    assert rp.IOWrapper(manifest=man, serial=True).pins == 9
-    assert rp.IOWrapper(manifest=man, serial=False).pins == 2 + 4 + 320 + 4
-    v = rp.wrapper_verilog(man)
+    payload = {"elements": 64, "element_width": 5, "signed": False, "format": "ufixed<5,5>"}
+    man = Manifest.from_dict({
+        "schema": 1, "name": "m", "top": "m", "verilog": "m.v", "clock": "clk", "reset": "rst",
+        "latency": 3, "ii": 1, "layers": [], "output_fifo": {"depth": 0, "latency": 0},
+        "ports": {
+            "clk": {"direction": "in", "width": 1}, "rst": {"direction": "in", "width": 1},
+            "i__valid": {"direction": "in", "width": 1},
+            "i__ready": {"direction": "out", "width": 1},
+            "i__payload": {"direction": "in", "width": 320, **payload},
+            "o__valid": {"direction": "out", "width": 1},
+            "o__ready": {"direction": "in", "width": 1},
+            "o__payload": {"direction": "out", "width": 4, **payload, "elements": 1,
+                           "element_width": 4, "format": "ufixed<4,4>"}}})
+    assert IOWrapper(manifest=man, serial=True).pins == 9
+    assert IOWrapper(manifest=man, serial=False).pins == 2 + 4 + 320 + 4
+    v = wrapper_verilog(man)
     assert "module fxpga_io(" in v and "m dut (" in v
-    with pytest.raises(TypeError, match=r"^IOWrapper manifest must be a manifest dict, not 3$"):
-        rp.IOWrapper(manifest=3)
+    with pytest.raises(TypeError, match=r"^IOWrapper manifest must be a Manifest, not 3$"):
+        IOWrapper(manifest=3)
 
 
 def test_widened_accumulators_keep_the_weights(artifact):
@@ -229,7 +240,7 @@ def test_sweep_runs_points_and_caches_them(tmp_path, monkeypatch):
     spec = tmp_path / "tiny.yaml"
     spec.write_text(yaml.safe_dump(TINY))
     kw = dict(weight_bits=(3, 4), acc_bits=("auto",), output=tmp_path / "out", jobs=1,
-              cache_dir=tmp_path / "cache", progress=rp.Progress(stream=None))
+              cache_dir=tmp_path / "cache", progress=Progress(stream=None))
     first = run_sweep(spec, **kw)
     assert first["cache"] == {"dir": str(tmp_path / "cache"), "hits": 0, "misses": 2}
     assert [(p["weight_bits"], p["acc_bits"], p["cached"]) for p in first["points"]] == \
@@ -288,7 +299,7 @@ def test_cli_entry_point(tmp_path):
 
 def test_real_place_and_route(artifact, tmp_path):
     rep = rp.build_report(artifact, output=tmp_path, targets=("ecp5",),
-                          progress=rp.Progress(stream=None))
+                          progress=Progress(stream=None))
     perf = rep["performance"]
     assert rep["pnr"]["device"] == "LFE5U-25F" and 1 < perf["fmax_mhz"] < 1000
     assert perf["latency_ns"] == round(perf["latency_cycles"] * 1000 / perf["fmax_mhz"], 2)
@@ -301,3 +312,15 @@ def test_real_place_and_route(artifact, tmp_path):
     with open(tmp_path / "nextpnr.log") as f:
         log = f.read()
     assert re.search(r"pin 'clk\$tr_io' constrained to Bel 'X0/Y\d+/PIO\w'", log), log[:2000]
+
+
+def test_bad_input_creates_no_folder(artifact, tmp_path, capsys):
+    missing = tmp_path / "nonexistent"
+    assert main(["report", str(missing), "--no-pnr"]) == 2
+    assert not missing.exists()
+    out = tmp_path / "out"
+    assert main(["report", str(missing), "-o", str(out), "--no-pnr"]) == 2
+    assert main(["report", str(artifact), "-o", str(out), "--acc-bits", "1", "--no-pnr"]) == 2
+    assert not out.exists()
+    assert capsys.readouterr().err.splitlines()[-1] == ("error: --acc-bits must be an integer "
+                                                        ">= 2, not 1")
