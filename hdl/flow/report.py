@@ -1,6 +1,8 @@
-"""Hardware reports for an artifact: ``python -m hdl report DIR`` (cells per block and target,
-fmax on ECP5, latency, II and throughput), assembled into ``report.json`` with its Markdown and
-plots."""
+"""Hardware reports for an artifact (``python -m hdl report DIR``): synthesis, fmax, assembly.
+
+Cells per block and target, fmax on ECP5, latency, II and throughput, assembled into
+``report.json``; :func:`write_report` adds its Markdown and plots.
+"""
 
 from __future__ import annotations
 

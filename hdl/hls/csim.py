@@ -23,7 +23,7 @@ __all__ = ["CsimResult", "CXX", "CXXFLAGS", "compile_csim", "random_inputs", "ru
 CXX = "g++"
 # -O2 for speed; every warning of -Wall -Wextra is an error except two that GCC raises
 # inside the ap_types headers at -O1 and above even through -isystem (their default
-# constructors read the value they are about to clear): tests/hls checks that the code
+# constructors read the value they are about to clear): tests/hdl/hls checks that the code
 # compiles warning-free without the exceptions at -O0, where GCC does not run them.
 CXXFLAGS = ("-std=c++17", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-uninitialized",
             "-Wno-maybe-uninitialized")

@@ -115,7 +115,7 @@ class Backpressure:
 
     With ``backpressure=False`` a block ignores ``o.ready``: ``i.ready`` is always 1 and its
     registers load every cycle, so no enable net fans out to them. Only a consumer that takes
-    every output may be connected (:class:`~hdl.top.ModelTop` puts such blocks before a
+    every output may be connected (:class:`~hdl.rtl.top.ModelTop` puts such blocks before a
     credit-counted output FIFO).
     """
 

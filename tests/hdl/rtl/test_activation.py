@@ -15,9 +15,9 @@ from fxp.nn.layers import argmax, argmax_format, lut, make_table, relu
 from hdl.rtl.activation import LUT, Argmax, ReLU
 
 
-# ReLU casts with hdl.requantize; its tests run as soon as that module is present.
+# ReLU casts with hdl.rtl.requantize; its tests run as soon as that module is present.
 needs_requantize = pytest.mark.skipif(importlib.util.find_spec("hdl.rtl.requantize") is None,
-                                      reason="hdl.requantize is not there yet")
+                                      reason="hdl.rtl.requantize is not there yet")
 
 
 # -- the harness: driver (random idle cycles), consumer (random backpressure), monitor ------
