@@ -7,7 +7,7 @@ import sys
 
 def main(argv=None) -> int:
     """Entry point of ``python -m hdl``; returns the exit code."""
-    from .hls import DEFAULT_CLOCK_NS, DEFAULT_PART
+    from .hls.generate import DEFAULT_CLOCK_NS, DEFAULT_PART
     p = argparse.ArgumentParser(prog="python -m hdl", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("rtl", help="write DIR/rtl/<name>.v and DIR/rtl/manifest.json")
@@ -30,29 +30,29 @@ def main(argv=None) -> int:
     c.add_argument("--vectors", type=int, default=2000, metavar="N",
                    help="random input vectors besides the artifact's (default %(default)s)")
     c.add_argument("--seed", type=int, default=0, help="seed of the random vectors")
-    from .report import add_subcommands, run_subcommand
+    from .flow.cli import add_subcommands, run_subcommand
     add_subcommands(sub)
     args = p.parse_args(argv)
     if args.command in ("report", "sweep"):
         return run_subcommand(args)
     from fxp.nn import ArtifactError, SpecError
 
-    from .aptypes import ApFixedError
+    from .hls.aptypes import ApFixedError
     try:
         if args.command == "rtl":
-            from .rtl import generate_rtl
+            from .rtl.emit import generate_rtl
             man = generate_rtl(args.directory, strategy=args.strategy, reuse=args.reuse,
                                pipeline=args.pipeline)
-            print(f"{man['name']}: latency {man['latency']} cycles, II {man['ii']} -> "
-                  f"{os.path.join(args.directory, 'rtl', man['verilog'])}")
+            print(f"{man.name}: latency {man.latency} cycles, II {man.ii} -> "
+                  f"{os.path.join(args.directory, 'rtl', man.verilog)}")
         elif args.command == "hls":
-            from .hls import generate_hls
+            from .hls.generate import generate_hls
             info = generate_hls(args.directory, strategy=args.strategy, reuse=args.reuse,
                                 part=args.part, clock_ns=args.clock)
             print(f"{info['name']}: II {info['ii']}, {len(info['files'])} files -> "
                   f"{os.path.join(args.directory, 'hls')}")
         elif args.command == "csim":
-            from .hls_csim import run_csim
+            from .hls.csim import run_csim
             result = run_csim(args.directory, vectors=args.vectors, seed=args.seed)
             print(result.summary)
             for i, want, got in result.first:

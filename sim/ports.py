@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 
+from hdl.rtl.manifest import FILENAME, Manifest, ManifestError
+
 __all__ = ["PayloadLayout", "StreamPorts", "TopPorts", "ManifestError"]
-
-
-class ManifestError(ValueError):
-    """manifest.json is missing or does not describe a streaming model top."""
 
 
 @dataclass(frozen=True)
@@ -97,44 +94,18 @@ class TopPorts:
 
     @classmethod
     def load(cls, rtl_dir) -> TopPorts:
-        """Read ``manifest.json`` in ``rtl_dir``."""
-        path = os.path.join(rtl_dir, "manifest.json")
-        try:
-            with open(path) as f:
-                man = json.load(f)
-        except FileNotFoundError:
-            raise ManifestError(f"{path}: no such file") from None
-        except json.JSONDecodeError as e:
-            raise ManifestError(f"{path}: not JSON ({e})") from None
-        return cls.from_manifest(man, path)
+        """Read ``manifest.json`` in ``rtl_dir`` (:meth:`hdl.rtl.manifest.Manifest.load`)."""
+        return cls.from_manifest(Manifest.load(os.path.join(rtl_dir, FILENAME)))
 
     @classmethod
-    def from_manifest(cls, man: dict, where: str = "manifest") -> TopPorts:
-        """Build from a manifest dict (``where`` names it in error messages)."""
-        try:
-            ports = man["ports"]
-            streams = {}
-            for direction in ("in", "out"):
-                found = [name for name, p in ports.items()
-                         if name.endswith("__payload") and p.get("direction") == direction]
-                if len(found) != 1:
-                    raise ManifestError(f"{where}: expected one {direction}put stream payload "
-                                        f"port, found {len(found)}")
-                prefix = found[0][:-len("__payload")]
-                p = ports[found[0]]
-                for sig in ("valid", "ready"):
-                    if f"{prefix}__{sig}" not in ports:
-                        raise ManifestError(f"{where}: stream {prefix!r} has no "
-                                            f"{prefix}__{sig} port")
-                layout = PayloadLayout(elements=int(p["elements"]),
-                                       width=int(p["element_width"]), signed=bool(p["signed"]))
-                if layout.bits != int(p["width"]):
-                    raise ManifestError(f"{where}: {found[0]} is {p['width']} bits, not "
-                                        f"{layout.elements} x {layout.width}")
-                streams[direction] = StreamPorts(f"{prefix}__valid", f"{prefix}__ready",
-                                                 found[0], layout, p["format"])
-            return cls(top=man["top"], verilog=man["verilog"], clock=man["clock"],
-                       reset=man["reset"], i=streams["in"], o=streams["out"],
-                       latency=int(man["latency"]), ii=int(man["ii"]))
-        except KeyError as e:
-            raise ManifestError(f"{where}: missing key {e.args[0]!r}") from None
+    def from_manifest(cls, man: Manifest) -> TopPorts:
+        """The ports of a :class:`~hdl.rtl.manifest.Manifest`."""
+        streams = {}
+        for key, s in (("i", man.input), ("o", man.output)):
+            p = s.port
+            streams[key] = StreamPorts(s.valid, s.ready, s.payload,
+                                       PayloadLayout(elements=p.elements,
+                                                     width=p.element_width, signed=p.signed),
+                                       p.format)
+        return cls(top=man.top, verilog=man.verilog, clock=man.clock, reset=man.reset,
+                   latency=man.latency, ii=man.ii, **streams)

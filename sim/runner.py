@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
+import jinja2
+
 from fxp.nn import ArtifactError, Model
 
 from .interface import BenchResult, BenchSettings
@@ -185,9 +187,13 @@ def _build_options(simulator: str, waves: bool, top: str, build_dir: Path) -> tu
     from cocotb_tools.runner import VerilatorControlFile
 
     args = list(VERILATOR_ARGS)  # waves: cocotb adds --trace (VCD; FST would need lz4.h)
-    waivers = importlib.resources.files("hdl").joinpath("verilator.vlt")  # Amaranth's style
+    rtl = importlib.resources.files("templates") / "rtl"
+    waivers = rtl / "verilator.vlt"  # Amaranth's style
     public = build_dir / "public.vlt"  # the testbench reaches the top's ports only
-    public.write_text(f'`verilator_config\npublic_flat_rw -module "{top}" -var "*"\n')
+    template = jinja2.Template((rtl / "public.vlt.j2").read_text(),
+                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                               trim_blocks=True)
+    public.write_text(template.render(top=top))
     return [VerilatorControlFile(Path(str(waivers))), VerilatorControlFile(public)], args
 
 

@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from fxp.nn import Model, load_vectors
-from hdl.hls_csim import random_inputs
+from hdl.hls.csim import random_inputs
 
 __all__ = ["stimulus"]
 
@@ -15,7 +15,7 @@ __all__ = ["stimulus"]
 def stimulus(model: Model, artifact, count: int, seed: int) -> np.ndarray:
     """Every input of a run, in order: the artifact's ``vectors.npz`` inputs (when present),
     then ``count`` random vectors: all-minimum, all-maximum, the two alternating min/max
-    vectors, and uniform vectors over the input format (:func:`hdl.hls_csim.random_inputs`,
+    vectors, and uniform vectors over the input format (:func:`hdl.hls.csim.random_inputs`,
     so a vector index names the same vector here and in the C simulation).
 
     Parameters

@@ -1,4 +1,4 @@
-"""g++ programs against Xilinx ap_fixed (headers from hdl.aptypes): compile, cache and run."""
+"""g++ programs against Xilinx ap_fixed (headers from hdl.hls.aptypes): compile, cache and run."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-from hdl.aptypes import BUILD_DIR, REPO_ROOT, ApFixedError, ap_types_dir
+from hdl.hls.aptypes import BUILD_DIR, REPO_ROOT, ApFixedError, ap_types_dir
 
 __all__ = ["ApFixedError", "REPO_ROOT", "BUILD_DIR", "CXXFLAGS", "ap_types_dir", "compile_cpp",
            "run"]

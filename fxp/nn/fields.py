@@ -3,15 +3,15 @@ every section and layer uses."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ..format import FixedFormat
+from . import names
+from .names import IDENTIFIER
 
 __all__ = ["SpecError", "FormatSpec", "parse_format", "check_keys", "check_types",
            "positive_int", "nonnegative_int", "check_identifier", "IDENTIFIER"]
 
-IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}\Z")
 
 
 class SpecError(ValueError):
@@ -143,7 +143,7 @@ def nonnegative_int(v, where):
 
 def check_identifier(name, where) -> str:
     """Names reach C++ and Verilog: letters, digits and underscores, starting with a letter."""
-    if not isinstance(name, str) or not IDENTIFIER.match(name):
-        raise SpecError(f"{where}: {name!r} is not a safe identifier (a letter, then letters, "
-                        f"digits or underscores, at most 63 characters)")
-    return name
+    try:
+        return names.check_identifier(name, where)
+    except ValueError as e:
+        raise SpecError(str(e)) from None

@@ -19,6 +19,7 @@ from .fields import (IDENTIFIER, FormatSpec, SpecError, check_identifier, check_
                      check_types, parse_format, positive_int)
 from .hardware import Hardware, parse_hardware
 from .layers import Layer, layer_class
+from .names import check_model_names
 
 __all__ = ["SpecError", "FormatSpec", "Spec", "load_spec", "parse_spec", "parse_format",
            "check_identifier", "IDENTIFIER"]
@@ -166,6 +167,10 @@ def parse_spec(doc) -> Spec:
     train = _parse_train(doc)
     spec = Spec(name=name, input_shape=(shape[0],), input_format=in_fmt, layers=layers,
                 data=dict(data), train=train)
+    try:
+        check_model_names(name, [(f"{layer.label} field 'name'", layer.name) for layer in layers])
+    except ValueError as e:
+        raise SpecError(str(e)) from None
     spec.hardware = parse_hardware(doc.get("hardware"), layers, spec.shapes)
     return spec
 

@@ -9,7 +9,7 @@ import pytest
 
 import fxp
 from fxp.nn import Model
-from hdl.rtl import generate_rtl
+from hdl.rtl.emit import generate_rtl
 from sim.golden import expected_outputs
 from sim.runner import run
 from sim.stimulus import stimulus

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from fxp import FixedFormat
 from fxp.nn import SpecError, load_spec, parse_spec
+from fxp.nn.layers import LAYERS
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[3] / "examples" / "digits_mlp.yaml"
 
@@ -90,7 +91,7 @@ def rich_doc() -> dict:
              "bias": "ufixed<6,2>", "accumulator": "fixed<30,12>", "output": "auto"},
             {"type": "sigmoid", "output": "UQ0.8"},
             {"type": "relu", "output": "ap_ufixed<8,4,AP_TRN_ZERO,AP_SAT_ZERO>"},
-            {"type": "argmax", "name": "out"},
+            {"type": "argmax", "name": "predicted"},
         ],
         "train": {"epochs": 3, "batch": 8, "optimizer": "sgd", "lr": 1, "qat": False,
                   "seed": 7, "a2q": {"accumulator_bits": 16}, "weight_decay": 0.0},
@@ -120,7 +121,7 @@ def test_rich_spec_dump_round_trips():
                                  "output": "auto"}
     assert dump["layers"][4] == {"type": "sigmoid", "output": "ufixed<8,0>"}
     assert dump["layers"][5] == {"type": "relu", "output": "ufixed<8,4,TRN_ZERO,SAT_ZERO>"}
-    assert dump["layers"][6] == {"type": "argmax", "name": "out"}
+    assert dump["layers"][6] == {"type": "argmax", "name": "predicted"}
     again = round_trip(spec)
     assert again.dump() == dump
     assert again.to_yaml() == spec.to_yaml()
@@ -326,11 +327,9 @@ BAD = [
     ("layer not a mapping", _set(["layers", 1], "relu"),
      "layer 1: expected a mapping with a 'type', not 'relu'"),
     ("unknown layer type", _set(["layers", 1, "type"], "softmax"),
-     "layer 1: unknown type 'softmax'; expected one of dense, relu, batchnorm, sigmoid, tanh, "
-     "argmax"),
+     f"layer 1: unknown type 'softmax'; expected one of {', '.join(LAYERS)}"),
     ("unhashable layer type", _set(["layers", 1, "type"], ["relu"]),
-     "layer 1: unknown type ['relu']; expected one of dense, relu, batchnorm, sigmoid, tanh, "
-     "argmax"),
+     f"layer 1: unknown type ['relu']; expected one of {', '.join(LAYERS)}"),
     ("unknown layer key", _set(["layers", 0, "activation"], "relu"),
      f"{LAYER0}: unknown key 'activation'; expected one of accumulator, bias, name, output, "
      f"units, weight"),
@@ -562,3 +561,28 @@ def test_invalid_spec_in_file_names_the_field(tmp_path):
     with pytest.raises(SpecError) as err:
         load_spec(p)
     assert str(err.value) == f"{LAYER0} field 'units': expected a positive integer, not 0"
+
+
+@pytest.mark.parametrize("where, name, message", [
+    ("layer", "class", "layer 1 (relu) field 'name': 'class' is a C++ keyword"),
+    ("layer", "w0", "layer 1 (relu) field 'name': 'w0' collides with an identifier of the "
+                    "generated C++"),
+    ("layer", "digits_mlp", "layer 1 (relu) field 'name': 'digits_mlp' collides with an "
+                            "identifier of the generated C++"),
+    ("layer", "acc_t", "layer 1 (relu) field 'name': 'acc_t' is reserved in the generated C++ "
+                       "(POSIX reserves names ending in _t; the generated types use them)"),
+    ("model", "int", "model name: 'int' is a C++ keyword"),
+    ("model", "module", "model name 'module' is a Verilog keyword or a port name; rename the "
+                        "model"),
+    ("model", "clk", "model name 'clk' is a Verilog keyword or a port name; rename the model"),
+])
+def test_names_unusable_in_the_generated_code_fail_at_load(where, name, message):
+    """Names are checked when the spec loads, not only at make hls / make rtl."""
+    doc = example_doc()
+    if where == "layer":
+        doc["layers"][1]["name"] = name
+    else:
+        doc["name"] = name
+    with pytest.raises(SpecError) as err:
+        parse_spec(doc)
+    assert str(err.value) == message

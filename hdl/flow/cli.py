@@ -1,0 +1,113 @@
+"""``python -m hdl report`` and ``python -m hdl sweep``: arguments, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .errors import ReportError
+from .pnr import ECP5_DEVICES
+from .report import DEFAULT_TARGETS, build_report, write_report
+from .sweep import parse_bits, run_sweep
+from .synth import TARGETS
+from .tools import SynthError
+
+__all__ = ["add_subcommands", "run_subcommand", "parse_targets"]
+
+
+def parse_targets(text: str) -> list:
+    """``"ecp5,xilinx"`` -> ``["ecp5", "xilinx"]``; a one-line ReportError otherwise."""
+    out = [t.strip() for t in text.split(",") if t.strip()]
+    for t in out:
+        if t not in TARGETS:
+            raise ReportError(f"--targets: unknown target {t!r}; expected a comma-separated "
+                              f"list of {', '.join(TARGETS)}")
+    if not out:
+        raise ReportError("--targets: no target given")
+    return out
+
+
+def add_subcommands(sub) -> None:
+    """Add ``report`` and ``sweep`` to ``python -m hdl``'s subparsers."""
+    r = sub.add_parser("report", help="synthesize DIR's RTL (ECP5, Xilinx, iCE40), place and "
+                                      "route on ECP5; write DIR/report/")
+    r.add_argument("directory", help="artifact directory (python -m fxp train -o DIR)")
+    r.add_argument("-o", "--output", help="report folder (default DIR/report)")
+    r.add_argument("--targets", default=",".join(DEFAULT_TARGETS),
+                   help="comma-separated synthesis targets (default %(default)s)")
+    r.add_argument("--no-pnr", action="store_true", help="skip place and route (no fmax)")
+    r.add_argument("--device", default="auto", choices=["auto", *ECP5_DEVICES],
+                   help="LFE5U device for place and route (default: smallest that fits)")
+    r.add_argument("--freq", type=float, default=100.0, metavar="MHZ",
+                   help="nextpnr target frequency (default %(default)g)")
+    r.add_argument("--out-of-context", action="store_true",
+                   help="place without I/O pins (every port registered) instead of the "
+                        "serial I/O wrapper")
+    r.add_argument("--router", default="router2", choices=["router1", "router2"],
+                   help="nextpnr router (default %(default)s: on the parallel digits design "
+                        "router1 ran over 20 min where router2 took 3)")
+    r.add_argument("--strategy", choices=["parallel", "folded"],
+                   help="override hardware.strategy (RTL regenerated into OUT/rtl)")
+    r.add_argument("--reuse", type=int, help="override hardware.reuse (folded)")
+    r.add_argument("--pipeline", type=int, help="override hardware.pipeline")
+    r.add_argument("--acc-bits", type=int, metavar="N",
+                   help="widen every accumulator to N bits (same weights; e.g. 32)")
+    r.add_argument("--jobs", type=int, help="targets synthesized at once (default: CPUs)")
+    s = sub.add_parser("sweep", help="train, generate and synthesize a spec at several weight "
+                                     "and accumulator widths; one table and plots")
+    s.add_argument("spec", help="model spec (YAML)")
+    s.add_argument("--weight-bits", default="4,6,8", help="comma-separated (default "
+                                                          "%(default)s)")
+    s.add_argument("--acc-bits", default="auto",
+                   help="comma-separated widths P (A2Q training) or auto (default %(default)s)")
+    s.add_argument("-o", "--output", help="folder (default build/<name>/sweep)")
+    s.add_argument("--targets", default="ecp5", help="synthesis targets (default %(default)s)")
+    s.add_argument("--pnr", action="store_true", help="also place and route every point")
+    s.add_argument("--strategy", choices=["parallel", "folded"])
+    s.add_argument("--reuse", type=int)
+    s.add_argument("--epochs", type=int, help="override train.epochs")
+    s.add_argument("--jobs", type=int, help="points at once (default: CPUs)")
+
+
+def run_subcommand(args) -> int:
+    """Run ``report`` or ``sweep``; errors are one line on stderr (exit 2)."""
+    try:
+        if args.command == "report":
+            if args.jobs is not None and args.jobs < 1:
+                raise ReportError(f"--jobs must be a positive integer, not {args.jobs}")
+            out = args.output or os.path.join(args.directory, "report")
+            rep = build_report(args.directory, output=out, targets=parse_targets(args.targets),
+                               pnr=not args.no_pnr, device=args.device, freq_mhz=args.freq,
+                               serial_io=not args.out_of_context, router=args.router,
+                               strategy=args.strategy,
+                               reuse=args.reuse, pipeline=args.pipeline,
+                               acc_bits=args.acc_bits, jobs=args.jobs)
+            paths = write_report(rep, out)
+            perf = rep["performance"]
+            fmax = (f", fmax {perf['fmax_mhz']:.1f} MHz, latency {perf['latency_ns']:.1f} ns"
+                    if perf.get("fmax_mhz") else "")
+            luts = ", ".join(f"{t} {s['resources']['lut']:,} LUT"
+                             for t, s in rep["synthesis"].items())
+            print(f"{rep['name']}: {luts}{fmax} -> {paths['md']}")
+            return 0
+        if args.jobs is not None and args.jobs < 1:
+            raise ReportError(f"--jobs must be a positive integer, not {args.jobs}")
+        if args.epochs is not None and args.epochs < 1:
+            raise ReportError(f"--epochs must be a positive integer, not {args.epochs}")
+        sw = run_sweep(args.spec, weight_bits=parse_bits(args.weight_bits, "--weight-bits",
+                                                         False),
+                       acc_bits=parse_bits(args.acc_bits, "--acc-bits", True),
+                       output=args.output, targets=parse_targets(args.targets), pnr=args.pnr,
+                       strategy=args.strategy, reuse=args.reuse, epochs=args.epochs,
+                       jobs=args.jobs)
+        failed = [p for p in sw["points"] if "error" in p]
+        out = args.output or os.path.join("build", sw["name"], "sweep")
+        print(f"{sw['name']}: {len(sw['points'])} points ({sw['cache']['hits']} cached, "
+              f"{len(failed)} failed) -> {os.path.join(out, 'sweep.md')}")
+        return 1 if failed else 0
+    except (ValueError, TypeError, OSError, SynthError) as e:
+        if os.environ.get("FXP_TRACEBACK"):
+            raise
+        print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+              file=sys.stderr)
+        return 2

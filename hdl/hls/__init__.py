@@ -1,0 +1,1 @@
+"""HLS C++: generation with Jinja, identifier rules, the ap_types headers, C simulation."""

@@ -1,0 +1,141 @@
+"""The table from layer type to Amaranth block factory (and the type's manifest fields)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fxp import FixedFormat
+from fxp.nn import Model
+
+from .activation import LUT, Argmax, ReLU
+from .dense import DenseFolded, DenseParallel
+
+__all__ = ["LayerContext", "BlockKind", "BLOCKS", "block_kind", "dense_block", "relu_block",
+           "lut_block", "argmax_block"]
+
+
+@dataclass(frozen=True)
+class LayerContext:
+    """What a block factory gets for one layer.
+
+    Attributes
+    ----------
+    model : fxp.nn.Model
+    layer : the spec's layer (``model.spec.layers[i]``)
+    in_fmt : FixedFormat
+        The format of the vector the block receives.
+    n : int
+        The number of features of that vector.
+    config : dict or None
+        The layer's hardware settings (:func:`hdl.rtl.top.layer_config`) when the layer
+        type has them (``layer.configurable``, from the fxp layer registry), else None.
+    backpressure : bool
+        False when the block runs free into the top's output FIFO.
+    pipeline : int
+        The model's ``hardware.pipeline`` (with the override).
+    """
+
+    model: Model
+    layer: Any
+    in_fmt: FixedFormat
+    n: int
+    config: dict | None
+    backpressure: bool
+    pipeline: int
+
+
+def _no_fields(ctx: LayerContext, block) -> dict:
+    return {}
+
+
+@dataclass(frozen=True)
+class BlockKind:
+    """One layer type's hardware.
+
+    Attributes
+    ----------
+    build : callable
+        ``build(ctx) -> Component``: the block, with ``i``/``o`` streams, ``out_fmt``,
+        ``latency`` and ``ii``.
+    fields : callable
+        ``fields(ctx, block) -> dict``: the type's own manifest fields.
+    """
+
+    build: Callable
+    fields: Callable = _no_fields
+
+
+def dense_block(ctx: LayerContext):
+    """DenseParallel, or DenseFolded (its reuse is at most its inputs: checked at spec load)."""
+    model, i, cfg = ctx.model, ctx.layer.index, ctx.config
+    weight = model.weight(i)
+    kw = dict(weight=weight, bias=model.bias(i), in_fmt=ctx.in_fmt,
+              acc_fmt=ctx.layer.accumulator.fmt, out_fmt=ctx.layer.output.fmt)
+    if cfg["strategy"] == "parallel":
+        return DenseParallel(pipeline=cfg["pipeline"], backpressure=ctx.backpressure, **kw)
+    return DenseFolded(reuse=cfg["reuse"], pipeline=cfg["pipeline"], **kw)
+
+
+def _dense_fields(ctx: LayerContext, block) -> dict:
+    model, i = ctx.model, ctx.layer.index
+    w = model.weight(i)
+    out = dict(units=int(w.shape[0]), inputs=int(w.shape[1]), weight=str(w.fmt),
+               bias=str(model.bias(i).fmt), accumulator=str(ctx.layer.accumulator.fmt),
+               nonzero_weights=int((w.raw != 0).sum()), **ctx.config)
+    if hasattr(block, "reuse"):
+        out["reuse"] = block.reuse
+    return out
+
+
+def relu_block(ctx: LayerContext):
+    """ReLU, registered unless the model is unpipelined: its rounding and saturation would
+    otherwise sit in one cycle with the next layer's first adders."""
+    return ReLU(n=ctx.n, in_fmt=ctx.in_fmt, out_fmt=ctx.layer.output.fmt,
+                backpressure=ctx.backpressure, registered=ctx.pipeline > 0)
+
+
+def lut_block(ctx: LayerContext):
+    """A table lookup (sigmoid, tanh) on the layer's table."""
+    table, table_bits = ctx.model.table(ctx.layer.index)
+    return LUT(n=ctx.n, in_fmt=ctx.in_fmt, table=table, table_bits=table_bits,
+               backpressure=ctx.backpressure)
+
+
+def _lut_fields(ctx: LayerContext, block) -> dict:
+    return {"table_bits": ctx.model.table(ctx.layer.index)[1]}
+
+
+def argmax_block(ctx: LayerContext):
+    """Argmax, its comparator tree registered like the adder trees (10 values in one cycle
+    are a chain of ceil(log2 10) compare-and-select levels)."""
+    return Argmax(n=ctx.n, in_fmt=ctx.in_fmt, pipeline=ctx.pipeline,
+                  backpressure=ctx.backpressure)
+
+
+_LUT = BlockKind(lut_block, _lut_fields)
+
+# None: folded into the layer before it, no block.
+BLOCKS = {
+    "dense": BlockKind(dense_block, _dense_fields),
+    "relu": BlockKind(relu_block),
+    "sigmoid": _LUT,
+    "tanh": _LUT,
+    "argmax": BlockKind(argmax_block),
+    "batchnorm": None,
+}
+
+
+def block_kind(layer) -> BlockKind | None:
+    """The :data:`BLOCKS` entry of a spec layer (None: no block of its own).
+
+    Raises
+    ------
+    ValueError
+        ``<layer>: no RTL block for layer type '<type>'``.
+    """
+    try:
+        return BLOCKS[layer.type]
+    except KeyError:
+        raise ValueError(f"{layer.label}: no RTL block for layer type {layer.type!r}") from None

@@ -1,0 +1,91 @@
+"""Verilog and manifest emission for an artifact: ``python -m hdl rtl DIR``."""
+
+from __future__ import annotations
+
+import os
+
+from amaranth.back import verilog
+
+from fxp.files import atomic_directory
+from fxp.nn import Model
+from fxp.nn.names import VERILOG_PORTS, check_verilog_name
+
+from .blocks import block_kind
+from .manifest import FILENAME, LayerEntry, Manifest, OutputFifo, Port
+from .top import ModelTop
+
+__all__ = ["build_top", "generate_rtl", "build_manifest", "CLOCK", "RESET"]
+
+CLOCK, RESET = VERILOG_PORTS
+
+
+def build_top(model: Model, **overrides) -> ModelTop:
+    """The model's top Component (``overrides``: strategy, reuse, pipeline)."""
+    return ModelTop(model=model, **overrides)
+
+
+def _stream_ports(prefix, direction, fmt, n) -> dict:
+    flip = {"in": "out", "out": "in"}[direction]
+    w = fmt.bits
+    return {
+        f"{prefix}__valid": Port(direction=direction, width=1),
+        f"{prefix}__ready": Port(direction=flip, width=1),
+        f"{prefix}__payload": Port(
+            direction=direction, width=w * n, elements=n, element_width=w, format=str(fmt),
+            signed=fmt.signed, frac_bits=fmt.frac_bits,
+            layout=f"element k at bits [{w}*k+{w - 1}:{w}*k], element 0 in the low bits"),
+    }
+
+
+def build_manifest(top: ModelTop) -> Manifest:
+    """Ports with their bit layouts and formats, latency, II and per-layer parameters (each
+    layer type's own fields from its :data:`hdl.rtl.blocks.BLOCKS` entry)."""
+    model = top.model
+    contexts = top.contexts
+    layers = []
+    for i, blk in top.blocks:
+        ctx = contexts[i]
+        layer = ctx.layer
+        layers.append(LayerEntry(
+            index=i, type=layer.type, block=type(blk).__name__, latency=blk.latency,
+            ii=blk.ii, backpressure=getattr(blk, "backpressure", True),
+            output=str(layer.output.fmt) if layer.output is not None else None,
+            params=block_kind(layer).fields(ctx, blk)))
+    ports = {CLOCK: Port(direction="in", width=1),
+             RESET: Port(direction="in", width=1, note="synchronous, active high")}
+    ports.update(_stream_ports("i", "in", model.input_format, model.n_inputs))
+    ports.update(_stream_ports("o", "out", top.out_fmt, top.o.payload.shape().length))
+    return Manifest(name=model.name, top=model.name, verilog=f"{model.name}.v", clock=CLOCK,
+                    reset=RESET, ports=ports, latency=top.latency, ii=top.ii, layers=layers,
+                    output_fifo=OutputFifo(depth=top.fifo_depth,
+                                           latency=int(top.fifo_depth > 0)))
+
+
+def generate_rtl(directory, *, model=None, output=None, **overrides) -> dict:
+    """Write ``DIR/rtl/<name>.v`` and ``DIR/rtl/manifest.json`` for the artifact in DIR.
+
+    Written atomically (a temporary folder swapped in). Returns the :class:`~hdl.rtl.manifest.Manifest`.
+
+    Parameters
+    ----------
+    directory : path-like
+        The artifact directory.
+    model : fxp.nn.Model, optional
+        The model to generate instead of ``Model.load(directory)`` (e.g. with its
+        accumulators widened).
+    output : path-like, optional
+        The folder to write instead of ``DIR/rtl``.
+    **overrides
+        Hardware overrides for :func:`build_top` (strategy, reuse, pipeline).
+    """
+    if model is None:
+        model = Model.load(directory)
+    name = check_verilog_name(model.name, "model name", taken=(CLOCK, RESET))
+    top = build_top(model, **overrides)
+    text = verilog.convert(top, name=name, emit_src=False, strip_internal_attrs=True)
+    man = build_manifest(top)
+    with atomic_directory(output or os.path.join(directory, "rtl")) as tmp:
+        with open(os.path.join(tmp, f"{name}.v"), "w") as f:
+            f.write(text)
+        man.write(os.path.join(tmp, FILENAME))
+    return man

@@ -1,0 +1,322 @@
+"""The RTL manifest (``rtl/manifest.json``): the typed, versioned contract between hdl and sim.
+
+The emitter (:mod:`hdl.rtl.emit`) writes it beside the Verilog; the cocotb bench, the report
+and the timing harness read it with :meth:`Manifest.load`. ``schema`` is an integer, the
+version of this layout: it grows by one whenever a field is renamed, removed or changes its
+meaning (adding an optional field keeps it), and a reader accepts exactly :data:`SCHEMA`.
+Schema 1 is the manifest of before the field existed plus ``"schema": 1``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["SCHEMA", "FILENAME", "Manifest", "Port", "Stream", "LayerEntry", "OutputFifo",
+           "ManifestError", "submodule_name"]
+
+SCHEMA = 1
+FILENAME = "manifest.json"
+
+
+class ManifestError(ValueError):
+    """A manifest is missing or invalid (the message is one line naming the file and field)."""
+
+
+def submodule_name(index: int, block: str) -> str:
+    """The instance name of layer ``index``'s block (class name ``block``) in the model top.
+
+    The model top names its submodules with it, and the report attributes synthesized cells
+    to layers by it.
+
+    Examples
+    --------
+    >>> submodule_name(2, "DenseParallel")
+    'layer2_denseparallel'
+    """
+    return f"layer{index}_{block.lower()}"
+
+
+def _get(d, key, kind, where, path, default=...):
+    """``d[key]`` checked against ``kind`` (a type or a tuple), or a one-line ManifestError."""
+    if not isinstance(d, dict):
+        raise ManifestError(f"{where}: field {path or 'manifest'!r} must be an object, not "
+                            f"{d!r}")
+    name = f"{path}.{key}" if path else key
+    if key not in d:
+        if default is not ...:
+            return default
+        raise ManifestError(f"{where}: missing field {name!r}")
+    value = d[key]
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ManifestError(f"{where}: field {name!r} must be {kind.__name__}, not {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Port:
+    """One port of the model top.
+
+    Attributes
+    ----------
+    direction : {"in", "out"}
+    width : int
+        Bits.
+    note : str, optional
+        E.g. the reset's polarity.
+    elements, element_width, format, signed, frac_bits, layout : optional
+        A stream payload's packing: ``elements`` raw values of ``element_width`` bits in the
+        fixed-point ``format``, element 0 in the low bits (``layout`` says it in words).
+    """
+
+    direction: str
+    width: int
+    note: str | None = None
+    elements: int | None = None
+    element_width: int | None = None
+    format: str | None = None
+    signed: bool | None = None
+    frac_bits: int | None = None
+    layout: str | None = None
+
+    _OPTIONAL = {"note": str, "elements": int, "element_width": int, "format": str,
+                 "signed": bool, "frac_bits": int, "layout": str}
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in (("direction", self.direction), ("width", self.width),
+                                  *((k, getattr(self, k)) for k in self._OPTIONAL))
+                if v is not None}
+
+    @classmethod
+    def from_dict(cls, d, where: str, path: str) -> Port:
+        direction = _get(d, "direction", str, where, path)
+        if direction not in ("in", "out"):
+            raise ManifestError(f"{where}: field {path + '.direction'!r} must be in or out, "
+                                f"not {direction!r}")
+        kw = {k: _get(d, k, t, where, path, None) for k, t in cls._OPTIONAL.items()}
+        return cls(direction=direction, width=_get(d, "width", int, where, path), **kw)
+
+
+@dataclass(frozen=True)
+class Stream:
+    """A valid/ready stream of the top: its three port names and the payload port."""
+
+    name: str
+    valid: str
+    ready: str
+    payload: str
+    port: Port
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    """One layer block of the top.
+
+    Attributes
+    ----------
+    index : int
+        The layer's index in the spec.
+    type : str
+        The layer type.
+    block : str
+        The block's class name.
+    latency, ii : int
+        Cycles.
+    backpressure : bool
+        False when the block runs free into the output FIFO.
+    output : str, optional
+        The output format.
+    params : mapping
+        The layer type's own fields (a dense layer's units, inputs, weight, bias,
+        accumulator, nonzero_weights, strategy, reuse, pipeline; a table's table_bits),
+        from its entry in :data:`hdl.rtl.blocks.BLOCKS`.
+    """
+
+    index: int
+    type: str
+    block: str
+    latency: int
+    ii: int
+    backpressure: bool
+    output: str | None = None
+    params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+    _COMMON = ("index", "type", "block", "latency", "ii", "backpressure", "output")
+
+    def __post_init__(self):
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    @property
+    def module(self) -> str:
+        """The block's instance name in the top (:func:`submodule_name`)."""
+        return submodule_name(self.index, self.block)
+
+    def to_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in self._COMMON if getattr(self, k) is not None}
+        out.update(self.params)
+        return out
+
+    @classmethod
+    def from_dict(cls, d, where: str, path: str) -> LayerEntry:
+        kinds = {"index": int, "type": str, "block": str, "latency": int, "ii": int,
+                 "backpressure": bool}
+        kw = {k: _get(d, k, t, where, path) for k, t in kinds.items()}
+        kw["output"] = _get(d, "output", str, where, path, None)
+        params = {k: v for k, v in d.items() if k not in cls._COMMON}
+        return cls(**kw, params=params)
+
+
+@dataclass(frozen=True)
+class OutputFifo:
+    """The top's output FIFO after the free-running blocks (``depth`` 0: none)."""
+
+    depth: int
+    latency: int
+
+
+def _streams(ports, where) -> dict:
+    """The input and output streams of ``ports``, checked."""
+    streams = {}
+    for direction in ("in", "out"):
+        found = [n for n, p in ports.items()
+                 if n.endswith("__payload") and p.direction == direction]
+        if len(found) != 1:
+            raise ManifestError(f"{where}: expected one {direction}put stream payload port, "
+                                f"found {len(found)}")
+        prefix, p = found[0][:-len("__payload")], ports[found[0]]
+        for sig in ("valid", "ready"):
+            if f"{prefix}__{sig}" not in ports:
+                raise ManifestError(f"{where}: stream {prefix!r} has no {prefix}__{sig} "
+                                    f"port")
+        for k in ("elements", "element_width", "signed", "format"):
+            if getattr(p, k) is None:
+                raise ManifestError(f"{where}: missing field 'ports.{found[0]}.{k}'")
+        if p.elements * p.element_width != p.width:
+            raise ManifestError(f"{where}: {found[0]} is {p.width} bits, not "
+                                f"{p.elements} x {p.element_width}")
+        streams[direction] = Stream(prefix, f"{prefix}__valid", f"{prefix}__ready",
+                                    found[0], p)
+    return streams
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the RTL of a model is: ports and their bit layouts, latency, II, the layer blocks.
+
+    Attributes
+    ----------
+    name : str
+        The model name.
+    top : str
+        The Verilog module name.
+    verilog : str
+        The Verilog file name (in the manifest's folder).
+    clock, reset : str
+        Port names; the reset is synchronous and active high.
+    ports : mapping of str to Port
+    latency, ii : int
+        Cycles from an accepted input to its output, and between accepted inputs.
+    layers : tuple of LayerEntry
+    output_fifo : OutputFifo
+    schema : int
+        :data:`SCHEMA`.
+    """
+
+    name: str
+    top: str
+    verilog: str
+    clock: str
+    reset: str
+    ports: MappingProxyType
+    latency: int
+    ii: int
+    layers: tuple
+    output_fifo: OutputFifo
+    schema: int = SCHEMA
+
+    def __post_init__(self):
+        object.__setattr__(self, "ports", MappingProxyType(dict(self.ports)))
+        object.__setattr__(self, "layers", tuple(self.layers))
+        object.__setattr__(self, "_stream_map", _streams(self.ports, "manifest"))
+
+    @property
+    def input(self) -> Stream:
+        """The input stream (the testbench drives its valid and payload)."""
+        return self._stream_map["in"]
+
+    @property
+    def output(self) -> Stream:
+        """The output stream."""
+        return self._stream_map["out"]
+
+    def to_dict(self) -> dict:
+        """The manifest as plain data (what :meth:`to_json` writes)."""
+        return {"schema": self.schema, "name": self.name, "top": self.top,
+                "verilog": self.verilog, "clock": self.clock, "reset": self.reset,
+                "ports": {n: p.to_dict() for n, p in self.ports.items()},
+                "latency": self.latency, "ii": self.ii,
+                "layers": [row.to_dict() for row in self.layers],
+                "output_fifo": {"depth": self.output_fifo.depth,
+                                "latency": self.output_fifo.latency}}
+
+    def to_json(self) -> str:
+        """Sorted-key JSON, one space of indent, a final newline: the same bytes every run."""
+        return json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n"
+
+    def write(self, path) -> None:
+        """Write :meth:`to_json` to ``path``."""
+        with open(path, "w") as f:
+            f.write(self.to_json())
+
+    @classmethod
+    def from_dict(cls, d, where: str = "manifest") -> Manifest:
+        """Validate plain data (``where`` names it in error messages).
+
+        Raises
+        ------
+        ManifestError
+            One line naming ``where`` and the field: a missing field, a field of the wrong
+            type, another schema.
+        """
+        schema = _get(d, "schema", int, where, "")
+        if schema != SCHEMA:
+            raise ManifestError(f"{where}: schema {schema} is not {SCHEMA}; run python -m hdl "
+                                f"rtl again")
+        ports = _get(d, "ports", dict, where, "")
+        fifo = _get(d, "output_fifo", dict, where, "")
+        layers = _get(d, "layers", list, where, "")
+        man = {k: _get(d, k, str, where, "")
+               for k in ("name", "top", "verilog", "clock", "reset")}
+        man.update({k: _get(d, k, int, where, "") for k in ("latency", "ii")})
+        ports = {n: Port.from_dict(p, where, f"ports.{n}") for n, p in ports.items()}
+        layers = [LayerEntry.from_dict(row, where, f"layers.{k}")
+                  for k, row in enumerate(layers)]
+        fifo = OutputFifo(_get(fifo, "depth", int, where, "output_fifo"),
+                          _get(fifo, "latency", int, where, "output_fifo"))
+        _streams(ports, where)
+        return cls(**man, ports=ports, layers=layers, output_fifo=fifo, schema=schema)
+
+    @classmethod
+    def load(cls, path) -> Manifest:
+        """Read ``path`` (a ``manifest.json``, or the folder holding one).
+
+        Raises
+        ------
+        ManifestError
+            ``<path>: no such file``, not JSON, or what :meth:`from_dict` finds.
+        """
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            path = os.path.join(path, FILENAME)
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            raise ManifestError(f"{path}: no such file") from None
+        except OSError as e:
+            raise ManifestError(f"{path}: cannot read: {e.strerror}") from None
+        except json.JSONDecodeError as e:
+            raise ManifestError(f"{path}: not JSON ({e})") from None
+        return cls.from_dict(data, path)

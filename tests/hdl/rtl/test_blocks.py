@@ -1,0 +1,47 @@
+# amaranth: UnusedElaboratable=no
+"""hdl.rtl.blocks: one entry per layer type the spec knows, and an unknown type is a one-line
+error naming the layer (the HLS table, hdl.hls.kernels, has the same keys)."""
+
+import pytest
+
+from fxp.nn import SpecError
+from fxp.nn.layers import LAYERS
+from hdl.hls.kernels import KERNELS
+from hdl.rtl.activation import LUT, Argmax, ReLU
+from hdl.rtl.blocks import BLOCKS, block_kind
+from hdl.rtl.dense import DenseFolded, DenseParallel
+from hdl.rtl.top import ModelTop
+
+from .test_manifest import elaborated, small_model
+
+
+
+
+def test_tables_cover_the_spec_layer_types():
+    assert set(BLOCKS) == set(LAYERS) == set(KERNELS)
+    assert BLOCKS["batchnorm"] is None and KERNELS["batchnorm"] is None
+
+
+def test_blocks_of_asmall_model():
+    top = elaborated(ModelTop(model=small_model()))
+    assert [(i, type(b)) for i, b in top.blocks] == [(0, DenseParallel), (1, ReLU), (2, LUT),
+                                                     (3, Argmax)]
+    assert top.contexts[1].in_fmt == top.blocks[0][1].out_fmt and top.contexts[1].n == 2
+    assert top.contexts[0].config == {"strategy": "parallel", "reuse": 1, "pipeline": 2}
+    assert top.contexts[1].config is None
+    folded = elaborated(ModelTop(model=small_model(), strategy="folded", reuse=3))
+    assert isinstance(folded.blocks[0][1], DenseFolded) and folded.blocks[0][1].reuse == 3
+    with pytest.raises(SpecError, match=r"^layer 0 \(dense\): reuse 8 exceeds the layer's 3 "
+                                        r"inputs"):
+        ModelTop(model=small_model(), strategy="folded", reuse=8)
+
+
+def test_unknown_layer_type_is_one_line():
+    model = small_model()
+    model.spec.layers[2].type = "conv"
+    with pytest.raises(ValueError) as info:
+        block_kind(model.spec.layers[2])
+    assert str(info.value) == "layer 2 (conv): no RTL block for layer type 'conv'"
+    with pytest.raises(ValueError, match=r"^layer 2 \(conv\): no RTL block for layer type "
+                                         r"'conv'$"):
+        ModelTop(model=model)      # before any block is built
