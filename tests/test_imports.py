@@ -26,12 +26,21 @@ Private names
     A private *module* (``fxp/_core.py``) may be imported by the modules of its own package.
     Private attributes of values the importing module did not import (``other._raw`` on a
     parameter, ``sys._getframe``) are out of the checker's reach and not counted.
+
+Runtime dependencies
+    Every distribution that an ``fxp`` module imports (anywhere in it) is a runtime
+    dependency in ``pyproject.toml``: a plain ``pip install`` runs the emulator, its CLI and
+    its datasets.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.metadata
 import os
+import re
+import sys
+import tomllib
 from dataclasses import dataclass, field
 
 import pytest
@@ -250,6 +259,45 @@ def test_no_import_cycles(project, package):
 def test_no_private_names_across_modules(project, package):
     found = private_findings(project, package)
     assert not found, "private names of other modules:\n  " + "\n  ".join(found)
+
+
+def _third_party(modules, package):
+    """``(path, line, top-level module)`` of every import of another distribution."""
+    first = {name.split(".")[0] for name in modules}
+    for mod in modules.values():
+        if not _in(mod.name, package):
+            continue
+        with open(mod.path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), mod.path)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module]
+            else:
+                continue
+            for n in names:
+                top = n.split(".")[0]
+                if top not in first and top not in sys.stdlib_module_names:
+                    yield os.path.relpath(mod.path, ROOT), node.lineno, top
+
+
+def _norm(dist: str) -> str:
+    return re.sub(r"[-_.]+", "-", dist).lower()
+
+
+def test_fxp_imports_only_runtime_dependencies(project):
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        deps = tomllib.load(f)["project"]["dependencies"]
+    runtime = {_norm(re.match(r"[A-Za-z0-9._-]+", d)[0]) for d in deps}
+    dists = importlib.metadata.packages_distributions()
+    missing = []
+    for path, line, top in _third_party(project, "fxp"):
+        names = {_norm(d) for d in dists.get(top, [])}
+        if not names & runtime:
+            missing.append(f"{path}:{line}: {top} ({', '.join(sorted(names)) or 'not installed'})")
+    assert not missing, "imports of packages that are not runtime dependencies:\n  " + \
+        "\n  ".join(missing)
 
 
 # -- the checker itself, on a synthetic package --------------------------------------------
