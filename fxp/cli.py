@@ -51,9 +51,9 @@ def _read_float_weights(path) -> dict:
     except (OSError, ValueError, EOFError, zipfile.BadZipFile):
         raise bad from None
     for k, v in weights.items():
-        if not isinstance(v, np.ndarray) or v.dtype.kind not in "biuf":
-            raise ValueError(f"{path}: not an .npz archive of float weights ({k!r} is not a "
-                             f"numeric array)")
+        if not isinstance(v, np.ndarray) or v.dtype.kind != "f":
+            what = f"holds {v.dtype}" if isinstance(v, np.ndarray) else "is not an array"
+            raise ValueError(f"{path}: not an .npz archive of float weights ({k!r} {what})")
     return weights
 
 
@@ -114,8 +114,7 @@ def evaluate(directory) -> dict:
     fpath = os.path.join(directory, "float_weights.npz")
     if os.path.isfile(fpath):
         net = Network(model.spec, np.random.default_rng(0))
-        with np.load(fpath, allow_pickle=False) as z:
-            net.load_float({k: z[k] for k in z.files})
+        net.load_float(_read_float_weights(fpath))
         flt = net.forward(data.x_test, "float")[0]
         report["float_accuracy"] = accuracy(flt, data.y_test)
         fixed_cls = fixed if fixed.ndim == 1 else fixed.argmax(axis=1)
@@ -197,7 +196,7 @@ def main(argv=None) -> int:
         try:
             return args.func(args) or 0
         except (_UsageError, SpecError, ArtifactError, ValueError, TypeError, OSError,
-                ImportError) as e:
+                ImportError, EOFError, zipfile.BadZipFile) as e:
             if os.environ.get("FXP_TRACEBACK"):
                 raise
             msg = str(e).splitlines()[0] if str(e) else type(e).__name__
