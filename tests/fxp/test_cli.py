@@ -82,18 +82,20 @@ def test_sigint_during_training_exits_130_and_leaves_nothing(tmp_path):
     (tmp_path / "s.yaml").write_text(yaml.safe_dump(spec))
     out = tmp_path / "art"
     env = {k: v for k, v in os.environ.items() if k != "FXP_TRACEBACK"}
-    p = subprocess.Popen([sys.executable, "-m", "fxp", "train", str(tmp_path / "s.yaml"),
-                          "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True, env=env)
-    try:
-        first = p.stderr.readline()                 # training has started
-        assert first.startswith("epoch "), first + p.stderr.read()
-        p.send_signal(signal.SIGINT)
-        stdout, stderr = p.communicate(timeout=60)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    # SIGINT default in the child: a shell's background job would pass it on ignored
+    with subprocess.Popen([sys.executable, "-m", "fxp", "train", str(tmp_path / "s.yaml"),
+                           "-o", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)) as p:
+        try:
+            first = p.stderr.readline()             # training has started
+            assert first.startswith("epoch "), first + p.stderr.read()
+            p.send_signal(signal.SIGINT)
+            stdout, stderr = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
     lines = [ln for ln in stderr.splitlines() if not ln.startswith("epoch ")]
     assert p.returncode == 130, stderr
     assert lines == ["interrupted"] and stdout == ""
