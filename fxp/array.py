@@ -8,13 +8,9 @@ from fractions import Fraction
 import numpy as np
 
 from . import kernels
-from .format import FixedFormat
+from .format import FixedFormat, raw_to_float
 
-__all__ = ["FixedArray", "from_raw", "zeros"]
-
-
-def _as_format(fmt) -> FixedFormat:
-    return FixedFormat.parse(fmt)
+__all__ = ["FixedArray", "from_raw", "zeros", "check_operand"]
 
 
 class FixedArray:
@@ -39,17 +35,31 @@ class FixedArray:
     __array_priority__ = 100  # numpy defers binary operators to us
 
     def __init__(self, raw, fmt):
-        fmt = _as_format(fmt)
+        fmt = FixedFormat.parse(fmt)
         self._raw = _checked_raw(raw, fmt)
         self._fmt = fmt
 
     @classmethod
-    def _make(cls, raw: np.ndarray, fmt: FixedFormat) -> FixedArray:
-        """Wrap raw integers already in range and in storage dtype (no checks)."""
+    def trusted(cls, raw: np.ndarray, fmt: FixedFormat) -> FixedArray:
+        """Wrap raw integers already known to be valid for ``fmt``, without any check.
+
+        For kernels that produce raw integers by construction (a cast, an accumulator);
+        use :func:`fxp.from_raw` for anything else. The array is used as is, not copied.
+
+        Parameters
+        ----------
+        raw : numpy.ndarray
+            Integers in ``[fmt.raw_min, fmt.raw_max]``, in ``fmt``'s storage dtype: int64
+            when ``fmt.fits_int64``, else an object array of Python ints.
+        fmt : FixedFormat
+            A parsed format (not a string).
+        """
         obj = cls.__new__(cls)
         obj._raw = raw
         obj._fmt = fmt
         return obj
+
+    _make = trusted   # the old private name, until fxp/nn/layers.py calls trusted
 
     # -- basic properties -----------------------------------------------------------------
     @property
@@ -86,9 +96,8 @@ class FixedArray:
         f = self._fmt.frac_bits
         if self._raw.dtype != object:
             return np.ldexp(self._raw.astype(np.float64), -f)
-        from .format import _to_float
         out = np.empty(self.shape, dtype=np.float64)
-        out.reshape(-1)[:] = [_to_float(int(r), f) for r in self._raw.reshape(-1)]
+        out.reshape(-1)[:] = [raw_to_float(int(r), f) for r in self._raw.reshape(-1)]
         return out
 
     def to_fractions(self) -> np.ndarray:
@@ -121,16 +130,16 @@ class FixedArray:
         label : str, optional
             Names the operation in overflow messages and logs (default ``"cast to <fmt>"``).
         """
-        fmt = _as_format(fmt)
+        fmt = FixedFormat.parse(fmt)
         raw = kernels.cast_raw(self._raw, self._fmt, fmt, label or f"cast to {fmt}")
-        return FixedArray._make(raw, fmt)
+        return FixedArray.trusted(raw, fmt)
 
     # -- shape manipulation ---------------------------------------------------------------
     def __getitem__(self, index) -> FixedArray:
         r = self._raw[index]
         if not isinstance(r, np.ndarray):
             r = np.array(r, dtype=self._raw.dtype)
-        return FixedArray._make(r, self._fmt)
+        return FixedArray.trusted(r, self._fmt)
 
     def __setitem__(self, index, value):
         if not isinstance(value, FixedArray) or value.fmt != self._fmt:
@@ -141,32 +150,32 @@ class FixedArray:
 
     def reshape(self, *shape) -> FixedArray:
         """Same data, new shape (like :meth:`numpy.ndarray.reshape`)."""
-        return FixedArray._make(self._raw.reshape(*shape), self._fmt)
+        return FixedArray.trusted(self._raw.reshape(*shape), self._fmt)
 
     def transpose(self, *axes) -> FixedArray:
-        return FixedArray._make(self._raw.transpose(*axes), self._fmt)
+        return FixedArray.trusted(self._raw.transpose(*axes), self._fmt)
 
     @property
     def T(self) -> FixedArray:
-        return FixedArray._make(self._raw.T, self._fmt)
+        return FixedArray.trusted(self._raw.T, self._fmt)
 
     def ravel(self) -> FixedArray:
-        return FixedArray._make(self._raw.ravel(), self._fmt)
+        return FixedArray.trusted(self._raw.ravel(), self._fmt)
 
     def copy(self) -> FixedArray:
-        return FixedArray._make(self._raw.copy(), self._fmt)
+        return FixedArray.trusted(self._raw.copy(), self._fmt)
 
     # -- arithmetic -----------------------------------------------------------------------
     def __neg__(self) -> FixedArray:
         fmt = self._fmt.neg()
         work = kernels.working(self._raw, fmt.bits)
-        return FixedArray._make(kernels.to_storage(-work, fmt), fmt)
+        return FixedArray.trusted(kernels.to_storage(-work, fmt), fmt)
 
     def __pos__(self):
         return self
 
     def _binary(self, other, fmt, op):
-        other = _operand(other, op)
+        other = check_operand(other, op)
         f = fmt.frac_bits
         a = kernels.working(self._raw, fmt.bits + 1)
         b = kernels.working(other._raw, fmt.bits + 1)
@@ -177,49 +186,49 @@ class FixedArray:
         return a, b
 
     def __add__(self, other) -> FixedArray:
-        fmt = self._fmt.add(_operand(other, "+").fmt)
+        fmt = self._fmt.add(check_operand(other, "+").fmt)
         a, b = self._binary(other, fmt, "+")
-        return FixedArray._make(kernels.to_storage(a + b, fmt), fmt)
+        return FixedArray.trusted(kernels.to_storage(a + b, fmt), fmt)
 
     def __sub__(self, other) -> FixedArray:
-        fmt = self._fmt.sub(_operand(other, "-").fmt)
+        fmt = self._fmt.sub(check_operand(other, "-").fmt)
         a, b = self._binary(other, fmt, "-")
-        return FixedArray._make(kernels.to_storage(a - b, fmt), fmt)
+        return FixedArray.trusted(kernels.to_storage(a - b, fmt), fmt)
 
     def __mul__(self, other) -> FixedArray:
-        other = _operand(other, "*")
+        other = check_operand(other, "*")
         fmt = self._fmt.mul(other.fmt)
         a = kernels.working(self._raw, fmt.bits + 1)
         b = kernels.working(other._raw, fmt.bits + 1)
         if a.dtype != b.dtype:
             a, b = kernels.to_object(a), kernels.to_object(b)
-        return FixedArray._make(kernels.to_storage(a * b, fmt), fmt)
+        return FixedArray.trusted(kernels.to_storage(a * b, fmt), fmt)
 
     def __radd__(self, other):
-        return _operand(other, "+") + self
+        return check_operand(other, "+") + self
 
     def __rsub__(self, other):
-        return _operand(other, "-") - self
+        return check_operand(other, "-") - self
 
     def __rmul__(self, other):
-        return _operand(other, "*") * self
+        return check_operand(other, "*") * self
 
     def __matmul__(self, other) -> FixedArray:
-        from .accumulate import matmul
-        return matmul(self, _operand(other, "@"))
+        other = check_operand(other, "@")
+        return FixedArray.trusted(*kernels.matmul_raw(self._raw, self._fmt, other._raw,
+                                                      other._fmt))
 
     def __rmatmul__(self, other):
-        from .accumulate import matmul
-        return matmul(_operand(other, "@"), self)
+        return check_operand(other, "@") @ self
 
     def sum(self, axis=None, *, acc=None, label: str | None = None) -> FixedArray:
         """Exact sum into an accumulator format; see :func:`fxp.sum`."""
-        from .accumulate import sum as _sum
-        return _sum(self, axis=axis, acc=acc, label=label)
+        return FixedArray.trusted(*kernels.sum_raw(self._raw, self._fmt, axis, acc=acc,
+                                                   label=label))
 
     # -- comparisons (exact) --------------------------------------------------------------
     def _aligned(self, other, op):
-        other = _operand(other, op)
+        other = check_operand(other, op)
         f = max(self._fmt.frac_bits, other._fmt.frac_bits)
         bits = max(self._fmt.bits + f - self._fmt.frac_bits,
                    other._fmt.bits + f - other._fmt.frac_bits)
@@ -265,10 +274,20 @@ class FixedArray:
         raise TypeError("The truth value of a FixedArray is ambiguous; compare raw values")
 
 
-def _operand(other, op) -> FixedArray:
-    if isinstance(other, FixedArray):
-        return other
-    raise TypeError(f"Operand of {op} must be a FixedArray, not {type(other).__name__}; "
+def check_operand(value, op: str) -> FixedArray:
+    """``value`` if it is a FixedArray, else a TypeError naming the operation ``op``.
+
+    Operands are never converted implicitly: a float or an integer has no format.
+
+    Parameters
+    ----------
+    value : object
+    op : str
+        The operation, for the message (``"+"``, ``"matmul"``, ``"bias"``).
+    """
+    if isinstance(value, FixedArray):
+        return value
+    raise TypeError(f"Operand of {op} must be a FixedArray, not {type(value).__name__}; "
                     f"convert it first with fxp.quantize or fxp.from_raw")
 
 
@@ -327,9 +346,9 @@ def from_raw(raw, fmt) -> FixedArray:
 
 def zeros(shape, fmt) -> FixedArray:
     """A FixedArray of zeros of ``fmt``."""
-    fmt = _as_format(fmt)
+    fmt = FixedFormat.parse(fmt)
     dtype = np.int64 if fmt.fits_int64 else object
     raw = np.zeros(shape, dtype=np.int64).astype(dtype)
     if dtype is object:
         raw[...] = 0
-    return FixedArray._make(raw, fmt)
+    return FixedArray.trusted(raw, fmt)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .array import FixedArray, _as_format, _operand
-from .format import FixedFormat, _hold
+from .array import FixedArray, check_operand
+from .format import FixedFormat
 
 __all__ = ["accumulator_format", "extreme_sums", "a2q_l1_bound"]
 
@@ -23,12 +23,14 @@ def extreme_sums(w: FixedArray, input_fmt, bias: FixedArray | None = None):
     frac_bits : int
         ``max(w.frac_bits + input.frac_bits, bias.frac_bits)``.
     """
-    w = _operand(w, "accumulator_format")
-    fin = _as_format(input_fmt)
+    w = check_operand(w, "accumulator_format")
+    fin = FixedFormat.parse(input_fmt)
     if w.ndim == 0:
         raise ValueError("accumulator_format needs weights with at least one dimension")
     prod_frac = w.fmt.frac_bits + fin.frac_bits
-    frac = prod_frac if bias is None else max(prod_frac, _operand(bias, "bias").fmt.frac_bits)
+    if bias is not None:
+        bias = check_operand(bias, "bias")
+    frac = prod_frac if bias is None else max(prod_frac, bias.fmt.frac_bits)
     wr = np.asarray(w.raw, dtype=object)
     a, b = wr * fin.raw_min, wr * fin.raw_max
     lo = np.where(a < b, a, b).sum(axis=-1) if w.shape[-1] else np.zeros(w.shape[:-1], object)
@@ -68,7 +70,7 @@ def accumulator_format(w: FixedArray, input_fmt, bias: FixedArray | None = None
     lo, hi, frac = extreme_sums(w, input_fmt, bias)
     lo_all = min([int(v) for v in np.ravel(lo)], default=0)
     hi_all = max([int(v) for v in np.ravel(hi)], default=0)
-    return _hold(min(lo_all, 0) if lo_all < 0 else lo_all, hi_all, frac)
+    return FixedFormat.holding(min(lo_all, 0) if lo_all < 0 else lo_all, hi_all, frac)
 
 
 def a2q_l1_bound(acc_bits: int, input_fmt) -> float:
@@ -87,5 +89,5 @@ def a2q_l1_bound(acc_bits: int, input_fmt) -> float:
         raise TypeError(f"Accumulator bits must be an integer, not {acc_bits!r}")
     if acc_bits < 2:
         raise ValueError(f"Accumulator bits must be at least 2, not {acc_bits}")
-    fin = _as_format(input_fmt)
+    fin = FixedFormat.parse(input_fmt)
     return float((2 ** (int(acc_bits) - 1) - 1) * 2.0 ** (int(fin.signed) - fin.bits))

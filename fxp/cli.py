@@ -6,10 +6,55 @@ import argparse
 import json
 import os
 import sys
+import zipfile
 
 import numpy as np
 
+from .files import check_output_directory
+
 __all__ = ["main"]
+
+
+class _UsageError(Exception):
+    """A command-line argument that cannot work (printed as one line, exit 2)."""
+
+
+def _check_output(path):
+    """Fail before any work when ``-o`` cannot become the artifact directory."""
+    try:
+        check_output_directory(path)
+    except OSError as e:
+        raise _UsageError(f"-o {e}") from None
+
+
+def _read_float_weights(path) -> dict:
+    """The float weights of an ``.npz`` archive (see the README's ``fxp quantize``).
+
+    Raises
+    ------
+    OSError
+        If ``path`` is missing or not a file.
+    ValueError
+        If it is not an ``.npz`` archive of numeric (non-object) arrays.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path}: is a directory, not an .npz archive of float weights")
+    bad = ValueError(f"{path}: not an .npz archive of float weights")
+    if not zipfile.is_zipfile(path):
+        raise bad
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            weights = {k: z[k] for k in z.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile):
+        raise bad from None
+    for k, v in weights.items():
+        if not isinstance(v, np.ndarray) or v.dtype.kind != "f":
+            what = f"holds {v.dtype}" if isinstance(v, np.ndarray) else "is not an array"
+            raise ValueError(f"{path}: not an .npz archive of float weights ({k!r} {what})")
+    return weights
 
 
 def _write(result, spec, out_dir):
@@ -26,6 +71,7 @@ def _cmd_train(args):
     from .nn.spec import load_spec
     from .nn.train import train
     spec = load_spec(args.spec)
+    _check_output(args.output)
     result = train(spec, log=None if args.quiet else sys.stderr)
     m = _write(result, spec, args.output)
     print(f"{spec.name}: fixed accuracy {m['fixed_accuracy']:.4f}, float accuracy "
@@ -34,14 +80,11 @@ def _cmd_train(args):
 
 
 def _cmd_quantize(args):
-    from .nn.spec import SpecError, load_spec
+    from .nn.spec import load_spec
     from .nn.train import post_training_quantize
     spec = load_spec(args.spec)
-    try:
-        with np.load(args.weights, allow_pickle=False) as z:
-            weights = {k: z[k] for k in z.files}
-    except (OSError, ValueError) as e:
-        raise SpecError(f"{args.weights}: cannot read float weights ({e})") from None
+    _check_output(args.output)
+    weights = _read_float_weights(args.weights)
     result = post_training_quantize(spec, weights)
     m = _write(result, spec, args.output)
     print(f"{spec.name}: fixed accuracy {m['fixed_accuracy']:.4f}, float accuracy "
@@ -64,8 +107,7 @@ def evaluate(directory) -> dict:
     fpath = os.path.join(directory, "float_weights.npz")
     if os.path.isfile(fpath):
         net = Network(model.spec, np.random.default_rng(0))
-        with np.load(fpath, allow_pickle=False) as z:
-            net.load_float({k: z[k] for k in z.files})
+        net.load_float(_read_float_weights(fpath))
         flt = net.forward(data.x_test, "float")[0]
         report["float_accuracy"] = accuracy(flt, data.y_test)
         fixed_cls = fixed if fixed.ndim == 1 else fixed.argmax(axis=1)
@@ -141,13 +183,20 @@ def main(argv=None) -> int:
     nm.add_argument("spec")
     nm.set_defaults(func=_cmd_name)
     args = p.parse_args(argv)
-    from .nn.model import ArtifactError
-    from .nn.spec import SpecError
     try:
-        return args.func(args) or 0
-    except (SpecError, ArtifactError, ValueError, TypeError, OSError) as e:
+        from .nn.model import ArtifactError
+        from .nn.spec import SpecError
+        try:
+            return args.func(args) or 0
+        except (_UsageError, SpecError, ArtifactError, ValueError, TypeError, OSError,
+                ImportError, EOFError, zipfile.BadZipFile) as e:
+            if os.environ.get("FXP_TRACEBACK"):
+                raise
+            msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+            print(f"error: {msg}", file=sys.stderr)
+            return 2
+    except KeyboardInterrupt:
         if os.environ.get("FXP_TRACEBACK"):
             raise
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"error: {msg}", file=sys.stderr)
-        return 2
+        print("interrupted", file=sys.stderr)   # artifacts are written atomically: none left
+        return 130

@@ -7,13 +7,37 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 
-__all__ = ["atomic_directory", "atomic_files"]
+__all__ = ["atomic_directory", "atomic_files", "check_output_directory"]
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def check_output_directory(path) -> None:
+    """Check that a directory can be created or replaced at ``path``, creating nothing.
+
+    The messages name ``path`` as given (never a temporary name).
+
+    Raises
+    ------
+    NotADirectoryError
+        If ``path``, or the nearest of its parents that exists, is not a directory.
+    PermissionError
+        If that parent cannot be written (the new directory is made beside ``path``).
+    """
+    given = os.fspath(path)
+    if os.path.lexists(given) and not os.path.isdir(given):
+        raise NotADirectoryError(f"{given}: exists and is not a directory")
+    parent = os.path.dirname(os.path.normpath(given)) or os.curdir
+    while not os.path.lexists(parent):
+        parent = os.path.dirname(parent) or os.curdir
+    if not os.path.isdir(parent):
+        raise NotADirectoryError(f"{given}: {parent} exists and is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{given}: cannot create it in {parent} (permission denied)")
 
 
 @contextmanager
@@ -27,7 +51,13 @@ def atomic_directory(path):
     ----------
     path : path-like
         The directory to (re)create.
+
+    Raises
+    ------
+    NotADirectoryError, PermissionError
+        Before anything is created, as :func:`check_output_directory`.
     """
+    check_output_directory(path)
     path = os.path.abspath(path)
     parent, base = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
@@ -65,7 +95,25 @@ def atomic_files(directory, names):
     directory : path-like
     names : iterable of str
         File names: every one must have been written when the block ends.
+
+    Raises
+    ------
+    NotADirectoryError, PermissionError
+        Before anything is created, as :func:`check_output_directory` for a new
+        ``directory``, or when an existing one cannot be written.
+    IsADirectoryError
+        Before anything is created, if some ``directory/name`` is a directory.
     """
+    names = list(names)
+    given = os.fspath(directory)
+    if not os.path.isdir(given):
+        check_output_directory(given)
+    elif not os.access(given, os.W_OK | os.X_OK):
+        raise PermissionError(f"{given}: cannot write in it (permission denied)")
+    for n in names:
+        target = os.path.join(given, n)
+        if os.path.isdir(target):
+            raise IsADirectoryError(f"{target}: exists and is a directory")
     directory = os.path.abspath(directory)
     os.makedirs(directory, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=".tmp.", dir=directory)

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-__all__ = ["Quantization", "Overflow", "FixedFormat"]
+__all__ = ["Quantization", "Overflow", "FixedFormat", "raw_to_float"]
 
 
 class Quantization(enum.Enum):
@@ -239,12 +239,12 @@ class FixedFormat:
     @property
     def min(self) -> float:
         """Smallest representable value (as a float; exact when it fits a double)."""
-        return _to_float(self.raw_min, self.frac_bits)
+        return raw_to_float(self.raw_min, self.frac_bits)
 
     @property
     def max(self) -> float:
         """Largest representable value (as a float; exact when it fits a double)."""
-        return _to_float(self.raw_max, self.frac_bits)
+        return raw_to_float(self.raw_max, self.frac_bits)
 
     def to_fraction(self, raw: int) -> Fraction:
         """The exact value of one raw integer."""
@@ -290,27 +290,46 @@ class FixedFormat:
         count = _int(count, "Sum count")
         if count < 0:
             raise ValueError(f"Sum count must be non-negative, not {count}")
-        return _hold(count * self.raw_min, count * self.raw_max, self.frac_bits,
-                     self.signed)
+        return FixedFormat.holding(count * self.raw_min, count * self.raw_max, self.frac_bits,
+                                   signed=self.signed)
+
+    @classmethod
+    def holding(cls, lo: int, hi: int, frac_bits: int, *, signed: bool | None = None
+                ) -> FixedFormat:
+        """Smallest TRN/WRAP format with ``frac_bits`` fraction bits holding raw ``lo..hi``.
+
+        Parameters
+        ----------
+        lo, hi : int
+            Smallest and largest raw integer (at ``2**-frac_bits``) the format must hold.
+        frac_bits : int
+        signed : bool, optional
+            Unsigned when ``lo >= 0`` unless ``signed`` is True; always signed when
+            ``lo < 0``.
+
+        Examples
+        --------
+        >>> str(FixedFormat.holding(-5, 12, 2))
+        'fixed<5,3>'
+        """
+        signed = bool(signed) or lo < 0
+        if signed:
+            bits = max((-lo - 1).bit_length() if lo < 0 else 0,
+                       hi.bit_length() if hi > 0 else 0) + 1
+        else:
+            bits = max(hi.bit_length(), 1)
+        return cls(bits, bits - frac_bits, signed)
 
 
-def _hold(lo: int, hi: int, frac_bits: int, signed: bool | None = None) -> FixedFormat:
-    """Smallest TRN/WRAP format with ``frac_bits`` holding raw values ``lo..hi``.
+def raw_to_float(raw: int, frac_bits: int) -> float:
+    """Nearest double to ``raw * 2**-frac_bits`` (inf past the double range).
 
-    Unsigned when ``lo >= 0`` unless ``signed`` is True.
+    Parameters
+    ----------
+    raw : int
+        One raw integer (a Python int of any size).
+    frac_bits : int
     """
-    if signed is None:
-        signed = lo < 0
-    signed = signed or lo < 0
-    if signed:
-        bits = max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0) + 1
-    else:
-        bits = max(hi.bit_length(), 1)
-    return FixedFormat(bits, bits - frac_bits, signed)
-
-
-def _to_float(raw: int, frac_bits: int) -> float:
-    """Nearest double to ``raw * 2**-frac_bits`` (inf past the double range)."""
     try:
         return float(Fraction(raw) * Fraction(2) ** -frac_bits) if raw else 0.0
     except OverflowError:

@@ -1,7 +1,9 @@
-"""Vectorised rounding and overflow kernels on raw integers (int64, object ints past 62 bits).
+"""Kernels on raw integers (int64, object ints past 62 bits): rounding, overflow, accumulation.
 
 Every kernel is written once with operators that numpy int64 arrays and object arrays of
 Python ints both support; callers pick int64 only when every intermediate fits in 62 bits.
+They take and return raw integers and FixedFormats: :class:`fxp.FixedArray`,
+:func:`fxp.quantize` and :mod:`fxp.accumulate` wrap them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from . import overflow as _ovf
 from .format import FixedFormat, Overflow, Quantization
 
 INT64_SAFE_BITS = 62
+_F64_EXACT = 1 << 53
+_I64_EXACT = 1 << 62
 
 
 def to_object(raw: np.ndarray) -> np.ndarray:
@@ -160,3 +164,117 @@ def _wrap_sm(wrapped, floor, mask, fmt):
     inv = inv | (ld << (w - 1))
     new = np.where(flip, inv, bits)
     return np.where(((new >> (w - 1)) & 1) == 1, new - (1 << w), new)
+
+
+# -- exact accumulation (the core of fxp.matmul, fxp.sum, ``@`` and FixedArray.sum) ----------
+
+def check_accumulator(acc, term: FixedFormat, what: str) -> FixedFormat:
+    """Parse ``acc`` and check it can accumulate values of ``term`` exactly.
+
+    Raises ValueError unless ``acc`` is WRAP with at least ``term``'s fraction bits;
+    ``what`` names the terms in the message (``"products"``, ``"bias"``, ``"summands"``).
+    """
+    acc = FixedFormat.parse(acc)
+    if acc.overflow is not Overflow.WRAP:
+        raise ValueError(f"Accumulator {acc} must use WRAP overflow (an accumulator is exact "
+                         f"modulo 2**bits); cast the result to saturate")
+    if acc.frac_bits < term.frac_bits:
+        raise ValueError(f"Accumulator {acc} has {acc.frac_bits} fraction bits, fewer than "
+                         f"the {term.frac_bits} of the {what} {term}")
+    return acc
+
+
+def _absmax(raw: np.ndarray) -> int:
+    if raw.size == 0:
+        return 0
+    return max(abs(int(raw.min())), abs(int(raw.max())))
+
+
+def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Exact integer matmul: float64 BLAS when a bound proves every partial sum < 2**53."""
+    k = a.shape[-1]
+    if a.dtype != object and b.dtype != object:
+        pmax = _absmax(a) * _absmax(b)
+        if k * pmax < _F64_EXACT:
+            return np.matmul(a.astype(np.float64), b.astype(np.float64)).astype(np.int64)
+        if k * pmax < _I64_EXACT:
+            block = (_F64_EXACT - 1) // pmax
+            if block >= 16 and b.ndim >= 2 and a.ndim >= 1:
+                af, bf = a.astype(np.float64), b.astype(np.float64)
+                out = None
+                for s in range(0, k, block):
+                    part = np.matmul(af[..., s:s + block], bf[..., s:s + block, :])
+                    part = part.astype(np.int64)
+                    out = part if out is None else out + part
+                return out
+            return np.matmul(a, b)
+    return np.matmul(to_object(a), to_object(b))
+
+
+def matmul_raw(a: np.ndarray, a_fmt: FixedFormat, b: np.ndarray, b_fmt: FixedFormat,
+               acc=None, *, bias: np.ndarray | None = None,
+               bias_fmt: FixedFormat | None = None, label: str | None = None):
+    """Exact ``a @ b (+ bias)`` of raw integers into a WRAP accumulator; see :func:`fxp.matmul`.
+
+    Returns
+    -------
+    raw : numpy.ndarray
+        In ``acc``'s storage dtype.
+    acc : FixedFormat
+        ``acc`` parsed, or by default the exact format of ``K`` products (plus the bias).
+    """
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul operands must have at least one dimension")
+    k = a.shape[-1]
+    kb = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k != kb:
+        raise ValueError(f"matmul shapes {a.shape} and {b.shape} do not align: {k} != {kb}")
+    prod = a_fmt.mul(b_fmt)
+    if acc is None:
+        acc = prod.sum(k)
+        if bias is not None:
+            acc = acc.add(bias_fmt)
+    else:
+        acc = check_accumulator(acc, prod, "products")
+        if bias is not None:
+            check_accumulator(acc, bias_fmt, "bias")
+    s = int_matmul(a, b)
+    raw = _accumulated(s, prod, acc, k, label or f"matmul accumulator {acc}", bias, bias_fmt)
+    return raw, acc
+
+
+def sum_raw(raw: np.ndarray, fmt: FixedFormat, axis=None, *, acc=None,
+            label: str | None = None):
+    """Exact sum of raw integers along ``axis`` into a WRAP accumulator; see :func:`fxp.sum`.
+
+    Returns ``(raw, acc)`` as :func:`matmul_raw`.
+    """
+    count = raw.size if axis is None else int(np.prod([raw.shape[i]
+                                                       for i in np.atleast_1d(axis)]))
+    acc = fmt.sum(count) if acc is None else check_accumulator(acc, fmt, "summands")
+    if raw.dtype != object and (count * max(_absmax(raw), 1)) >= _I64_EXACT:
+        raw = to_object(raw)
+    s = np.sum(raw, axis=axis)
+    return _accumulated(s, fmt, acc, count, label or f"sum accumulator {acc}"), acc
+
+
+def _accumulated(s, term: FixedFormat, acc: FixedFormat, count: int, op: str,
+                 bias: np.ndarray | None = None, bias_fmt: FixedFormat | None = None):
+    """Exact sums ``s`` of ``count`` terms (plus the bias) wrapped into ``acc``."""
+    s = np.asarray(s)
+    shift = acc.frac_bits - term.frac_bits
+    exact = term.sum(count)
+    if bias is not None:
+        exact = exact.add(bias_fmt)
+        shift = acc.frac_bits - exact.frac_bits
+    s = working(s, exact.bits + shift + 1)
+    if bias is not None:
+        braw = working(bias, exact.bits + 1)
+        if s.dtype != braw.dtype:
+            s, braw = to_object(s), to_object(braw)
+        s = (s << (exact.frac_bits - term.frac_bits)) + (braw << (exact.frac_bits -
+                                                                  bias_fmt.frac_bits))
+    if shift:
+        s = s << shift
+    q_bits = exact.bits + shift + (not exact.signed)
+    return overflow(s, acc, op, q_bits=q_bits)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .format import raw_to_float
+
 __all__ = ["OverflowError", "OverflowWarning", "OverflowRecord", "OverflowLog",
            "overflow_policy", "DEFAULT_POLICY"]
 
@@ -176,7 +178,8 @@ def policy() -> str:
     return frames[-1][0] if frames else DEFAULT_POLICY
 
 
-def _first(mask) -> tuple:
+def first_index(mask: np.ndarray) -> tuple:
+    """Index (a tuple of ints) of the first True element of ``mask`` in C order."""
     flat = int(np.argmax(mask.reshape(-1)))
     return tuple(int(i) for i in np.unravel_index(flat, mask.shape))
 
@@ -193,11 +196,10 @@ def report(operation: str, kind: str, mask, values, total: int, fmt, scale_frac:
         for _, log in frames:
             log._add(operation, kind, 0, total, None, 0.0, 0.0)
         return
-    from .format import _to_float
-    first = _first(mask)
+    first = first_index(mask)
     bad = values[mask]
-    vmin = _to_float(int(bad.min()), scale_frac)
-    vmax = _to_float(int(bad.max()), scale_frac)
+    vmin = raw_to_float(int(bad.min()), scale_frac)
+    vmax = raw_to_float(int(bad.max()), scale_frac)
     for _, log in frames:
         log._add(operation, kind, count, total, first, vmin, vmax)
     if kind != "overflow":
@@ -205,7 +207,7 @@ def report(operation: str, kind: str, mask, values, total: int, fmt, scale_frac:
     pol = frames[-1][0] if frames else DEFAULT_POLICY
     if pol in ("log", "ignore"):
         return
-    first_value = _to_float(int(values[first]), scale_frac)
+    first_value = raw_to_float(int(values[first]), scale_frac)
     msg = (f"{operation}: {count} of {total} values overflow {fmt} "
            f"(range {fmt.min:g}..{fmt.max:g}); first at index {first}: {first_value:g}")
     if pol == "raise":

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import kernels
 from . import overflow as _ovf
-from .array import FixedArray, _as_format
+from .array import FixedArray
 from .format import FixedFormat, Overflow, Quantization
 
 __all__ = ["quantize"]
@@ -43,7 +43,7 @@ def quantize(x, fmt, *, label: str | None = None) -> FixedArray:
     fxp.OverflowError
         On WRAP overflow under the ``"raise"`` policy.
     """
-    fmt = _as_format(fmt)
+    fmt = FixedFormat.parse(fmt)
     op = label or f"quantize to {fmt}"
     a = np.asarray(x)
     if a.ndim == 0:   # numpy's in-place rounding needs arrays
@@ -55,7 +55,7 @@ def quantize(x, fmt, *, label: str | None = None) -> FixedArray:
             raw = raw.astype(np.int64)
         elif not src.fits_int64:
             raw = kernels.to_object(raw)
-        return FixedArray._make(kernels.cast_raw(raw, src, fmt, op), fmt)
+        return FixedArray.trusted(kernels.cast_raw(raw, src, fmt, op), fmt)
     if a.dtype.kind not in "f":
         try:
             a = a.astype(np.float64)
@@ -67,8 +67,8 @@ def quantize(x, fmt, *, label: str | None = None) -> FixedArray:
     if fmt.bits <= _FAST_MAX_BITS and abs(fmt.frac_bits) <= _FAST_MAX_SCALE:
         raw = _quantize_fast(a, fmt, op)
         if raw is not None:
-            return FixedArray._make(raw, fmt)
-    return FixedArray._make(_quantize_exact(a, fmt, op), fmt)
+            return FixedArray.trusted(raw, fmt)
+    return FixedArray.trusted(_quantize_exact(a, fmt, op), fmt)
 
 
 def _all_int(a):
@@ -80,9 +80,7 @@ def _int_format(a) -> FixedFormat:
         if a.size == 0:
             return FixedFormat(64, 64)
         lo, hi = min(int(v) for v in a.reshape(-1)), max(int(v) for v in a.reshape(-1))
-        from .format import _hold
-        f = _hold(lo, hi, 0, True)
-        return f
+        return FixedFormat.holding(lo, hi, 0, signed=True)
     if a.dtype.kind == "b":
         return FixedFormat(2, 2, True)
     bits = a.dtype.itemsize * 8
@@ -93,7 +91,7 @@ def _check_nan(a, op):
     nan = np.isnan(a)
     n = int(np.count_nonzero(nan))
     if n:
-        first = _ovf._first(nan)
+        first = _ovf.first_index(nan)
         raise ValueError(f"{op}: {n} NaN value{'s' if n > 1 else ''} cannot be quantized; "
                          f"first at index {first}")
 
@@ -102,7 +100,7 @@ def _check_inf(a, fmt, op):
     inf = np.isinf(a)
     n = int(np.count_nonzero(inf))
     if n and not fmt.overflow.saturates:
-        first = _ovf._first(inf)
+        first = _ovf.first_index(inf)
         raise ValueError(f"{op}: {n} infinite value{'s' if n > 1 else ''} cannot be "
                          f"wrapped into {fmt} (overflow {fmt.overflow}); first at index "
                          f"{first}; use a SAT* overflow mode to saturate")

@@ -29,15 +29,21 @@ def main(argv=None) -> int:
     p.add_argument("--waves", action="store_true",
                    help="write a waveform into DIR/sim/<sim>/ (Icarus: FST, Verilator: VCD)")
     args = p.parse_args(argv)
-    from .runner import SimError, run
     try:
-        result = run(args.directory, args.sim, vectors=args.vectors, seed=args.seed,
-                     full_rate=args.full_rate, waves=args.waves)
-    except SimError as e:
+        from .runner import SimError, run
+        try:
+            result = run(args.directory, args.sim, vectors=args.vectors, seed=args.seed,
+                         full_rate=args.full_rate, waves=args.waves)
+        except SimError as e:
+            if os.environ.get("FXP_TRACEBACK"):
+                raise
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+    except KeyboardInterrupt:
         if os.environ.get("FXP_TRACEBACK"):
             raise
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        print("interrupted", file=sys.stderr)
+        return 130
     bench = result.bench
     for line in bench.reports[:MAX_REPORTS]:
         print(f"mismatch: {line}", file=sys.stderr)

@@ -101,3 +101,25 @@ def test_zeros_and_conversions():
     q = fxp.quantize([0.1, -3.7], "fixed<16,6,RND_CONV,SAT>")
     assert q.raw.tolist() == [102, -3789]
     assert q.to_float().tolist() == [102 / 1024, -3789 / 1024]
+
+
+def test_trusted_wraps_raw_integers_without_a_check_or_a_copy():
+    f = FixedFormat.parse("fixed<8,4>")
+    raw = np.array([[-128, 5], [127, 0]], dtype=np.int64)
+    x = fxp.FixedArray.trusted(raw, f)
+    assert x.raw is raw and x.fmt is f and x.shape == (2, 2)
+    assert np.array_equal(x.to_float(), raw / 16)
+    assert np.array_equal(x.raw, fxp.from_raw(raw, f).raw)
+    wide = FixedFormat(80, 10)
+    big = np.array([(1 << 79) - 1, -(1 << 79)], dtype=object)
+    assert fxp.FixedArray.trusted(big, wide).to_fractions()[0] == Fraction((1 << 79) - 1, 1 << 70)
+
+
+def test_check_operand_returns_fixed_arrays_and_names_the_operation():
+    from fxp.array import check_operand
+    x = fxp.zeros(3, "fixed<4,2>")
+    assert check_operand(x, "+") is x
+    with pytest.raises(TypeError) as info:
+        check_operand([1, 2], "bias")
+    assert str(info.value) == ("Operand of bias must be a FixedArray, not list; convert it first "
+                               "with fxp.quantize or fxp.from_raw")

@@ -68,3 +68,27 @@ def test_files_replaced_together_or_not_at_all(tmp_path):
         _write(os.path.join(tmp, "a.txt"), "new a")
         _write(os.path.join(tmp, "b.txt"), "new b")
     assert _tree(tmp_path) == {"a.txt": "new a", "b.txt": "new b", "keep.txt": "kept"}
+
+
+def test_a_path_that_cannot_be_a_directory_is_named_as_given_and_nothing_is_created(tmp_path,
+                                                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    for target, msg in [("afile", "afile: exists and is not a directory"),
+                        ("afile/sub/out", "afile/sub/out: afile exists and is not a directory")]:
+        with pytest.raises(NotADirectoryError) as info:
+            with atomic_directory(target):
+                raise AssertionError("never entered")
+        assert str(info.value) == msg
+        with pytest.raises(NotADirectoryError) as info:
+            with atomic_files(target, ["a.txt"]):
+                raise AssertionError("never entered")
+        assert str(info.value) == msg
+    os.mkdir("out")
+    os.mkdir(os.path.join("out", "a.txt"))
+    with pytest.raises(IsADirectoryError) as info:
+        with atomic_files("out", ["b.txt", "a.txt"]):
+            raise AssertionError("never entered")
+    assert str(info.value) == os.path.join("out", "a.txt") + ": exists and is a directory"
+    assert sorted(os.listdir(tmp_path)) == ["afile", "out"]
+    assert os.listdir("out") == ["a.txt"]

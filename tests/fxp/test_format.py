@@ -156,3 +156,26 @@ def test_replace():
     with pytest.raises(TypeError, match="FixedFormat has no field 'width'"):
         f.replace(width=3)
     assert math.isinf(FixedFormat(2000, 2000).max)
+
+
+@given(st.integers(-(1 << 70), 1 << 70), st.integers(0, 1 << 70), st.integers(-8, 8),
+       st.booleans())
+def test_holding_is_the_smallest_format_that_holds_the_range(lo, span, frac, signed):
+    hi = lo + span
+    f = FixedFormat.holding(lo, hi, frac, signed=signed)
+    assert f.frac_bits == frac and f.signed == (signed or lo < 0)
+    assert f.quantization is Quantization.TRN and f.overflow is Overflow.WRAP
+    assert f.raw_min <= lo and hi <= f.raw_max
+    if f.bits > 1:
+        fewer = f.replace(bits=f.bits - 1, int_bits=f.int_bits - 1)
+        assert not (fewer.raw_min <= lo and hi <= fewer.raw_max)
+
+
+def test_holding_examples_and_raw_to_float():
+    assert str(FixedFormat.holding(-5, 12, 2)) == "fixed<5,3>"
+    assert str(FixedFormat.holding(0, 0, 0)) == "ufixed<1,1>"
+    assert str(FixedFormat.holding(0, 255, 8, signed=True)) == "fixed<9,1>"
+    assert fxp.format.raw_to_float(-3, 2) == -0.75
+    assert fxp.format.raw_to_float(1 << 1100, 0) == math.inf
+    assert fxp.format.raw_to_float(-(1 << 1100), 2) == -math.inf
+    assert fxp.format.raw_to_float(0, 5000) == 0.0

@@ -82,3 +82,11 @@ def test_wide_overflow_reported_with_exact_first_value():
     with pytest.raises(fxp.OverflowError, match=r"first at index \(0,\): 1.26765e\+30"):
         with fxp.overflow_policy("raise"):
             x.cast("fixed<70,70>")
+
+
+def test_first_index_is_the_first_true_element_in_c_order():
+    from fxp.overflow import first_index
+    mask = np.zeros((3, 4), dtype=bool)
+    mask[2, 0] = mask[1, 3] = True
+    assert first_index(mask) == (1, 3)
+    assert all(type(i) is int for i in first_index(mask))
