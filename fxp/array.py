@@ -59,7 +59,6 @@ class FixedArray:
         obj._fmt = fmt
         return obj
 
-    _make = trusted   # the old private name, until fxp/nn/layers.py calls trusted
 
     # -- basic properties -----------------------------------------------------------------
     @property

@@ -30,7 +30,7 @@ def argmax(x: FixedArray) -> FixedArray:
                         raw.reshape(-1, raw.shape[-1])], dtype=np.int64).reshape(raw.shape[:-1])
     else:
         idx = np.argmax(raw, axis=-1).astype(np.int64)  # numpy returns the first maximum
-    return FixedArray._make(idx, argmax_format(raw.shape[-1]))
+    return FixedArray.trusted(idx, argmax_format(raw.shape[-1]))
 
 
 @register

@@ -17,7 +17,7 @@ def relu(x: FixedArray, output: FixedFormat, label: str = "relu") -> FixedArray:
     """ReLU: ``cast(max(x, 0), output)``."""
     raw = np.maximum(x.raw, 0) if x.raw.dtype != object else \
         np.where(x.raw > 0, x.raw, 0).astype(object)
-    return FixedArray._make(raw, x.fmt).cast(output, label=f"{label} output")
+    return FixedArray.trusted(raw, x.fmt).cast(output, label=f"{label} output")
 
 
 @register

@@ -66,7 +66,7 @@ def lut(x: FixedArray, table: FixedArray, table_bits: int) -> FixedArray:
     # (raw - raw_min) >> drop without leaving int64: raw_min's low `drop` bits are zero
     idx = (x.raw >> drop) - (x.fmt.raw_min >> drop)
     idx = np.asarray(idx, dtype=np.int64)
-    return FixedArray._make(table.raw[idx], table.fmt)
+    return FixedArray.trusted(table.raw[idx], table.fmt)
 
 
 class TableActivation(Layer):
