@@ -23,8 +23,9 @@ __all__ = ["generate_hls", "render_hls", "raw_literal", "format_vectors", "parse
 
 DEFAULT_PART = "xc7z020clg400-1"
 DEFAULT_CLOCK_NS = 10.0
-KERNEL_HEADERS = ("nnet_activation.h", "nnet_argmax.h", "nnet_common.h", "nnet_csim.h",
-                  "nnet_dense.h")
+# Every header of the kernel library (templates/hls/nnet/) goes into the project.
+KERNEL_HEADERS = tuple(sorted(p.name for p in (resources.files("templates") / "hls" / "nnet")
+                              .iterdir() if p.name.endswith(".h")))
 _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
 

@@ -50,11 +50,12 @@ class ReLU(Backpressure, wiring.Component):
     """
 
     def __init__(self, *, n, in_fmt, out_fmt, registered=False, backpressure=True):
-        self._set_backpressure(backpressure, "ReLU")
-        self._n = positive_int(n, "ReLU vector length n")
-        self._in_fmt = as_format(in_fmt, "ReLU input format")
-        self._out_fmt = as_format(out_fmt, "ReLU output format")
-        self._registered = check_bool(registered, "ReLU registered")
+        what = type(self).__name__     # subclasses (LeakyReLU) name themselves in errors
+        self._set_backpressure(backpressure, what)
+        self._n = positive_int(n, f"{what} vector length n")
+        self._in_fmt = as_format(in_fmt, f"{what} input format")
+        self._out_fmt = as_format(out_fmt, f"{what} output format")
+        self._registered = check_bool(registered, f"{what} registered")
         super().__init__(_streams(self._in_fmt, self._n, self._out_fmt, self._n))
 
     @property
@@ -81,19 +82,25 @@ class ReLU(Backpressure, wiring.Component):
     def ii(self) -> int:
         return 1
 
+    def element(self, x):
+        """The exact value to requantize for the input element ``x``, and its format
+        (``max(x, 0)`` in the input format; a subclass computes another function)."""
+        if not self._in_fmt.signed:
+            return x, self._in_fmt
+        return Mux(x < 0, Const(0, fmt_shape(self._in_fmt)), x), self._in_fmt
+
     def elaborate(self, platform):
         from .requantize import requantize
 
         m = Module()
-        zero = Const(0, fmt_shape(self._in_fmt))
         result = Signal(vector_layout(self._out_fmt, self._n))
         for k in range(self._n):
-            x = self.i.payload[k]
-            rect = Mux(x < 0, zero, x) if self._in_fmt.signed else x
-            m.d.comb += result[k].eq(requantize(rect, self._in_fmt, self._out_fmt))
+            value, fmt = self.element(self.i.payload[k])
+            m.d.comb += result[k].eq(requantize(value, fmt, self._out_fmt))
 
-        pipe = StallPipeline(m, self.i.valid, self._consumer_ready(), name="relu")
-        out = pipe.stage(result, name="relu_out") if self._registered else result
+        name = type(self).__name__.lower()
+        pipe = StallPipeline(m, self.i.valid, self._consumer_ready(), name=name)
+        out = pipe.stage(result, name=f"{name}_out") if self._registered else result
         o_valid, i_ready = pipe.finish()
         m.d.comb += [self.o.payload.eq(out), self.o.valid.eq(o_valid),
                      self.i.ready.eq(i_ready)]
