@@ -24,7 +24,7 @@ def _streams(in_fmt: FixedFormat, n: int, out_fmt: FixedFormat, m: int) -> dict:
 class ReLU(Backpressure, wiring.Component):
     """``out = cast(max(x, 0), out_fmt)`` on every element of a vector stream.
 
-    Implements :func:`fxp.nn.layers.relu` bit for bit: the rectified value keeps ``in_fmt``
+    Implements :func:`fxp.nn.layers.relu.relu` bit for bit: the rectified value keeps ``in_fmt``
     and is then requantized with ``out_fmt``'s quantization and overflow modes.
 
     Parameters
@@ -210,7 +210,7 @@ class LUT(Backpressure, wiring.Component):
 class Argmax(Backpressure, wiring.Component):
     """Index of the first maximum of a vector stream (ties go to the lowest index).
 
-    Implements :func:`fxp.nn.layers.argmax` bit for bit with a balanced tree of comparators
+    Implements :func:`fxp.nn.layers.argmax.argmax` bit for bit with a balanced tree of comparators
     over adjacent pairs: a pair keeps its right candidate only if it is strictly greater, so
     the lowest index wins every tie. The output is a vector of one element of
     :func:`fxp.nn.layers.argmax_format` ``(n)``.

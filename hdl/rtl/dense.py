@@ -1,6 +1,6 @@
 """Dense layers in hardware: fully parallel (constant weights, adder tree) and folded (ROM, MACs).
 
-Both compute exactly ``fxp.nn.layers.dense``: every product exact, the sum with the bias
+Both compute exactly ``fxp.nn.layers.dense.dense``: every product exact, the sum with the bias
 wrapped modulo ``2**acc.bits`` (the accumulator is WRAP), then the output cast.
 """
 

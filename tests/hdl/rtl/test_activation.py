@@ -11,7 +11,9 @@ from amaranth.hdl import ClockDomain, Module
 from amaranth.sim import Simulator
 
 from fxp import FixedArray, FixedFormat, overflow_policy
-from fxp.nn.layers import argmax, argmax_format, lut, make_table, relu
+from fxp.nn.layers import argmax_format, lut, make_table
+from fxp.nn.layers.argmax import argmax
+from fxp.nn.layers.relu import relu
 from hdl.rtl.activation import LUT, Argmax, ReLU
 
 

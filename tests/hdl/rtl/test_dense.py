@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import fxp
 from fxp import FixedFormat
-from fxp.nn import layers as L
+from fxp.nn.layers.dense import dense
 from hdl.rtl.dense import DenseFolded, DenseParallel, csd
 
 from .streamsim import run_stream
@@ -36,7 +36,7 @@ def _inputs(infmt, n, count, seed):
 
 def _expected(weight, bias, infmt, acc, out, x):
     with fxp.overflow_policy("ignore"):
-        return L.dense(fxp.from_raw(x, infmt), weight, bias, acc, out).raw.tolist()
+        return dense(fxp.from_raw(x, infmt), weight, bias, acc, out).raw.tolist()
 
 
 CASES = [
