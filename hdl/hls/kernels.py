@@ -9,6 +9,7 @@ from fxp.nn.spec import SpecError
 
 from ..rtl.top import layer_config
 from .kernel import Kernel, KernelContext, array_entry, raw_literal, type_entry
+from .leaky_relu import leaky_relu_kernel
 
 __all__ = ["KernelContext", "Kernel", "KERNELS", "kernel_of", "raw_literal", "dense_kernel",
            "relu_kernel", "lut_kernel", "argmax_kernel"]
@@ -74,6 +75,7 @@ KERNELS: dict[str, Callable[[KernelContext], Kernel] | None] = {
     "tanh": lut_kernel,
     "argmax": argmax_kernel,
     "batchnorm": None,
+    "leaky_relu": leaky_relu_kernel,
 }
 
 

@@ -11,6 +11,7 @@ from fxp.nn import Model
 
 from .activation import LUT, Argmax, ReLU
 from .dense import DenseFolded, DenseParallel
+from .leaky_relu import leaky_relu_block, leaky_relu_fields
 
 __all__ = ["LayerContext", "BlockKind", "BLOCKS", "block_kind", "dense_block", "relu_block",
            "lut_block", "argmax_block"]
@@ -124,6 +125,7 @@ BLOCKS = {
     "tanh": _LUT,
     "argmax": BlockKind(argmax_block),
     "batchnorm": None,
+    "leaky_relu": BlockKind(leaky_relu_block, leaky_relu_fields),
 }
 
 
