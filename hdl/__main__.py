@@ -6,7 +6,18 @@ import sys
 
 
 def main(argv=None) -> int:
-    """Entry point of ``python -m hdl``; returns the exit code."""
+    """Entry point of ``python -m hdl``; returns the exit code (130 on Ctrl-C: every output is
+    written atomically, so nothing partial is left)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        if os.environ.get("FXP_TRACEBACK"):
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv) -> int:
     from .hls.generate import DEFAULT_CLOCK_NS, DEFAULT_PART
     p = argparse.ArgumentParser(prog="python -m hdl", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)

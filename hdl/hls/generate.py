@@ -15,17 +15,18 @@ from fxp.nn import Model, load_vectors
 from fxp.nn.names import generated_cpp_names
 from fxp.nn.spec import SpecError
 
+from ..rtl.top import layer_configs
 from .kernels import KernelContext, kernel_of, raw_literal
 from .names import check_cpp_name
 
 __all__ = ["generate_hls", "render_hls", "raw_literal", "format_vectors", "parse_vectors",
-           "generated_identifiers", "KERNEL_HEADERS", "DEFAULT_PART", "DEFAULT_CLOCK_NS"]
+           "generated_identifiers", "ALWAYS_SHIPPED", "DEFAULT_PART", "DEFAULT_CLOCK_NS"]
 
 DEFAULT_PART = "xc7z020clg400-1"
 DEFAULT_CLOCK_NS = 10.0
-# Every header of the kernel library (templates/hls/nnet/) goes into the project.
-KERNEL_HEADERS = tuple(sorted(p.name for p in (resources.files("templates") / "hls" / "nnet")
-                              .iterdir() if p.name.endswith(".h")))
+# From the kernel library (templates/hls/nnet/) a project gets the headers its layers'
+# kernels name (hdl.hls.kernels), the helpers every project includes and what those include.
+ALWAYS_SHIPPED = ("nnet_common.h", "nnet_csim.h")
 _PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
 
@@ -146,8 +147,7 @@ def _render(model, strategy, reuse, part, clock_ns, vectors):
     if isinstance(clock_ns, bool) or not isinstance(clock_ns, (int, float)) or \
             not 0 < clock_ns < 1e6:
         raise ValueError(f"Clock period must be a positive number of ns, not {clock_ns!r}")
-    if reuse is not None and (isinstance(reuse, bool) or not isinstance(reuse, int) or reuse < 1):
-        raise TypeError(f"Reuse factor must be a positive integer, not {reuse!r}")
+    layer_configs(model, strategy=strategy, reuse=reuse)   # the spec's errors, naming the layer
     _check_names(model)
     layers, arrays, headers, out_fmt, n_out, ii = _plan(model, strategy, reuse)
     name = model.name
@@ -170,7 +170,7 @@ def _render(model, strategy, reuse, part, clock_ns, vectors):
     }
     out = {path: env.get_template(t).render(ctx) for path, t in files.items()}
     nnet = resources.files("templates") / "hls" / "nnet"
-    for header in KERNEL_HEADERS:
+    for header in sorted(set(headers) | set(ALWAYS_SHIPPED)):
         out[f"firmware/nnet/{header}"] = (nnet / header).read_text()
     if vectors is not None:
         x = np.asarray(vectors["inputs"]).reshape(-1, model.n_inputs)

@@ -12,7 +12,7 @@ from fxp.nn.names import VERILOG_PORTS, check_verilog_name
 
 from .blocks import block_kind
 from .manifest import FILENAME, LayerEntry, Manifest, OutputFifo, Port
-from .top import ModelTop
+from .top import ModelTop, layer_configs
 
 __all__ = ["build_top", "generate_rtl", "build_manifest", "CLOCK", "RESET"]
 
@@ -20,7 +20,9 @@ CLOCK, RESET = VERILOG_PORTS
 
 
 def build_top(model: Model, **overrides) -> ModelTop:
-    """The model's top Component (``overrides``: strategy, reuse, pipeline)."""
+    """The model's top Component (``overrides``: strategy, reuse, pipeline, checked first so
+    that a bad one leaves no unelaborated component behind)."""
+    layer_configs(model, **overrides)
     return ModelTop(model=model, **overrides)
 
 

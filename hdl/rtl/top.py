@@ -16,7 +16,7 @@ from .blocks import LayerContext, block_kind
 from .common import vector_layout
 from .manifest import submodule_name
 
-__all__ = ["ModelTop", "layer_config", "STRATEGIES"]
+__all__ = ["ModelTop", "layer_config", "layer_configs", "STRATEGIES"]
 
 
 def layer_config(model: Model, index: int, *, strategy=None, reuse=None, pipeline=None) -> dict:
@@ -24,6 +24,15 @@ def layer_config(model: Model, index: int, *, strategy=None, reuse=None, pipelin
     ``hardware:`` section (:meth:`fxp.nn.hardware.Hardware.layer`), then the arguments."""
     cfg = model.spec.hardware.layer(index, strategy=strategy, reuse=reuse, pipeline=pipeline)
     return dataclasses.asdict(cfg)
+
+
+def layer_configs(model: Model, *, strategy=None, reuse=None, pipeline=None) -> dict:
+    """Every configurable layer's settings (:func:`layer_config`), by layer index; raises the
+    spec's one-line error for a bad override before any block exists."""
+    model.spec.hardware.pipeline(pipeline)
+    return {layer.index: layer_config(model, layer.index, strategy=strategy, reuse=reuse,
+                                      pipeline=pipeline)
+            for layer in model.spec.layers if layer.configurable}
 
 
 class ModelTop(wiring.Component):
@@ -56,9 +65,7 @@ class ModelTop(wiring.Component):
         self._blocks = []
         self._contexts = {}
         kinds = [(layer, block_kind(layer)) for layer in model.spec.layers]
-        self._configs = {layer.index: layer_config(model, layer.index, strategy=strategy,
-                                                   reuse=reuse, pipeline=pipeline)
-                         for layer, kind in kinds if kind is not None and layer.configurable}
+        self._configs = layer_configs(model, strategy=strategy, reuse=reuse, pipeline=pipeline)
         # the blocks after the last folded layer run free (no enable), before the output FIFO
         folded = [i for i, c in self._configs.items() if c["strategy"] == "folded"]
         free_from = max(folded, default=-1) + 1

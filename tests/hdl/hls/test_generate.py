@@ -141,8 +141,8 @@ def test_bad_tcl_parameters(small, kw, message):
 
 @pytest.mark.parametrize("reuse", [0, -2, 1.5, True])
 def test_bad_reuse(small, reuse):
-    with pytest.raises(TypeError, match=rf"^Reuse factor must be a positive integer, not "
-                                        rf"{re.escape(repr(reuse))}$"):
+    with pytest.raises(SpecError, match=rf"^layer 0 \(dense\) reuse: expected a positive "
+                                        rf"integer, not {re.escape(repr(reuse))}$"):
         render_hls(Model.load(small), strategy="folded", reuse=reuse)
 
 
