@@ -1,5 +1,4 @@
-"""Spec fields: the error type, formats as a spec writes them, and the key and value checks
-every section and layer uses."""
+"""Spec fields: SpecError, formats as a spec writes them, and the key and value checks."""
 
 from __future__ import annotations
 
@@ -107,6 +106,7 @@ def parse_format(value, where: str, allow_auto: bool = True) -> FormatSpec:
 
 
 def check_keys(obj, required, optional, where):
+    """``obj`` is a mapping with every ``required`` key and no key outside ``optional``."""
     if not isinstance(obj, dict):
         raise SpecError(f"{where}: expected a mapping, not {obj!r}")
     allowed = required | optional
@@ -120,6 +120,7 @@ def check_keys(obj, required, optional, where):
 
 
 def check_types(obj, types, where):
+    """Each value of ``obj`` has the type ``types[key]`` (an int passes for a float)."""
     for k, v in obj.items():
         t = types[k]
         ok = isinstance(v, t) and not (t is int and isinstance(v, bool))
@@ -130,12 +131,14 @@ def check_types(obj, types, where):
 
 
 def positive_int(v, where):
+    """``v`` itself when it is an integer >= 1 (not a bool)."""
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise SpecError(f"{where}: expected a positive integer, not {v!r}")
     return v
 
 
 def nonnegative_int(v, where):
+    """``v`` itself when it is an integer >= 0 (not a bool)."""
     if isinstance(v, bool) or not isinstance(v, int) or v < 0:
         raise SpecError(f"{where}: expected a non-negative integer, not {v!r}")
     return v

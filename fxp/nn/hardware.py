@@ -1,5 +1,7 @@
-"""The ``hardware:`` section: strategy, reuse and pipeline per model and per layer, validated
-once when the spec loads (and again for command-line overrides, with the same errors)."""
+"""The ``hardware:`` section: strategy, reuse and pipeline per model and per layer.
+
+Validated once when the spec loads, and command-line overrides again with the same errors.
+"""
 
 from __future__ import annotations
 

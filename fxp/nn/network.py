@@ -1,5 +1,6 @@
-"""Trainable network: float parameters, a fake-quantized forward made of the very fxp casts,
-a numpy backward with straight-through estimators, and resolution into a bit-exact Model.
+"""Trainable network: QAT through the very fxp casts, and resolution into a bit-exact Model.
+
+Float parameters, a fake-quantized forward, a numpy backward with straight-through estimators.
 
 Each layer's training state is its registry class's :class:`~fxp.nn.layers.Trainer`; the
 network chains them. Formats left open by the spec are resolved here:

@@ -1,5 +1,7 @@
-"""Formats while training: concrete, calibrated from the data seen (``auto``), or with a learned
-binary point (``int_bits: learn``)."""
+"""Formats while training: concrete, calibrated (``auto``) or a learned binary point.
+
+``auto`` takes the range of the data seen; ``int_bits: learn`` trains the fraction bits.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""``argmax``: the index of the first maximum (ties go to the lowest index), as the unsigned
-integer format ``ufixed<B,B>`` with ``B = max(1, ceil(log2(features)))``; the last layer."""
+"""``argmax``: the index of the first maximum (ties go to the lowest index); the last layer.
+
+The index has the unsigned integer format ``ufixed<B,B>`` with
+``B = max(1, ceil(log2(features)))``.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""Training of element-wise activations computed by a cast (relu, leaky_relu): QAT through the
-layer's own bit-exact forward, straight-through gradients inside the output's range."""
+"""Training of element-wise activations computed by a cast (relu, leaky_relu).
+
+QAT runs the layer's own bit-exact forward; gradients pass straight through inside the
+output's range.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 // Activations of fxpga's HLS library: relu and lookup tables (sigmoid, tanh).
 //
-// Bit-exact with fxp/nn/layers.py relu() and lut().
+// Bit-exact with fxp/nn/layers/relu.py relu() and fxp/nn/layers/table.py lut().
 #pragma once
 
 #include <ap_int.h>

@@ -1,6 +1,6 @@
 // Argmax of fxpga's HLS library: the index of the first maximum.
 //
-// Bit-exact with fxp/nn/layers.py argmax(): ties go to the lowest index; res_T is
+// Bit-exact with fxp/nn/layers/argmax.py argmax(): ties go to the lowest index; res_T is
 // ap_ufixed<B,B> with B = max(1, ceil(log2(n))).
 #pragma once
 

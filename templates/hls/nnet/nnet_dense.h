@@ -1,6 +1,6 @@
 // Dense layer of fxpga's HLS library: res = cast(sum_j weights[o][j] * data[j] + biases[o]).
 //
-// Bit-exact with fxp/nn/layers.py dense(): every product is exact (the full-precision
+// Bit-exact with fxp/nn/layers/dense.py dense(): every product is exact (the full-precision
 // ap_fixed product type), the sum wraps in CONFIG_T::accum_t (an AP_WRAP type whose fraction
 // bits cover the products' and the bias's, so the sum is exact modulo 2**W in any order) and
 // the assignment to res_T rounds and handles overflow with the output's modes.

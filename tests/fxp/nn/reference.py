@@ -1,4 +1,5 @@
-"""Naive per-element references for the fxp.nn layers, written from the layers.py definitions.
+"""Naive per-element references for the fxp.nn layers, written from the definitions in the
+layer modules' docstrings (fxp/nn/layers/).
 
 Exact Python ints and Fractions only (no numpy, no code shared with fxp). A format is a
 :class:`Fmt` tuple; casts reuse the independent Fraction reference of ``tests/fxp``.
