@@ -29,10 +29,11 @@ def layer_config(model: Model, index: int, *, strategy=None, reuse=None, pipelin
 def layer_configs(model: Model, *, strategy=None, reuse=None, pipeline=None) -> dict:
     """Every configurable layer's settings (:func:`layer_config`), by layer index; raises the
     spec's one-line error for a bad override before any block exists."""
-    model.spec.hardware.pipeline(pipeline)
-    return {layer.index: layer_config(model, layer.index, strategy=strategy, reuse=reuse,
-                                      pipeline=pipeline)
-            for layer in model.spec.layers if layer.configurable}
+    configs = {layer.index: layer_config(model, layer.index, strategy=strategy, reuse=reuse,
+                                         pipeline=pipeline)
+               for layer in model.spec.layers if layer.configurable}
+    model.spec.hardware.pipeline(pipeline)    # also without configurable layers
+    return configs
 
 
 class ModelTop(wiring.Component):
