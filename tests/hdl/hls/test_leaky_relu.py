@@ -31,12 +31,10 @@ def test_kernel_call_and_config(leaky):
     assert "firmware/nnet/nnet_leaky_relu.h" in files
 
 
-@pytest.mark.parametrize("kw", [{}, {"strategy": "folded", "reuse": 4}],
-                         ids=["parallel", "folded-r4"])
-def test_leaky_csim_matches_emulator(leaky, tmp_path, kw):
+def test_leaky_csim_matches_emulator(leaky, tmp_path):
     d = tmp_path / "leaky"
     shutil.copytree(leaky, d)
-    generate_hls(d, **kw)
+    generate_hls(d)
     with fxp.overflow_policy("ignore"):
         result = run_csim(d, vectors=2000, seed=5)
     tests = len(load_vectors(leaky)["inputs"])
