@@ -1,4 +1,4 @@
-"""Training of element-wise activations computed by a cast (relu, leaky_relu).
+"""Training of element-wise activations (relu, leaky_relu; the tables reuse its output format).
 
 QAT runs the layer's own bit-exact forward; gradients pass straight through inside the
 output's range.

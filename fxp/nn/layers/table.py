@@ -18,8 +18,8 @@ from ...array import FixedArray
 from ...format import FixedFormat
 from ...quantize import quantize
 from ..fields import FormatSpec, SpecError
-from ..trainformat import TrainedFormat
-from .base import Layer, Trainer
+from .base import Layer
+from .elementwise import ElementwiseTrainer
 from .registry import register
 
 __all__ = ["TableActivation", "Sigmoid", "Tanh", "make_table", "lut", "default_table_bits",
@@ -157,25 +157,13 @@ class Tanh(TableActivation):
 ACTIVATIONS = {cls.type: cls for cls in (Sigmoid, Tanh)}
 
 
-class TableTrainer(Trainer):
+class TableTrainer(ElementwiseTrainer):
     """QAT through the very table the artifact will hold; the float derivative passes the
-    gradient back."""
+    gradient back (the output format is trained as for the other element-wise layers)."""
 
     def __init__(self, layer: TableActivation, shape):
         super().__init__(layer, shape)
-        self.output = TrainedFormat(layer.output, "output", layer.output_signed,
-                                    f"{layer.label} output")
         self.tables = {}
-
-    def trained_formats(self):
-        return [self.output]
-
-    def parameters(self):
-        f = self.output.f
-        return [] if f is None else [(f"{self.index}.output.f", f)]
-
-    def out_format(self, in_fmt):
-        return self.output.fmt()
 
     def table(self, in_fmt, out_fmt):
         """The table and its index width for these formats (cached)."""
