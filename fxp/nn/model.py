@@ -5,10 +5,11 @@ The artifact (a directory) is the contract between stages:
 ``model.yaml``
     a valid spec with every format concrete;
 ``weights.npz``
-    raw integers per tensor: ``"<layer index>.weight"`` ``(units, inputs)``,
+    raw integers per tensor: ``"<layer index>.weight"`` ``(units, inputs)`` (conv2d
+    ``(filters, kh, kw, channels)``),
     ``"<layer index>.bias"`` ``(units,)``, ``"<layer index>.table"`` for lookup tables;
 ``vectors.npz``
-    ``inputs``: raw test inputs; ``outputs``: the bit-exact model's raw outputs for them.
+    ``inputs``: raw test inputs ``(n, *input shape)``; ``outputs``: the bit-exact model's raw outputs for them.
 """
 
 from __future__ import annotations
@@ -95,8 +96,14 @@ class Model:
         return self.shapes[-1][1]
 
     @property
+    def input_shape(self) -> tuple:
+        """One input's shape: ``(N,)``, ``(L, C)`` or ``(H, W, C)`` (channels last)."""
+        return tuple(self.spec.input_shape)
+
+    @property
     def n_inputs(self) -> int:
-        return self.spec.input_shape[0]
+        """Values per input (the product of :attr:`input_shape`)."""
+        return math.prod(self.spec.input_shape)
 
     @property
     def n_outputs(self) -> int:
@@ -121,7 +128,7 @@ class Model:
 
     # -- inference ------------------------------------------------------------------------
     def forward(self, x: FixedArray) -> list[FixedArray]:
-        """Every layer's output for inputs ``x`` (shape ``(batch, inputs)``), bit-exact.
+        """Every layer's output for inputs ``x`` (shape ``(batch, *input_shape)``), bit-exact.
 
         Operations are labelled ``"layer <i> <type> accumulator"``/``"... output"`` for
         overflow logs.
@@ -133,9 +140,11 @@ class Model:
         return outs
 
     def _check_shape(self, x: np.ndarray):
-        if x.ndim not in (1, 2) or x.shape[-1] != self.n_inputs:
-            raise ValueError(f"Model {self.name}: inputs must be shaped (batch, {self.n_inputs}) "
-                             f"or ({self.n_inputs},), not {x.shape}")
+        shape = self.input_shape
+        if x.shape[1:] != shape and x.shape != shape:
+            dims = ", ".join(map(str, shape))
+            raise ValueError(f"Model {self.name}: inputs must be shaped (batch, {dims}) "
+                             f"or ({dims}{',' if len(shape) == 1 else ''}), not {x.shape}")
 
     def _check_input(self, x_raw) -> FixedArray:
         x_raw = np.asarray(x_raw)
@@ -144,22 +153,23 @@ class Model:
             x = from_raw(x_raw, self.input_format)
         except (TypeError, ValueError) as e:
             raise type(e)(f"Model {self.name} input: {e}") from None
-        return x.reshape(-1, self.n_inputs)
+        return x.reshape(-1, *self.input_shape)
 
     def predict_raw(self, x_raw) -> np.ndarray:
         """Bit-exact outputs as raw integers for raw inputs of the input format.
 
         Parameters
         ----------
-        x_raw : array_like of int, shape (batch, inputs) or (inputs,)
+        x_raw : array_like of int, shape (batch, *input_shape) or input_shape
 
         Returns
         -------
         numpy.ndarray
-            ``(batch, outputs)`` raw integers of the last layer's format, or ``(batch,)``
-            class indices when the model ends with argmax (a 1-D input drops the batch axis).
+            ``(batch, *output shape)`` raw integers of the last layer's format, or
+            ``(batch,)`` class indices when the model ends with argmax (an input without the
+            batch axis drops it).
         """
-        single = np.ndim(x_raw) == 1
+        single = np.shape(x_raw) == self.input_shape
         y = self.forward(self._check_input(x_raw))[-1].raw
         return y[0] if single else y
 
@@ -173,7 +183,7 @@ class Model:
         xq = quantize(x, self.input_format, label="model input")
         y = self.forward(self._check_input(xq.raw))[-1]
         out = y.raw if self.spec.layers[-1].returns_index else y.to_float()
-        return out[0] if np.ndim(x) == 1 else out
+        return out[0] if x.shape == self.input_shape else out
 
     def overflow_report(self, x_raw) -> _ovf.OverflowLog:
         """Run the inputs and return the overflow/saturation log per layer operation."""

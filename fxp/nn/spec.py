@@ -159,13 +159,15 @@ def parse_spec(doc) -> Spec:
     inp = doc["input"]
     check_keys(inp, {"shape", "format"}, set(), "input")
     shape = inp["shape"]
-    if not isinstance(shape, list) or len(shape) != 1:
-        raise SpecError(f"input.shape: expected a list of one positive integer, not {shape!r}")
-    positive_int(shape[0], "input.shape[0]")
+    if not isinstance(shape, list) or not 1 <= len(shape) <= 3:
+        raise SpecError(f"input.shape: expected [N], [L, C] or [H, W, C] (one to three "
+                        f"positive integers), not {shape!r}")
+    for k, n in enumerate(shape):
+        positive_int(n, f"input.shape[{k}]")
     in_fmt = parse_format(inp["format"], "input.format", allow_auto=False).fmt
     layers = parse_layers(doc["layers"])
     train = _parse_train(doc)
-    spec = Spec(name=name, input_shape=(shape[0],), input_format=in_fmt, layers=layers,
+    spec = Spec(name=name, input_shape=tuple(shape), input_format=in_fmt, layers=layers,
                 data=dict(data), train=train)
     try:
         check_model_names(name, [(f"{layer.label} field 'name'", layer.name) for layer in layers])

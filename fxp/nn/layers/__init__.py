@@ -16,6 +16,11 @@ from . import batchnorm  # noqa: E402,F401
 from . import table  # noqa: E402,F401
 from . import argmax  # noqa: E402,F401
 from . import leaky_relu  # noqa: E402,F401
+from . import conv2d  # noqa: E402,F401
+from . import conv1d  # noqa: E402,F401
+from . import pool  # noqa: E402,F401
+from . import flatten  # noqa: E402,F401
+from . import softmax  # noqa: E402,F401
 
 from .argmax import argmax_format  # noqa: E402
 from .table import ACTIVATIONS, default_table_bits, lut, make_table  # noqa: E402

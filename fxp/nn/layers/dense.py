@@ -48,6 +48,10 @@ class Dense(Layer):
 
     def parse_fields(self, body):
         self.units = positive_int(body["units"], f"{self.label} field 'units'")
+        self.check_accumulator_field()
+
+    def check_accumulator_field(self) -> None:
+        """The ``accumulator`` field is ``auto`` or a WRAP format (no learned binary point)."""
         acc = self.accumulator
         ovf = None if acc.auto else acc.fmt.overflow.value if acc.concrete else acc.overflow
         if ovf not in (None, "WRAP"):
@@ -58,6 +62,9 @@ class Dense(Layer):
                             f"supported; use 'auto'")
 
     def output_shape(self, shape):
+        if len(shape) != 1:
+            raise SpecError(f"{self.label}: expects a vector input, not shape {list(shape)} "
+                            f"(add a flatten layer before it)")
         return (self.units,)
 
     def tensors(self, shape, in_fmt):
@@ -85,12 +92,16 @@ class DenseTrainer(Trainer):
     """Float weights and bias (with a folded batchnorm, if one follows), QAT through the
     fxp casts, A2Q projection."""
 
-    def __init__(self, layer: Dense, shape, rng, input_scale):
+    def __init__(self, layer: Dense, shape, rng, input_scale, units=None, fan_in=None,
+                 weight_shape=None):
         super().__init__(layer, shape)
-        n, where = shape[-1], layer.label
+        units = layer.units if units is None else units
+        n, where = (shape[-1] if fan_in is None else fan_in), layer.label
         std = math.sqrt(2.0 / n) / max(input_scale, 1e-12)
-        self.W = rng.normal(0.0, std, size=(layer.units, n))
-        self.b = np.zeros(layer.units)
+        self.W = rng.normal(0.0, std, size=(units, n))
+        self.b = np.zeros(units)
+        # the artifact's weight tensor shape (a conv's (filters, kh, kw, C)); W is (units, n)
+        self.weight_shape = self.W.shape if weight_shape is None else tuple(weight_shape)
         self.weight = TrainedFormat(layer.weight, "weight", True, f"{where} weight")
         self.bias = TrainedFormat(layer.bias, "bias", True, f"{where} bias")
         self.output = TrainedFormat(layer.output, "output", True, f"{where} output")
@@ -112,7 +123,8 @@ class DenseTrainer(Trainer):
         return [f for _, f in self._formats()]
 
     def float_weights(self):
-        return {f"{self.index}.weight": self.W, f"{self.index}.bias": self.b}
+        return {f"{self.index}.weight": self.W.reshape(self.weight_shape),
+                f"{self.index}.bias": self.b}
 
     def load_float(self, weights):
         where, used = self.layer.label, set()
@@ -120,7 +132,8 @@ class DenseTrainer(Trainer):
             k = f"{self.index}.{key}"
             if k not in weights:
                 raise SpecError(f"{where}: float weights have no {k!r}")
-            arr[...] = float_param(where, key, weights[k], arr.shape)
+            shape = self.weight_shape if key == "weight" else arr.shape
+            arr[...] = float_param(where, key, weights[k], shape).reshape(arr.shape)
             used.add(k)
         return used
 
@@ -148,12 +161,12 @@ class DenseTrainer(Trainer):
         bq = quantize(b_eff, bf.fmt(), label=f"layer {i} bias")
         acc_fs = self.layer.accumulator
         acc = matmul(fx, wq.T, acc=acc_fs.fmt if acc_fs.concrete else None, bias=bq,
-                     label=f"layer {i} dense accumulator")
+                     label=f"layer {i} {self.layer.type} accumulator")
         acc_val = acc.to_float()
         if mode == "calibrate":
             of.calibrate(acc_val)
         of.observe(acc_val)
-        fx = acc.cast(of.fmt(), label=f"layer {i} dense output")
+        fx = acc.cast(of.fmt(), label=f"layer {i} {self.layer.type} output")
         out_fmt, w_fmt, b_fmt = of.fmt(), wf.fmt(), bf.fmt()
         c.update(W_used=wq.to_float(), pre=acc_val, mask=_inside(acc_val, out_fmt),
                  mask_w=_inside(W_eff, w_fmt), mask_b=_inside(b_eff, b_fmt))
@@ -221,7 +234,7 @@ class DenseTrainer(Trainer):
         out = self.output.fmt()
         new = layer.replace(weight=FormatSpec(fmt=wq.fmt), bias=FormatSpec(fmt=bq.fmt),
                             accumulator=FormatSpec(fmt=acc), output=FormatSpec(fmt=out))
-        return new, {"weight": wq.raw, "bias": bq.raw}, out
+        return new, {"weight": wq.raw.reshape(self.weight_shape), "bias": bq.raw}, out
 
 
 def _inside(v: np.ndarray, fmt: FixedFormat) -> np.ndarray:
