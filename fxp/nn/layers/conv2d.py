@@ -56,9 +56,10 @@ def conv2d(x: FixedArray, weight: FixedArray, bias: FixedArray | None, acc: Fixe
     if x.ndim != 4 or x.shape[3] != c:
         raise ValueError(f"{label}: inputs must be shaped (batch, H, W, {c}), not {x.shape}")
     win = Window(x.shape[1:3], (kh, kw), stride, padding, label)
-    cols = win.patches(x.raw).reshape(-1, kh * kw * c)
-    y = dense(FixedArray.trusted(cols, x.fmt), weight.reshape(f, -1), bias, acc, output, label)
-    return y.reshape(x.shape[0], *win.out, f)
+    cols = win.patches(x.raw).reshape(x.shape[0], *win.out, kh * kw * c)
+    # (batch, oh, ow, K) @ (K, filters): overflow records index (image, y, x, filter)
+    return dense(FixedArray.trusted(cols, x.fmt), weight.reshape(f, -1), bias, acc, output,
+                 label)
 
 
 @register
@@ -127,14 +128,8 @@ class Conv2D(Layer):
                 "bias": ((self.filters,), self.bias.fmt)}
 
     def forward(self, x, tensors, label):
-        w = tensors["weight"]
-        if self.one_d:
-            y = conv2d(x.reshape(*x.shape[:2], 1, x.shape[2]), w.reshape(*w.shape[:2], 1,
-                       w.shape[2]), tensors["bias"], self.accumulator.fmt, self.output.fmt,
-                       self.stride, self.padding, label)
-            return y.reshape(y.shape[0], y.shape[1], y.shape[3])
-        return conv2d(x, w, tensors["bias"], self.accumulator.fmt, self.output.fmt,
-                      self.stride, self.padding, label)
+        return conv2d(x, tensors["weight"], tensors["bias"], self.accumulator.fmt,
+                      self.output.fmt, self.stride, self.padding, label)
 
     def trainer(self, shape, rng, input_scale, previous):
         return ConvTrainer(self, shape, rng, input_scale)
