@@ -312,8 +312,12 @@ BAD = [
     ("data not a mapping", _set(["data"], "sklearn_digits"),
      "data: expected a mapping, not 'sklearn_digits'"),
     # input
-    ("input shape of two dimensions", _set(["input", "shape"], [8, 8]),
-     "input.shape: expected a list of one positive integer, not [8, 8]"),
+    ("image input into a dense layer", _set(["input", "shape"], [8, 8]),
+     "layer 0 (dense): expects a vector input, not shape [8, 8] (add a flatten layer before "
+     "it)"),
+    ("input shape of four dimensions", _set(["input", "shape"], [2, 2, 2, 8]),
+     "input.shape: expected [N], [L, C] or [H, W, C] (one to three positive integers), not "
+     "[2, 2, 2, 8]"),
     ("input shape zero", _set(["input", "shape"], [0]),
      "input.shape[0]: expected a positive integer, not 0"),
     ("input format auto", _set(["input", "format"], "auto"),
