@@ -98,7 +98,8 @@ def evaluate(directory) -> dict:
     from .nn.network import Network
     from .nn.train import accuracy
     model = Model.load(directory)
-    data = load_data(model.spec.data or {"dataset": "sklearn_digits"})
+    data = load_data(model.spec.data or {"dataset": "sklearn_digits"},
+                     model.spec.input_shape)
     from .quantize import quantize
     x_raw = quantize(data.x_test, model.input_format, label="test inputs").raw
     fixed = model.predict_raw(x_raw)

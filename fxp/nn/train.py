@@ -144,7 +144,7 @@ def train(spec: Spec, *, qat: bool | None = None, log=sys.stderr) -> TrainResult
     lr, seed = cfg.get("lr", 1e-3), cfg.get("seed", 0)
     qat = cfg.get("qat", True) if qat is None else qat
     a2q = cfg.get("a2q", {}).get("accumulator_bits")
-    data = load_data(spec.data or {"dataset": "sklearn_digits"})
+    data = load_data(spec.data or {"dataset": "sklearn_digits"}, spec.input_shape)
     check_classes(spec, data)
     rng = np.random.default_rng(seed)
     rms = float(np.sqrt(np.mean(data.x_train ** 2)))
@@ -192,7 +192,7 @@ def post_training_quantize(spec: Spec, weights: dict) -> TrainResult:
     ``weights`` keys: ``"<i>.weight"`` (units, inputs), ``"<i>.bias"`` and batchnorm
     ``"<i>.gamma"``, ``".beta"``, ``".mean"``, ``".var"``. Deterministic.
     """
-    data = load_data(spec.data or {"dataset": "sklearn_digits"})
+    data = load_data(spec.data or {"dataset": "sklearn_digits"}, spec.input_shape)
     check_classes(spec, data)
     net = Network(spec, np.random.default_rng(0))
     net.load_float(weights)

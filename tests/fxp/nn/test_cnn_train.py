@@ -214,3 +214,21 @@ def test_a2q_conv_accumulator_never_overflows_on_worst_case_images(images):
     log = m.overflow_report(np.array(worst))
     name = "layer 0 conv2d accumulator"
     assert name in log and log[name].count == 0
+
+
+def test_digits_reshaped_to_the_input_shape_row_major():
+    from sklearn.datasets import load_digits
+    flat = load_data({"dataset": "sklearn_digits"})
+    img = load_data({"dataset": "sklearn_digits"}, (8, 8, 1))
+    assert img.x_train.shape[1:] == (8, 8, 1)
+    np.testing.assert_array_equal(img.x_train.reshape(len(img.x_train), 64), flat.x_train)
+    # row-major like Keras: pixel (r, c) of the image is sklearn's images[:, r, c]
+    d = load_digits()
+    k = int(np.flatnonzero((d.data == flat.x_test[0]).all(axis=1))[0])
+    np.testing.assert_array_equal(img.x_test[0, :, :, 0], d.images[k])
+
+
+def test_an_input_shape_of_another_size_is_a_spec_error():
+    with pytest.raises(SpecError, match=r"^input\.shape: \[8, 9, 1\] holds 72 values per "
+                                        r"sample, but sklearn_digits has 64$"):
+        load_data({"dataset": "sklearn_digits"}, (8, 9, 1))
