@@ -9,7 +9,7 @@ import pytest
 import yaml
 from fxp.nn import Model, SpecError, parse_spec
 from fxp.nn import train as train_mod
-from fxp.nn.data import Dataset, load_data
+from fxp.nn.data import load_data
 from fxp.nn.model import load_vectors, write_artifact
 from fxp.nn.network import Network
 from fxp.nn.train import post_training_quantize, train
@@ -26,11 +26,9 @@ def _spec(shape, layers, **train_cfg):
 
 @pytest.fixture
 def images(monkeypatch):
-    """The digits as 8x8x1 images (the data loaders are another stage's: reshaped here)."""
-    d = load_data({"dataset": "sklearn_digits", "seed": 1})
-    img = Dataset(d.x_train.reshape(-1, 8, 8, 1), d.y_train, d.x_test.reshape(-1, 8, 8, 1),
-                  d.y_test, d.classes)
-    monkeypatch.setattr(train_mod, "load_data", lambda data: img)
+    """The digits as 8x8x1 images, split with seed 1 whatever the spec says."""
+    img = load_data({"dataset": "sklearn_digits", "seed": 1}, (8, 8, 1))
+    monkeypatch.setattr(train_mod, "load_data", lambda data, shape=None: img)
     return img
 
 
