@@ -32,11 +32,10 @@ from ... import accumulate
 from ...array import FixedArray
 from ...format import FixedFormat
 from ...quantize import quantize
-from ..fields import FormatSpec, SpecError
-from .base import Layer
+from ..fields import FormatSpec
 from .elementwise import ElementwiseTrainer
 from .registry import register
-from .table import default_table_bits
+from .table import TableBitsLayer
 
 __all__ = ["Softmax", "softmax", "softmax_tables", "table_format"]
 
@@ -85,34 +84,10 @@ def softmax(x: FixedArray, exp_table: FixedArray, recip_table: FixedArray, outpu
 
 
 @register
-class Softmax(Layer):
+class Softmax(TableBitsLayer):
     """Softmax over the last axis by two lookup tables (see the module docstring)."""
 
     type = "softmax"
-    REQUIRED = frozenset({"output"})
-    OPTIONAL = frozenset({"table_bits"})
-    FORMATS = ("output",)
-    output_signed = False
-    table_bits = None
-
-    def parse_fields(self, body):
-        if "table_bits" in body:
-            tb = body["table_bits"]
-            if isinstance(tb, bool) or not isinstance(tb, int) or not 1 <= tb <= 16:
-                raise SpecError(f"{self.label} field 'table_bits': expected an integer from 1 "
-                                f"to 16, not {tb!r}")
-            self.table_bits = tb
-
-    def dump_fields(self):
-        return {} if self.table_bits is None else {"table_bits": self.table_bits}
-
-    def index_bits(self, in_fmt: FixedFormat) -> int:
-        """The exp table's index width for inputs of ``in_fmt`` (checked against them)."""
-        tb = self.table_bits or default_table_bits(in_fmt)
-        if tb > in_fmt.bits:
-            raise SpecError(f"{self.label} field 'table_bits': {tb} exceeds the {in_fmt.bits} "
-                            f"bits of its input {in_fmt}")
-        return tb
 
     def tensors(self, shape, in_fmt):
         tb, out = self.index_bits(in_fmt), self.output.fmt

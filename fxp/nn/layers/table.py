@@ -22,8 +22,8 @@ from .base import Layer
 from .elementwise import ElementwiseTrainer
 from .registry import register
 
-__all__ = ["TableActivation", "Sigmoid", "Tanh", "make_table", "lut", "default_table_bits",
-           "ACTIVATIONS"]
+__all__ = ["TableBitsLayer", "TableActivation", "Sigmoid", "Tanh", "make_table", "lut",
+           "default_table_bits", "ACTIVATIONS"]
 
 
 def _sigmoid(v: float) -> float:
@@ -69,26 +69,16 @@ def lut(x: FixedArray, table: FixedArray, table_bits: int) -> FixedArray:
     return FixedArray.trusted(table.raw[idx], table.fmt)
 
 
-class TableActivation(Layer):
-    """An activation computed by a lookup table (subclasses give the functions)."""
+class TableBitsLayer(Layer):
+    """A layer indexing lookup tables by the top ``table_bits`` bits of its input: the
+    optional ``table_bits`` field (1..16, default :func:`default_table_bits`) and the required
+    ``output`` format (``auto``: unsigned unless ``output_signed`` says otherwise)."""
 
-    OPTIONAL = frozenset({"table_bits"})
     REQUIRED = frozenset({"output"})
+    OPTIONAL = frozenset({"table_bits"})
     FORMATS = ("output",)
     output_signed = False
     table_bits = None
-
-    # Table entries use the math module (libm), one double at a time: numpy's vectorised
-    # loops are CPU-dependent and can be tens of ulps off (np.tanh(17.005) == 1.0, not
-    # 1 - 3.4e-15). Subclasses set table_function (float -> float).
-
-    @staticmethod
-    def float_function(v: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
-
-    @staticmethod
-    def float_slope(v: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
 
     def parse_fields(self, body):
         if "table_bits" in body:
@@ -102,12 +92,28 @@ class TableActivation(Layer):
         return {} if self.table_bits is None else {"table_bits": self.table_bits}
 
     def index_bits(self, in_fmt: FixedFormat) -> int:
-        """The table's index width for inputs of ``in_fmt`` (checked against them)."""
+        """The tables' index width for inputs of ``in_fmt`` (checked against them)."""
         tb = self.table_bits or default_table_bits(in_fmt)
         if tb > in_fmt.bits:
             raise SpecError(f"{self.label} field 'table_bits': {tb} exceeds the {in_fmt.bits} "
                             f"bits of its input {in_fmt}")
         return tb
+
+
+class TableActivation(TableBitsLayer):
+    """An activation computed by a lookup table (subclasses give the functions)."""
+
+    # Table entries use the math module (libm), one double at a time: numpy's vectorised
+    # loops are CPU-dependent and can be tens of ulps off (np.tanh(17.005) == 1.0, not
+    # 1 - 3.4e-15). Subclasses set table_function (float -> float).
+
+    @staticmethod
+    def float_function(v: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    @staticmethod
+    def float_slope(v: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def tensors(self, shape, in_fmt):
         return {"table": ((1 << self.index_bits(in_fmt),), self.output.fmt)}
