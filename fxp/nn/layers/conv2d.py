@@ -22,7 +22,7 @@ from ..fields import SpecError, positive_int
 from .base import Layer
 from .dense import Dense, DenseTrainer, dense
 from .registry import register
-from .window import PADDINGS, Window, parse_pair
+from .window import PADDINGS, Window, layer_window, parse_pair
 
 __all__ = ["Conv2D", "conv2d", "ConvTrainer"]
 
@@ -107,12 +107,7 @@ class Conv2D(Layer):
 
     def window(self, shape) -> Window:
         """The layer's windows over an input of ``shape`` (checked)."""
-        rank = 2 if self.one_d else 3
-        if len(shape) != rank:
-            want = "[L, C]" if self.one_d else "[H, W, C]"
-            raise SpecError(f"{self.label}: expects an input shaped {want}, not {list(shape)}")
-        size = (shape[0], 1) if self.one_d else shape[:2]
-        return Window(size, self.kernel, self.stride, self.padding, self.label)
+        return layer_window(shape, self.kernel, self.stride, self.padding, self.one_d, self.label)
 
     def output_shape(self, shape):
         out = self.window(shape).out

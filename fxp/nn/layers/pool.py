@@ -24,7 +24,7 @@ from ..fields import FormatSpec, SpecError
 from ..trainformat import TrainedFormat
 from .base import Layer, Trainer
 from .registry import register
-from .window import Window, parse_pair
+from .window import Window, layer_window, parse_pair
 
 __all__ = ["MaxPool2D", "AvgPool2D", "MaxPool1D", "AvgPool1D", "GlobalAvgPool",
            "mean_format"]
@@ -61,12 +61,7 @@ class Pool(Layer):
 
     def window(self, shape) -> Window:
         """The windows over an input of ``shape`` (checked)."""
-        rank = 2 if self.one_d else 3
-        if len(shape) != rank:
-            want = "[L, C]" if self.one_d else "[H, W, C]"
-            raise SpecError(f"{self.label}: expects an input shaped {want}, not {list(shape)}")
-        size = (shape[0], 1) if self.one_d else shape[:2]
-        return Window(size, self.pool, self.stride, "valid", self.label)
+        return layer_window(shape, self.pool, self.stride, "valid", self.one_d, self.label)
 
     def output_shape(self, shape):
         out = self.window(shape).out

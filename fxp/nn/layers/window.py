@@ -14,7 +14,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..fields import SpecError, positive_int
 
-__all__ = ["Window", "parse_pair", "PADDINGS"]
+__all__ = ["Window", "parse_pair", "layer_window", "PADDINGS"]
 
 PADDINGS = ("valid", "same")
 
@@ -26,6 +26,16 @@ def parse_pair(value, where: str, one_d: bool) -> tuple:
     if not isinstance(value, list) or len(value) != 2:
         raise SpecError(f"{where}: expected a list of two positive integers, not {value!r}")
     return tuple(positive_int(v, f"{where}[{k}]") for k, v in enumerate(value))
+
+
+def layer_window(shape, kernel, stride, padding: str, one_d: bool, where: str) -> "Window":
+    """The windows of a conv or pool layer over an input of ``shape`` (``[L, C]`` for 1-D
+    layers, ``[H, W, C]`` for 2-D ones; any other rank is an error naming ``where``)."""
+    if len(shape) != (2 if one_d else 3):
+        want = "[L, C]" if one_d else "[H, W, C]"
+        raise SpecError(f"{where}: expects an input shaped {want}, not {list(shape)}")
+    size = (shape[0], 1) if one_d else shape[:2]
+    return Window(size, kernel, stride, padding, where)
 
 
 def _axis(n: int, k: int, s: int, padding: str):
