@@ -9,7 +9,8 @@ The artifact (a directory) is the contract between stages:
     ``(filters, kh, kw, channels)``),
     ``"<layer index>.bias"`` ``(units,)``, ``"<layer index>.table"`` for lookup tables;
 ``vectors.npz``
-    ``inputs``: raw test inputs ``(n, *input shape)``; ``outputs``: the bit-exact model's raw outputs for them.
+    ``inputs``: raw test inputs ``(n, *input shape)``; ``outputs``: the bit-exact model's raw
+    outputs for them.
 """
 
 from __future__ import annotations

@@ -48,9 +48,7 @@ class Argmax(Layer):
             raise SpecError(f"{self.label}: argmax must be the last layer")
 
     def output_shape(self, shape):
-        if len(shape) != 1:
-            raise SpecError(f"{self.label}: expects a vector input, not shape {list(shape)} "
-                            f"(add a flatten layer before it)")
+        self.check_vector_input(shape)
         return ()
 
     def output_format(self, shape, in_fmt, tensors):

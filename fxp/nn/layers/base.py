@@ -121,6 +121,13 @@ class Layer:
         """The output's shape for an input of ``shape`` (default: unchanged)."""
         return shape
 
+    def check_vector_input(self, shape: Shape) -> None:
+        """For layers taking vectors only: another input shape is a SpecError naming the
+        layer."""
+        if len(shape) != 1:
+            raise SpecError(f"{self.label}: expects a vector input, not shape {list(shape)} "
+                            f"(add a flatten layer before it)")
+
     # -- resolved model -------------------------------------------------------------------
     def output_format(self, shape: Shape, in_fmt: FixedFormat, tensors: dict) -> FixedFormat:
         """The output's format in a resolved model (default: the ``output`` field)."""

@@ -62,9 +62,7 @@ class Dense(Layer):
                             f"supported; use 'auto'")
 
     def output_shape(self, shape):
-        if len(shape) != 1:
-            raise SpecError(f"{self.label}: expects a vector input, not shape {list(shape)} "
-                            f"(add a flatten layer before it)")
+        self.check_vector_input(shape)
         return (self.units,)
 
     def tensors(self, shape, in_fmt):
