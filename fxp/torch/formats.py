@@ -101,7 +101,7 @@ class FormatField:
             return self.spec.fmt
         bits, signed, q, o = self._base()
         if self.f is not None and self.calibrated:
-            ib = bits - int(round(float(self.f)))
+            ib = bits - int(round(float(self.f.detach())))
         else:
             ib = fit_int_bits(bits, signed, self.range)
         return FixedFormat(bits, ib, signed, q, o)
