@@ -36,6 +36,7 @@ def format_spec(value, where: str, *, allow_open: bool = True) -> FormatSpec:
     """
     if isinstance(value, FixedFormat):
         return FormatSpec(fmt=value)
+    given = value
     if isinstance(value, str):
         m = _OPEN_RE.match(value)
         if m:
@@ -58,7 +59,7 @@ def format_spec(value, where: str, *, allow_open: bool = True) -> FormatSpec:
                         f"mapping, not {value!r}")
     fs = parse_format(value, where)
     if not allow_open and not fs.concrete:
-        raise ValueError(f"{where}: must be a concrete format, not {value!r}")
+        raise ValueError(f"{where}: must be a concrete format, not {given!r}")
     return fs
 
 

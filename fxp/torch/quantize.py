@@ -1,4 +1,4 @@
-"""Fake quantization of torch tensors, bit-identical to :func:`fxp.quantize`, with an STE gradient."""
+"""Fake quantization of torch tensors, bit-identical to :func:`fxp.quantize`; STE gradient."""
 
 from __future__ import annotations
 

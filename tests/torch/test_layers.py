@@ -9,7 +9,8 @@ import fxp  # noqa: E402
 import fxp.torch as ft  # noqa: E402
 from fxp.nn import Model, load_vectors  # noqa: E402
 
-from .models import digits, digits_model, every_mode_model, probe_inputs, raw_outputs, train  # noqa: E402,E501
+from .models import (digits, digits_model, every_mode_model, probe_inputs,  # noqa: E402
+                     raw_outputs, train)
 
 
 @pytest.fixture(scope="module")
@@ -88,4 +89,4 @@ def test_learned_binary_point_gets_a_gradient():
         model(x).sum().backward()
     f = model.layers[5].weight_frac_bits
     assert f.grad is not None and torch.isfinite(f.grad) and float(f.grad) != 0.0
-    assert float(f.detach()) == round(float(f.detach()))     # initialised to whole fraction bits by calibration
+    assert float(f.detach()) == round(float(f.detach()))   # whole bits from calibration
