@@ -11,6 +11,10 @@ import fxp
 import fxp.torch as ft
 from fxp.nn.data import load_data
 
+# These tensors are tiny: intra-op threads only add synchronisation (5-20x slower epochs on a
+# busy 2-core machine).
+torch.set_num_threads(1)
+
 
 def digits():
     return load_data({"dataset": "sklearn_digits", "test_fraction": 0.2, "seed": 0})
