@@ -193,7 +193,7 @@ def _run_point(task: dict) -> dict:
         art = os.path.join(work, "artifact")
         with progress.step("train"):
             from fxp.nn.model import write_artifact
-            from fxp.nn.train import train
+            from fxp.nn.training import train
             with overflow_policy("ignore"):
                 tr = train(spec, log=None)
                 metrics = tr.metrics()
