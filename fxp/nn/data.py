@@ -144,9 +144,13 @@ def _split(x, y, test_fraction, seed):
     return x[train], y[train], x[test], y[test]
 
 
-def _assemble(parts, source: dict, what: str, classes=None) -> Dataset:
+_INFER = object()
+
+
+def _assemble(parts, source: dict, what: str, classes=_INFER) -> Dataset:
     """A Dataset from ``(x, y)`` (split with the section's fraction and seed) or four arrays,
-    checked: finite values, matching lengths."""
+    checked: finite values, matching lengths. ``classes``: known (None: regression targets)
+    or inferred (integral targets are class indices)."""
     parts = [np.asarray(p) for p in parts]
     for x in parts[::2]:
         if x.dtype.kind not in "biuf" or x.ndim == 0:
@@ -156,7 +160,8 @@ def _assemble(parts, source: dict, what: str, classes=None) -> Dataset:
         if y.dtype.kind not in "biuf" or y.ndim == 0:
             raise SpecError(f"{what}: targets must be numbers, one per sample")
         check_finite(y.astype(np.float64).reshape(len(y), -1), f"{what}: the targets")
-    parts = [p.astype(np.float64) if i % 2 == 0 else _targets(p) for i, p in enumerate(parts)]
+    parts = [p.astype(np.float64) if i % 2 == 0 else
+             _targets(p) if classes is _INFER else p for i, p in enumerate(parts)]
     for i in range(0, len(parts), 2):
         x, y = parts[i], parts[i + 1]
         if x.ndim == 1:
@@ -171,8 +176,9 @@ def _assemble(parts, source: dict, what: str, classes=None) -> Dataset:
     if x_tr.shape[1:] != x_te.shape[1:]:
         raise SpecError(f"{what}: training samples are shaped {x_tr.shape[1:]} but test "
                         f"samples {x_te.shape[1:]}")
-    if classes is None and y_tr.dtype.kind == "i" and y_te.dtype.kind == "i":
-        classes = _classes_of([y_tr, y_te])
+    if classes is _INFER:
+        classes = _classes_of([y_tr, y_te]) if y_tr.dtype.kind == y_te.dtype.kind == "i" \
+            else None
     return Dataset(x_tr, y_tr, x_te, y_te, classes, source)
 
 

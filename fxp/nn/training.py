@@ -211,7 +211,7 @@ def check_classes(spec: Spec, data: Dataset) -> None:
     if data.classes is None:
         y = np.concatenate([data.y_train.reshape(-1), data.y_test.reshape(-1)])
         bad = y[(y < 0) | (y != np.round(y))] if data.y_train.ndim == 1 else y
-        what = f"e.g. {bad[0]:g}" if data.y_train.ndim == 1 and len(bad) else \
+        what = f"e.g. {bad.min():g}" if data.y_train.ndim == 1 and len(bad) else \
             f"shaped {data.y_train.shape[1:]} per sample"
         raise SpecError(f"data: {data.name} holds targets that are not class indices 0..K-1 "
                         f"({what}); a regression needs train.loss: mse")
