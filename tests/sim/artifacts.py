@@ -7,7 +7,7 @@ import shutil
 
 import fxp
 from fxp.nn import parse_spec, write_artifact
-from fxp.nn.train import train
+from fxp.nn.training import train
 from hdl.rtl.emit import generate_rtl
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
