@@ -326,7 +326,7 @@ def test_torch_is_imported_only_inside_fxp_torch(project):
 
 
 def test_importing_fxp_hdl_and_sim_does_not_import_torch():
-    code = ("import sys, fxp, fxp.nn, fxp.nn.train, fxp.cli, hdl, hdl.rtl, hdl.hls, sim, "
+    code = ("import sys, fxp, fxp.nn, fxp.nn.training, fxp.cli, hdl, hdl.rtl, hdl.hls, sim, "
             "sim.runner; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)

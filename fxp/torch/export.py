@@ -6,10 +6,10 @@ import json
 
 import numpy as np
 
-from ..nn.data import Dataset
+from ..nn.data import as_dataset
 from ..nn.model import Model, write_artifact
 from ..nn.spec import parse_spec
-from ..nn.train import accuracy
+from ..nn.training import accuracy, mae, mse
 from ..quantize import quantize as fxp_quantize
 from .sequential import Sequential
 
@@ -17,7 +17,7 @@ __all__ = ["export", "to_model"]
 
 
 def to_model(model: Sequential, *, name: str, hardware: dict | None = None,
-             data: dict | None = None) -> tuple[Model, dict]:
+             data: dict | None = None, loss: str | None = None) -> tuple[Model, dict]:
     """The bit-exact :class:`fxp.nn.Model` of ``model`` (its formats in force) and its float
     weights (keyed as ``fxp.nn``'s ``float_weights.npz``).
 
@@ -39,25 +39,18 @@ def to_model(model: Sequential, *, name: str, hardware: dict | None = None,
            "layers": entries}
     if data:
         doc["data"] = data
+    if loss is not None:
+        doc["train"] = {"loss": loss}
     if hardware is not None:
         doc["hardware"] = hardware
     return Model(parse_spec(doc), params), floats
 
 
-def test_set(data):
-    """``(x_test, y_test, data section or None)`` of a Dataset or an ``(x, y)`` pair (all of
-    which is the test set)."""
-    if isinstance(data, Dataset):
-        section = data.section() if hasattr(data, "section") else None
-        return np.asarray(data.x_test), np.asarray(data.y_test), section
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        x, y = (np.asarray(a) for a in data)
-        if x.ndim < 1 or y.shape[:1] != x.shape[:1]:
-            raise ValueError(f"data: x and y must hold the same number of samples, not "
-                             f"{x.shape[:1]} and {y.shape[:1]}")
-        return x, y, None
-    raise TypeError(f"data: expected a fxp.nn.data.Dataset or an (x, y) pair of arrays, not "
-                    f"{type(data).__name__}")
+def _scores(regression: bool, pred, y) -> dict:
+    """Test metrics as fxp.nn's training writes them: accuracy, or mse and mae."""
+    if regression:
+        return {"mse": mse(pred, y), "mae": mae(pred, y)}
+    return {"accuracy": accuracy(pred, y)}
 
 
 def export(model: Sequential, directory, *, name: str, data, hardware: dict | None = None,
@@ -75,9 +68,12 @@ def export(model: Sequential, directory, *, name: str, data, hardware: dict | No
         Written atomically (replaced whole).
     name : str
         The model's name (an identifier: it names the RTL and HLS tops).
-    data : fxp.nn.data.Dataset or (x, y)
-        The test data: ``vectors.npz`` holds its quantized inputs and the model's outputs,
-        ``metrics.json`` its accuracies. A Dataset's test set is used.
+    data : fxp.nn.data.Dataset, (x, y) or (x_train, y_train, x_test, y_test)
+        As :func:`fxp.nn.data.as_dataset` takes it (``(x, y)`` is split as a spec's data
+        would be: test fraction 0.2, seed 0). Its test set makes ``vectors.npz`` (quantized
+        inputs, the model's outputs, the labels) and ``metrics.json`` (accuracies, or MSE and
+        MAE for regression targets); the spec's ``data:`` records its section (a sha256 for
+        arrays given in memory).
     hardware : dict, optional
         The spec's ``hardware:`` section (e.g. ``{"strategy": "parallel"}``).
     float_weights : bool, default True
@@ -88,17 +84,23 @@ def export(model: Sequential, directory, *, name: str, data, hardware: dict | No
     fxp.nn.Model
         The bit-exact model written.
     """
-    x, y, section = test_set(data)
-    fxm, floats = to_model(model, name=name, hardware=hardware, data=section)
-    x_raw = fxp_quantize(np.asarray(x, dtype=np.float64).reshape(len(x), *fxm.input_shape),
-                         fxm.input_format, label="test inputs").raw
+    if not isinstance(model, Sequential):
+        raise TypeError(f"export: model must be an fxp.torch.Sequential, not "
+                        f"{type(model).__name__}")
+    dataset = as_dataset(data).reshaped(model.input.shape)
+    regression = dataset.classes is None
+    fxm, floats = to_model(model, name=name, hardware=hardware, data=dataset.section(),
+                           loss="mse" if regression else None)
+    x, y = dataset.x_test, dataset.y_test
+    x_raw = fxp_quantize(x, fxm.input_format, label="test inputs").raw
     outputs = fxm.predict_raw(x_raw)
-    metrics = {"source": "fxp.torch", "test_vectors": int(len(x_raw))}
-    if y.dtype.kind in "iu" and fxm.spec.layers[-1].returns_index:
-        metrics["fixed_accuracy"] = accuracy(outputs, y)
-        logits = model.float_forward(x).detach().numpy()
-        metrics["float_accuracy"] = accuracy(logits, y)
-    write_artifact(directory, fxm.spec, fxm.params, {"inputs": x_raw, "outputs": outputs},
+    metrics = {f"float_{k}": v for k, v in
+               _scores(regression, model.float_forward(x).detach().numpy(), y).items()}
+    metrics.update({f"fixed_{k}": v for k, v in _scores(regression, fxm.predict(x), y).items()})
+    metrics.update({"loss": fxm.spec.loss, "source": "fxp.torch",
+                    "test_vectors": int(len(x_raw))})
+    vectors = {"inputs": x_raw, "outputs": outputs, "labels": y}
+    write_artifact(directory, fxm.spec, fxm.params, vectors,
                    extra_files={"metrics.json": json.dumps(metrics, indent=1, sort_keys=True)
                                 + "\n"},
                    float_weights=floats if float_weights else None)

@@ -13,6 +13,7 @@ torch = pytest.importorskip("torch")
 import fxp  # noqa: E402
 import fxp.torch as ft  # noqa: E402
 from fxp.nn import Model, SpecError, load_vectors, parse_spec  # noqa: E402
+from fxp.nn.data import as_dataset  # noqa: E402
 from fxp.nn.network import Network  # noqa: E402
 
 from .models import digits, digits_model, train  # noqa: E402
@@ -45,8 +46,8 @@ def _run(*args):
 
 def test_rtl_hls_and_icarus_take_the_export(model, data, tmp_path):
     d = tmp_path / "digits_torch"
-    ft.export(model, d, name="digits_torch", data=(data.x_test[:20], data.y_test[:20]),
-              hardware={"strategy": "parallel"})
+    ft.export(model, d, name="digits_torch", hardware={"strategy": "parallel"},
+              data=(data.x_train, data.y_train, data.x_test[:20], data.y_test[:20]))
     assert sorted(os.listdir(d)) == ["float_weights.npz", "metrics.json", "model.yaml",
                                      "vectors.npz", "weights.npz"]
     r = _run("hdl", "rtl", str(d))
@@ -62,15 +63,27 @@ def test_rtl_hls_and_icarus_take_the_export(model, data, tmp_path):
 def test_metrics_and_vectors(model, data, tmp_path):
     fxm = ft.export(model, tmp_path / "a", name="digits_torch", data=data)
     m = json.loads((tmp_path / "a" / "metrics.json").read_text())
-    assert m["test_vectors"] == 359
+    assert m["test_vectors"] == 359 and m["loss"] == "cross_entropy"
     assert m["fixed_accuracy"] == float(np.mean(fxm.predict(data.x_test) == data.y_test))
     assert m["fixed_accuracy"] > 0.8
     vec = load_vectors(tmp_path / "a")
     assert np.array_equal(vec["outputs"], Model.load(tmp_path / "a").predict_raw(vec["inputs"]))
+    assert np.array_equal(vec["labels"], data.y_test)
+    assert Model.load(tmp_path / "a").spec.data == data.section()
     # deterministic: the same model writes the same files
     ft.export(model, tmp_path / "b", name="digits_torch", data=data)
     for name in ("model.yaml", "metrics.json"):
         assert (tmp_path / "a" / name).read_text() == (tmp_path / "b" / name).read_text()
+
+
+def test_arrays_are_split_as_a_spec_would_and_recorded_by_sha256(model, data, tmp_path):
+    x = np.concatenate([data.x_train, data.x_test])
+    y = np.concatenate([data.y_train, data.y_test])
+    fxm = ft.export(model, tmp_path / "a", name="digits_torch", data=(x, y))
+    want = as_dataset((x, y))
+    assert fxm.spec.data == want.section() and fxm.spec.data["source"] == "arrays"
+    vec = load_vectors(tmp_path / "a")
+    assert np.array_equal(vec["inputs"], fxp.quantize(want.x_test, "ufixed<5,5>").raw)
 
 
 def test_auto_accumulators_are_fxp_accumulator_format(model, data, tmp_path):
@@ -129,11 +142,10 @@ def test_bad_export_arguments(model, data, tmp_path):
     with pytest.raises(TypeError, match=r"^export: model must be an fxp.torch.Sequential, "
                                         r"not Linear$"):
         ft.export(torch.nn.Linear(2, 2), tmp_path / "a", name="x", data=data)
-    with pytest.raises(TypeError, match=r"^data: expected a fxp.nn.data.Dataset or an \(x, y\) "
-                                        r"pair of arrays, not ndarray$"):
+    with pytest.raises(TypeError, match=r"^data: expected a Dataset, \(x, y\) or \(x_train, "
+                                        r"y_train, x_test, y_test\), not ndarray$"):
         ft.export(model, tmp_path / "a", name="x", data=data.x_test)
-    with pytest.raises(ValueError, match=r"^data: x and y must hold the same number of "
-                                         r"samples, not \(359,\) and \(3,\)$"):
+    with pytest.raises(SpecError, match=r"^data: 359 input samples but 3 targets$"):
         ft.export(model, tmp_path / "a", name="x", data=(data.x_test, data.y_test[:3]))
     with pytest.raises(SpecError, match=r"^spec.name"):
         ft.export(model, tmp_path / "a", name="not a name", data=data)
