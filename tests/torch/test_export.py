@@ -150,3 +150,21 @@ def test_bad_export_arguments(model, data, tmp_path):
     with pytest.raises(SpecError, match=r"^spec.name"):
         ft.export(model, tmp_path / "a", name="not a name", data=data)
     assert not (tmp_path / "a").exists()
+
+
+def test_regression_targets_give_mse_metrics(data, tmp_path):
+    torch.manual_seed(0)
+    m = ft.Sequential(ft.Input(64, "ufixed<5,5>"),
+                      ft.Linear(64, 8, weight="fixed<8,auto,RND_CONV,SAT>", bias="auto",
+                                output="auto"),
+                      ft.ReLU(output="auto"),
+                      ft.Linear(8, 1, weight="auto", bias="auto", output="auto"))
+    y = data.y_train / 3.0
+    m.calibrate(data.x_train)
+    fxm = ft.export(m.eval(), tmp_path / "r", name="regr", data=(data.x_train, y))
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    test = as_dataset((data.x_train, y))
+    err = fxm.predict(test.x_test).reshape(-1) - test.y_test
+    assert metrics["loss"] == fxm.spec.loss == "mse"
+    assert metrics["fixed_mse"] == float(np.mean(err ** 2))
+    assert np.array_equal(m(test.x_test).detach().numpy(), fxm.predict(test.x_test))
