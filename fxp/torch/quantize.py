@@ -77,8 +77,9 @@ class _Quantize(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, t, fmt, label):
-        raw, inside = quantize_raw(t, fmt, label=label)
-        ctx.save_for_backward(inside)
+        raw, inside = quantize_raw(t, fmt, label=label, mask=ctx.needs_input_grad[0])
+        if inside is not None:
+            ctx.save_for_backward(inside)
         return (raw * fmt.lsb).to(t.dtype) if fast(fmt) else raw.to(t.dtype)
 
     @staticmethod
@@ -97,8 +98,10 @@ def inside_range(a: torch.Tensor, fmt: FixedFormat) -> torch.Tensor:
     return (a >= fmt.min) & (a <= fmt.max)
 
 
-def quantize_raw(t: torch.Tensor, fmt: FixedFormat, *, label: str | None = None):
-    """The raw integers of ``fxp.quantize(t, fmt)`` as a float64 tensor, and the STE mask.
+def quantize_raw(t: torch.Tensor, fmt: FixedFormat, *, label: str | None = None,
+                 mask: bool = True):
+    """The raw integers of ``fxp.quantize(t, fmt)`` as a float64 tensor, and the STE mask
+    (None unless ``mask``).
 
     For formats of more than 53 bits or a scale beyond ``2**+-1000`` (whose raw values do not
     all fit a double), the first result holds the values (``to_float()``), not raw integers,
@@ -107,7 +110,7 @@ def quantize_raw(t: torch.Tensor, fmt: FixedFormat, *, label: str | None = None)
     op = label or f"quantize to {fmt}"
     with torch.no_grad():
         a = t.detach().to(torch.float64)
-        inside = inside_range(a, fmt)
+        inside = inside_range(a, fmt) if mask else None
         if not fast(fmt):
             x = fxp_quantize(a.cpu().numpy(), fmt, label=label).to_float()
             return torch.from_numpy(x).to(a.device), inside
@@ -145,6 +148,8 @@ def _scaled_round(a: torch.Tensor, fmt: FixedFormat, scale: float) -> torch.Tens
 
 def _check_special(a: torch.Tensor, fmt: FixedFormat, op: str) -> None:
     """NaN is an error; +-inf is one unless the overflow mode saturates (as fxp.quantize)."""
+    if bool(torch.isfinite(a).all()):
+        return
     nan = torch.isnan(a)
     n = int(nan.sum())
     if n:
@@ -168,24 +173,33 @@ def _raw_fast(a: torch.Tensor, fmt: FixedFormat, op: str) -> torch.Tensor:
     mode = fmt.overflow
     if mode is Overflow.SAT_SYM and fmt.signed and fmt.bits > 1:
         lo = -hi
+    v0 = _scaled_round(a, fmt, scale)
     if mode.saturates:
-        v = _scaled_round(a, fmt, scale)
-        out = (v < lo) | (v > hi)
-        _report(op, "saturation", out, v, fmt)
-        if mode is Overflow.SAT_ZERO:
-            return torch.where(out, 0.0, v)
-        return torch.clamp(v, lo, hi)
+        if mode is Overflow.SAT_ZERO or _ovf.logging_active():
+            out = (v0 < lo) | (v0 > hi)
+            _report(op, "saturation", out, v0, fmt)
+            if mode is Overflow.SAT_ZERO:
+                return torch.where(out, 0.0, v0)
+        return torch.clamp(v0, lo, hi)
+    if v0.numel() == 0:
+        return v0
+    vmin, vmax = torch.aminmax(v0)
+    if lo <= float(vmin) and float(vmax) <= hi:    # nothing wraps (inf and NaN fail this)
+        if _ovf.logging_active():
+            _ovf.report(op, "overflow", None, None, v0.numel(), fmt, fmt.frac_bits)
+        return v0
     # WRAP, WRAP_SM: first drop multiples of 2**(bits + 1) (at fmt's scale) by an exact fmod
     # that keeps the sign, so every rounding mode rounds alike and the scaled values stay
     # below 2**54; the rounded value modulo 2**bits and the floor's bit `bits` (WRAP_SM)
     # are unchanged.
     e = fmt.bits + 1 - fmt.frac_bits
-    a0, big = a, None
+    v, big = v0, None
     if e <= 1023:
         period = math.ldexp(1.0, e)
         big = a.abs() >= period
-        a = torch.where(big, torch.fmod(a, period), a)
-    v = _scaled_round(a, fmt, scale)
+        if bool(big.any()):
+            a = torch.where(big, torch.fmod(a, period), a)
+            v = _scaled_round(a, fmt, scale)
     out = (v < lo) | (v > hi)
     if big is not None:
         out = out | big
@@ -211,7 +225,7 @@ def _raw_fast(a: torch.Tensor, fmt: FixedFormat, op: str) -> torch.Tensor:
     if _ovf.logging_active() or _ovf.policy() != "ignore":
         n = int(out.sum())
         if n or _ovf.logging_active():
-            _report(op, "overflow", out, _scaled_round(a0, fmt, scale), fmt, count=n)
+            _report(op, "overflow", out, v0, fmt, count=n)
     return wrapped.to(torch.float64)
 
 
