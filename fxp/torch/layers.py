@@ -24,7 +24,7 @@ from .formats import FormatField, format_spec
 from .quantize import quantize, quantize_raw
 
 __all__ = ["Layer", "Input", "Linear", "BatchNorm1d", "ReLU", "LeakyReLU", "Sigmoid", "Tanh",
-           "Argmax"]
+           "Argmax", "MODULES"]
 
 _F64 = torch.float64
 # Sums of fixed-point values are exact in float64 while their raw values stay below 2**53.
@@ -82,6 +82,12 @@ class Layer(torch.nn.Module):
     def out_format(self, in_fmt: FixedFormat) -> FixedFormat:
         """The output's format for inputs of ``in_fmt`` (the formats in force)."""
         return self.output.fmt()
+
+    @classmethod
+    def from_spec(cls, layer, features: int, weights: dict) -> Layer:
+        """The module of a resolved spec layer (concrete formats), with its float weights
+        (``"<i>.weight"``, ...) loaded."""
+        return cls(output=layer.output.fmt, name=layer.name)
 
     def export(self, in_fmt: FixedFormat):
         """The spec entry, raw tensors (keys without index), float weights, output format."""
@@ -186,6 +192,13 @@ class Linear(Layer):
             if field.f is not None:
                 self.register_parameter(f"{key}_frac_bits", field.f)
         self.__dict__["batchnorm"] = None      # a folded BatchNorm1d (not a submodule)
+
+    @classmethod
+    def from_spec(cls, layer, features, weights):
+        m = cls(features, layer.units, weight=layer.weight.fmt, bias=layer.bias.fmt,
+                accumulator=layer.accumulator.fmt, output=layer.output.fmt, name=layer.name)
+        _load(m, weights, layer.index, (("weight", "weight"), ("bias", "bias")))
+        return m
 
     def fields(self):
         return [self.weight_format, self.bias_format, self.output]
@@ -321,6 +334,13 @@ class BatchNorm1d(Layer):
         self.register_buffer("running_mean", torch.zeros(num_features, dtype=_F64))
         self.register_buffer("running_var", torch.ones(num_features, dtype=_F64))
 
+    @classmethod
+    def from_spec(cls, layer, features, weights):
+        m = cls(features, eps=layer.eps, name=layer.name)
+        _load(m, weights, layer.index, (("weight", "gamma"), ("bias", "beta"),
+                                        ("running_mean", "mean"), ("running_var", "var")))
+        return m
+
     def fold_into(self, W, b, x, train: bool):
         """``(W', b')`` as fxp.nn's ``BatchNormTrainer.fold_into``."""
         if train:
@@ -419,6 +439,10 @@ class LeakyReLU(_Elementwise):
         super().__init__(output, name)
         self.alpha = 2.0 ** -self.shift
 
+    @classmethod
+    def from_spec(cls, layer, features, weights):
+        return cls(layer.alpha, output=layer.output.fmt, name=layer.name)
+
     def function(self, x):
         return torch.where(x >= 0, x, x * self.alpha)
 
@@ -445,6 +469,10 @@ class _Table(Layer):
                              f"{table_bits!r}")
         self.table_bits = table_bits
         self._tables = {}
+
+    @classmethod
+    def from_spec(cls, layer, features, weights):
+        return cls(output=layer.output.fmt, table_bits=layer.table_bits, name=layer.name)
 
     def fields(self):
         return [self.output]
@@ -539,6 +567,10 @@ class Argmax(Layer):
     def __init__(self, *, name: str | None = None):
         super().__init__(name)
 
+    @classmethod
+    def from_spec(cls, layer, features, weights):
+        return cls(name=layer.name)
+
     def forward(self, x, in_fmt, mode):
         if mode != "eval":
             return x, in_fmt
@@ -549,3 +581,16 @@ class Argmax(Layer):
 
     def export(self, in_fmt):
         return self._entry({}), {}, {}, in_fmt
+
+
+def _load(module, weights, index, keys):
+    """Copy float weights ``"<index>.<key>"`` into the module's tensors."""
+    with torch.no_grad():
+        for attr, key in keys:
+            getattr(module, attr).copy_(torch.from_numpy(
+                np.asarray(weights[f"{index}.{key}"], dtype=np.float64)))
+
+
+# The module of each spec layer type (from_float builds a resolved spec's network with it).
+MODULES = {cls.spec_type: cls for cls in (Linear, BatchNorm1d, ReLU, LeakyReLU, Sigmoid, Tanh,
+                                          Argmax)}

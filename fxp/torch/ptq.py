@@ -9,7 +9,7 @@ from .. import overflow as _ovf
 from ..nn.network import Network
 from ..nn.spec import parse_spec
 from .formats import format_spec
-from .layers import Argmax, BatchNorm1d, Input, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
+from .layers import MODULES, Input
 from .sequential import Sequential
 
 __all__ = ["from_float"]
@@ -127,28 +127,7 @@ def _sequential(spec, in_fmt, weights) -> Sequential:
     """The fxp.torch network of a resolved spec, with the float weights loaded."""
     mods, features = [Input(spec.input_shape, in_fmt)], spec.input_shape[-1]
     for layer in spec.layers:
-        i, t = layer.index, layer.type
-        if t == "dense":
-            m = Linear(features, layer.units, weight=layer.weight.fmt, bias=layer.bias.fmt,
-                       accumulator=layer.accumulator.fmt, output=layer.output.fmt)
-            with torch.no_grad():
-                m.weight.copy_(torch.from_numpy(weights[f"{i}.weight"]))
-                m.bias.copy_(torch.from_numpy(weights[f"{i}.bias"]))
-            features = layer.units
-        elif t == "batchnorm":
-            m = BatchNorm1d(features, eps=layer.eps)
-            with torch.no_grad():
-                for name, key in (("weight", "gamma"), ("bias", "beta"),
-                                  ("running_mean", "mean"), ("running_var", "var")):
-                    getattr(m, name).copy_(torch.from_numpy(weights[f"{i}.{key}"]))
-        elif t == "relu":
-            m = ReLU(output=layer.output.fmt)
-        elif t == "leaky_relu":
-            m = LeakyReLU(layer.alpha, output=layer.output.fmt)
-        elif t in ("sigmoid", "tanh"):
-            cls = Sigmoid if t == "sigmoid" else Tanh
-            m = cls(output=layer.output.fmt, table_bits=layer.table_bits)
-        else:
-            m = Argmax()
+        m = MODULES[layer.type].from_spec(layer, features, weights)
+        features = m.features_out(features)
         mods.append(m)
     return Sequential(*mods).eval()
