@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 
 from ..nn.data import as_dataset
 from ..nn.model import Model, write_artifact
