@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-
 from ..nn.data import as_dataset
 from ..nn.model import Model, write_artifact
 from ..nn.spec import parse_spec
