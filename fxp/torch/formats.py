@@ -73,7 +73,8 @@ class FormatField:
 
     The range is set by :meth:`calibrate` (or by the first training batch when it was never
     calibrated), and in training by the largest magnitude observed over an epoch
-    (:meth:`end_epoch`).
+    (:meth:`end_epoch`). It lives in the tensor :attr:`state` (``[range, calibrated]``), which
+    the owning module registers as a buffer: a ``state_dict`` keeps the formats in force.
     """
 
     def __init__(self, value, kind: str, signed: bool, where: str):
@@ -81,14 +82,30 @@ class FormatField:
         self.kind, self.where = kind, where
         fs = self.spec
         self.signed = fs.signed if not fs.auto and not fs.concrete else signed
-        self.range = 0.0
+        self.state = torch.tensor([0.0, float(fs.concrete)], dtype=torch.float64)
         self.next_range = 0.0
-        self.calibrated = fs.concrete
         self.f = torch.nn.Parameter(torch.zeros((), dtype=torch.float64)) if fs.learn else None
 
     @property
     def concrete(self) -> bool:
         return self.spec.concrete
+
+    @property
+    def range(self) -> float:
+        """The largest magnitude the format must hold (``auto`` int_bits)."""
+        return float(self.state[0])
+
+    @range.setter
+    def range(self, value: float) -> None:
+        self.state[0] = value
+
+    @property
+    def calibrated(self) -> bool:
+        return bool(self.state[1])
+
+    @calibrated.setter
+    def calibrated(self, value: bool) -> None:
+        self.state[1] = float(value)
 
     def _base(self):
         if self.spec.auto:

@@ -189,8 +189,7 @@ class Linear(Layer):
         self.accumulator_bits = accumulator_bits
         for key, field in (("weight", self.weight_format), ("bias", self.bias_format),
                            ("output", self.output)):
-            if field.f is not None:
-                self.register_parameter(f"{key}_frac_bits", field.f)
+            _register(self, key, field)
         self.__dict__["batchnorm"] = None      # a folded BatchNorm1d (not a submodule)
 
     @classmethod
@@ -378,8 +377,7 @@ class _Elementwise(Layer):
         super().__init__(name)
         self.output = FormatField(output, "output", self.output_signed,
                                   f"{type(self).__name__} output")
-        if self.output.f is not None:
-            self.register_parameter("output_frac_bits", self.output.f)
+        _register(self, "output", self.output)
 
     def fields(self):
         return [self.output]
@@ -460,8 +458,7 @@ class _Table(Layer):
         super().__init__(name)
         where = type(self).__name__
         self.output = FormatField(output, "output", self.output_signed, f"{where} output")
-        if self.output.f is not None:
-            self.register_parameter("output_frac_bits", self.output.f)
+        _register(self, "output", self.output)
         if table_bits is not None and (isinstance(table_bits, bool) or
                                        not isinstance(table_bits, int) or
                                        not 1 <= table_bits <= 16):
@@ -581,6 +578,14 @@ class Argmax(Layer):
 
     def export(self, in_fmt):
         return self._entry({}), {}, {}, in_fmt
+
+
+def _register(module, key: str, field: FormatField) -> None:
+    """A field's state as a buffer ``<key>_format_state``, its learned fraction bits as the
+    parameter ``<key>_frac_bits``."""
+    module.register_buffer(f"{key}_format_state", field.state)
+    if field.f is not None:
+        module.register_parameter(f"{key}_frac_bits", field.f)
 
 
 def _load(module, weights, index, keys):

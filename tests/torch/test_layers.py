@@ -90,3 +90,14 @@ def test_learned_binary_point_gets_a_gradient():
     f = model.layers[5].weight_frac_bits
     assert f.grad is not None and torch.isfinite(f.grad) and float(f.grad) != 0.0
     assert float(f.detach()) == round(float(f.detach()))   # whole bits from calibration
+
+
+def test_a_state_dict_keeps_the_formats_in_force(every_mode_artifact, data):
+    model, d = every_mode_artifact
+    fresh = every_mode_model()
+    fresh.load_state_dict(model.state_dict())
+    fresh.eval()
+    assert fresh.formats() == model.formats()
+    with fxp.overflow_policy("ignore"):
+        assert np.array_equal(fresh(data.x_test).detach().numpy(),
+                              model(data.x_test).detach().numpy())
