@@ -25,6 +25,12 @@ def to_model(model: Sequential, *, name: str, hardware: dict | None = None,
     if not isinstance(model, Sequential):
         raise TypeError(f"export: model must be an fxp.torch.Sequential, not "
                         f"{type(model).__name__}")
+    for layer in model.layers:
+        for field in layer.fields():
+            if not field.calibrated:
+                raise ValueError(f"export: {layer.label} {field.kind} format "
+                                 f"{field.spec.dump()!r} was never calibrated; call "
+                                 f"model.calibrate(x_train) first")
     fmt = model.input.fmt
     entries, params, floats = [], {}, {}
     for layer in model.layers:

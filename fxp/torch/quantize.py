@@ -36,7 +36,9 @@ def quantize(t: torch.Tensor, fmt, *, label: str | None = None) -> torch.Tensor:
     wrapped value is not a continuous function of the input there).
 
     WRAP overflows are reported to the overflow policy (:func:`fxp.overflow_policy`) and
-    SAT* clipping to active logs, exactly as :func:`fxp.quantize` reports them.
+    SAT* clipping to active logs, exactly as :func:`fxp.quantize` reports them. Formats of
+    more than 53 bits or with a scale past ``2**+-1000`` are computed by :func:`fxp.quantize`
+    itself (on numpy: exact, slower).
 
     Parameters
     ----------

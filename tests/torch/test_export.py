@@ -147,6 +147,12 @@ def test_bad_export_arguments(model, data, tmp_path):
         ft.export(model, tmp_path / "a", name="x", data=data.x_test)
     with pytest.raises(SpecError, match=r"^data: 359 input samples but 3 targets$"):
         ft.export(model, tmp_path / "a", name="x", data=(data.x_test, data.y_test[:3]))
+    open_fmt = ft.Sequential(ft.Input(64, "ufixed<5,5>"),
+                             ft.Linear(64, 4, weight="auto", bias="fixed<8,4>", output="auto"))
+    with pytest.raises(ValueError, match=r"^export: layer 0 \(dense\) weight format 'auto' was "
+                                         r"never calibrated; call model.calibrate\(x_train\) "
+                                         r"first$"):
+        ft.export(open_fmt.eval(), tmp_path / "a", name="x", data=data)
     with pytest.raises(SpecError, match=r"^spec.name"):
         ft.export(model, tmp_path / "a", name="not a name", data=data)
     assert not (tmp_path / "a").exists()
