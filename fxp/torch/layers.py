@@ -231,7 +231,8 @@ class Linear(Layer):
         acc = x @ wq.T + bq
         if self.accumulator is not None:
             with torch.no_grad():
-                raw, _ = quantize_raw(acc, self.accumulator, label=f"{self.op} accumulator")
+                raw, _ = quantize_raw(acc, self.accumulator, label=f"{self.op} accumulator",
+                                      mask=False)
                 wrapped = raw * self.accumulator.lsb
             acc = acc + (wrapped - acc).detach()    # the wrap passes the gradient through
         if mode == "calibrate":
