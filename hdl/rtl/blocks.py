@@ -10,6 +10,8 @@ from fxp import FixedFormat
 from fxp.nn import Model
 
 from .activation import LUT, Argmax, ReLU
+from .conv import conv_block, conv_fields, flatten_block, global_pool_block, pool_block, \
+    pool_fields
 from .dense import DenseFolded, DenseParallel
 from .leaky_relu import leaky_relu_block, leaky_relu_fields
 
@@ -59,7 +61,8 @@ class BlockKind:
     ----------
     build : callable
         ``build(ctx) -> Component``: the block, with ``i``/``o`` streams, ``out_fmt``,
-        ``latency`` and ``ii``.
+        ``latency`` and ``ii`` (and ``beat_times`` when it changes a stream's beats); None
+        when the layer needs no hardware for this input.
     fields : callable
         ``fields(ctx, block) -> dict``: the type's own manifest fields.
     """
@@ -126,6 +129,14 @@ BLOCKS = {
     "argmax": BlockKind(argmax_block),
     "batchnorm": None,
     "leaky_relu": BlockKind(leaky_relu_block, leaky_relu_fields),
+    "conv2d": BlockKind(conv_block, conv_fields),
+    "conv1d": BlockKind(conv_block, conv_fields),
+    "maxpool2d": BlockKind(pool_block, pool_fields),
+    "maxpool1d": BlockKind(pool_block, pool_fields),
+    "avgpool2d": BlockKind(pool_block, pool_fields),
+    "avgpool1d": BlockKind(pool_block, pool_fields),
+    "global_avgpool": BlockKind(global_pool_block, pool_fields),
+    "flatten": BlockKind(flatten_block),
 }
 
 
