@@ -13,7 +13,7 @@ from fxp.nn.layers.pool import mean_format
 from .dense import DenseParallel
 from .stream import Chain, Flatten, GlobalAvgPool, PoolReduce, SlidingWindow, frame_beats
 
-__all__ = ["Conv", "Pool", "conv_block", "conv_fields", "pool_block", "pool_fields", "global_pool_block",
+__all__ = ["Conv", "Pool", "check_stream", "conv_block", "conv_fields", "pool_block", "pool_fields", "global_pool_block",
            "flatten_block"]
 
 
@@ -31,11 +31,16 @@ def _geometry(ctx, window):
     return ((shape[0], 1) if len(shape) == 2 else tuple(shape[:2])), shape[-1]
 
 
+def check_stream(model, layer) -> None:
+    """Refuse what the pixel stream cannot do yet: padding with a non-zero pad."""
+    win = layer.window(model.inputs[layer.index][0])
+    if any(p for pair in win.pads for p in pair):
+        raise ValueError(f"{layer.label}: padding 'same' with a non-zero pad has no "
+                         f"streaming RTL yet; use padding 'valid'")
+
+
 def _window(ctx, win):
     size, c = _geometry(ctx, win)
-    if any(p for pair in win.pads for p in pair):
-        raise ValueError(f"{ctx.layer.label}: padding 'same' with a non-zero pad has no "
-                         f"streaming RTL yet; use padding 'valid'")
     return SlidingWindow(fmt=ctx.in_fmt, channels=c, size=size, kernel=win.kernel,
                          stride=win.stride)
 
@@ -45,11 +50,12 @@ def conv_block(ctx):
     layer, i = ctx.layer, ctx.layer.index
     shape = ctx.model.inputs[i][0]
     win = layer.window(shape)
+    window = _window(ctx, win)
     w = ctx.model.weight(i)
     dense = DenseParallel(weight=w.reshape(w.shape[0], -1), bias=ctx.model.bias(i),
                           in_fmt=ctx.in_fmt, acc_fmt=layer.accumulator.fmt,
                           out_fmt=layer.output.fmt, pipeline=ctx.pipeline)
-    return Conv([("window", _window(ctx, win)), ("dense", dense)])
+    return Conv([("window", window), ("dense", dense)])
 
 
 def conv_fields(ctx, block) -> dict:
@@ -68,13 +74,14 @@ def pool_block(ctx):
     shape = ctx.model.inputs[layer.index][0]
     win = layer.window(shape)
     _, c = _geometry(ctx, win)
+    window = _window(ctx, win)
     if layer.type.startswith("max"):
         reduce = PoolReduce(op="max", n=win.count, channels=c, in_fmt=ctx.in_fmt)
     else:
         reduce = PoolReduce(op="avg", n=win.count, channels=c, in_fmt=ctx.in_fmt,
                             mean_fmt=mean_format(ctx.in_fmt, win.count),
                             out_fmt=None if layer.output is None else layer.output.fmt)
-    return Pool([("window", _window(ctx, win)), ("reduce", reduce)])
+    return Pool([("window", window), ("reduce", reduce)])
 
 
 def pool_fields(ctx, block) -> dict:

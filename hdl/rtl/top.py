@@ -75,6 +75,9 @@ class ModelTop(wiring.Component):
         self._blocks = []
         self._contexts = {}
         kinds = [(layer, block_kind(layer)) for layer in model.spec.layers]
+        for layer, kind in kinds:       # before any block exists: none is left unelaborated
+            if kind is not None:
+                kind.check(model, layer)
         self._configs = layer_configs(model, strategy=strategy, reuse=reuse, pipeline=pipeline)
         # the blocks after the last folded layer run free (no enable), before the output FIFO
         folded = [i for i, c in self._configs.items() if c["strategy"] == "folded"]
