@@ -271,8 +271,11 @@ def as_dataset(data, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
 
 def rebase_section(data: dict, from_dir, to_dir) -> dict:
     """``data`` with a relative ``path`` (relative to ``from_dir``) made relative to
-    ``to_dir``: what an artifact written in ``to_dir`` records."""
+    ``to_dir``: what an artifact written in ``to_dir`` records (absolute when the two share
+    nothing but the root)."""
     if "path" not in data or os.path.isabs(os.path.expanduser(data["path"])):
         return dict(data)
-    target = _resolve(data["path"], from_dir)
-    return {**data, "path": os.path.relpath(target, os.path.abspath(to_dir))}
+    target, to_dir = _resolve(data["path"], from_dir), os.path.abspath(to_dir)
+    if os.path.commonpath([target, to_dir]) == os.sep:
+        return {**data, "path": target}
+    return {**data, "path": os.path.relpath(target, to_dir)}

@@ -255,6 +255,9 @@ def test_paths_are_recorded_relative_to_the_artifact(tmp_path):
     assert out == {"path": "../../data/a.npz", "sha256": "0" * 64}
     assert rebase_section({"path": "/abs/a.npz"}, tmp_path, tmp_path / "x") == \
         {"path": "/abs/a.npz"}
+    # sharing nothing but the root: absolute, not a climb to /
+    assert rebase_section({"path": "a.npz"}, "/data", "/work/build/m") == \
+        {"path": "/data/a.npz"}
 
 
 def test_train_on_arrays_records_them_and_the_artifact_evaluates_without_them(tmp_path):
