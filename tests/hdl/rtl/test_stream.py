@@ -3,6 +3,8 @@
 backpressure against the emulator (fxp.nn's windows and layers), and the tops' advertised
 latency and II at full rate."""
 
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -10,11 +12,13 @@ import fxp
 from fxp.array import from_raw
 from fxp.nn import Model, parse_spec
 from fxp.nn.layers.window import Window
-from hdl.rtl.emit import build_manifest
+from fxp.nn import write_artifact
+from hdl.rtl.emit import build_manifest, generate_rtl
 from hdl.rtl.stream import SlidingWindow
 from hdl.rtl.top import ModelTop
 
 from .streamsim import run_stream
+from .test_top import WAIVERS
 
 
 @pytest.mark.parametrize("size, kernel, stride, channels", [
@@ -148,3 +152,19 @@ def test_padding_same_is_refused_by_name():
     with pytest.raises(ValueError, match=r"^layer 0 \(conv2d\): padding 'same' with a "
                                          r"non-zero pad has no streaming RTL yet"):
         ModelTop(model=_random_model(doc, seed=0))
+
+
+@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT], ids=lambda d: d["name"])
+def test_streamed_verilog_lints_clean_and_is_deterministic(doc, tmp_path):
+    model = _random_model(doc, seed=2)
+    art = tmp_path / doc["name"]
+    with fxp.overflow_policy("ignore"):
+        write_artifact(art, model.spec, model.params)
+    generate_rtl(art)
+    first = (art / "rtl" / f"{doc['name']}.v").read_bytes()
+    generate_rtl(art)
+    assert (art / "rtl" / f"{doc['name']}.v").read_bytes() == first
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", WAIVERS,
+                        str(art / "rtl" / f"{doc['name']}.v")], capture_output=True, text=True)
+    assert r.returncode == 0 and "%Warning" not in r.stderr and "%Error" not in r.stderr, \
+        r.stderr[:2000]
