@@ -9,10 +9,13 @@ import numpy as np
 import pytest
 
 import fxp
-from fxp.nn import load_spec, load_vectors, write_artifact
+from fxp.nn import Model, load_spec, load_vectors, write_artifact
 from fxp.nn.training import train
+from hdl.rtl.emit import generate_rtl
 from hdl.rtl.manifest import Manifest
+from sim.golden import expected_outputs
 from sim.runner import run
+from sim.stimulus import stimulus
 
 from tests.hdl.rtl.test_stream import IMAGE, SEQUENCE, _frames, _random_model
 
@@ -57,3 +60,28 @@ def test_random_cnns_on_icarus_under_backpressure(doc, tmp_path):
     write_artifact(art, model.spec, model.params, {"inputs": x, "outputs": y})
     assert np.array_equal(load_vectors(art)["inputs"], x)
     _check(run(with_rtl(art, tmp_path / "rtl"), "icarus", vectors=20, seed=3), 30)
+
+
+def test_one_flipped_conv_weight_is_caught(tmp_path):
+    model = _random_model(SEQUENCE, seed=5)
+    art = tmp_path / "seq"
+    write_artifact(art, model.spec, model.params)
+    x = stimulus(model, art, 30, seed=4)
+    want, _ = expected_outputs(model, x)
+    # the first weight of the second conv whose top bit, flipped, changes some output
+    key, w = "2.weight", model.params["2.weight"]
+    bits = model.weight(2).fmt.bits
+    for idx in np.ndindex(w.shape):
+        params = {**model.params, key: w.copy()}
+        half = 1 << (bits - 1)                       # the sign bit of the raw value
+        params[key][idx] = int(w[idx]) - half if w[idx] >= 0 else int(w[idx]) + half
+        got, _ = expected_outputs(Model(model.spec, params), x)
+        changed = int((got != want).any(axis=1).sum())
+        if changed:
+            break
+    assert changed > 0
+    broken = tmp_path / "broken"
+    write_artifact(broken, model.spec, params)
+    generate_rtl(broken, output=art / "rtl")     # the flipped RTL next to the true model
+    result = run(art, "icarus", vectors=30, seed=4, idle=0.1, stall=0.1)
+    assert not result.passed and result.bench.mismatches == changed
