@@ -179,7 +179,8 @@ def run_csim(directory, *, vectors: int = 2000, seed: int = 0) -> CsimResult:
     # csim compares bits: an intended wrap (WRAP outputs) is not an error here; python -m
     # fxp eval reports overflow.
     with fxp.overflow_policy("ignore"):
-        expected = np.asarray(model.predict_raw(x)).reshape(len(x), -1)
+        expected = np.asarray(model.predict_raw(x.reshape(-1, *model.input_shape))
+                              ).reshape(len(x), -1)
     with tempfile.TemporaryDirectory(prefix="csim-") as tmp:
         inp, outp = Path(tmp) / "input.txt", Path(tmp) / "output.txt"
         inp.write_text(format_vectors(x, fin))

@@ -61,13 +61,16 @@ class KernelContext:
     in_fmt : FixedFormat
         The format of the layer's input array.
     n : int
-        Its number of features.
+        Its number of values (the product of ``shape``).
     label : str
         The layer's type and name, for comments.
     out_type : str
         The C++ type name of the layer's output (``layer<i>_t``).
     strategy, reuse : optional
         The hardware overrides of :func:`hdl.rtl.top.layer_config`.
+    shape : tuple of int
+        The input's shape: ``(n,)``, ``(L, C)`` or ``(H, W, C)`` (channels last; the C++ array
+        holds it row-major, C fastest).
     """
 
     model: Model
@@ -78,6 +81,7 @@ class KernelContext:
     out_type: str
     strategy: str | None = None
     reuse: int | None = None
+    shape: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,9 @@ class Kernel:
         Appended to the layer's comment (``, folded, reuse 4``).
     ii : int
         The initiation interval the layer needs.
+    loop : int or None
+        Iterations of the kernel's own pipelined loop (output pixels, one per cycle): the top
+        is then not pipelined around it. None: the kernel is fully unrolled.
     """
 
     name: str
@@ -119,3 +126,4 @@ class Kernel:
     arrays: list = field(default_factory=list)
     note: str = ""
     ii: int = 1
+    loop: int | None = None
