@@ -134,8 +134,9 @@ def _uniform(rng, fmt: FixedFormat, shape) -> np.ndarray:
 
 
 def random_inputs(fmt: FixedFormat, n_inputs: int, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` raw input vectors: first the extremes (all minimum, all maximum, alternating
-    minimum/maximum both ways), then uniform over ``fmt``."""
+    """``count`` raw input vectors of ``n_inputs`` values (an image or sequence flattened
+    row-major, as the top function takes it): first the extremes (all minimum, all maximum,
+    alternating minimum/maximum both ways), then uniform over ``fmt``."""
     rng = np.random.default_rng(seed)
     x = _uniform(rng, fmt, (count, n_inputs))
     lo, hi = fmt.raw_min, fmt.raw_max

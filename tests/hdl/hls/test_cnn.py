@@ -154,3 +154,143 @@ def test_cnn_csim_matches_emulator(which, request, tmp_path):
     result = run_csim(d, vectors=RANDOM, seed=11)
     tests = len(load_vectors(artifact)["inputs"])
     assert result.summary == f"csim: {tests + RANDOM} vectors, 0 mismatches"
+
+
+def test_cnn_projects_compile_warning_free(request, tmp_path):
+    # the csim builds (-Werror -O2) say nothing; the image model (conv2d, leaky_relu, lut,
+    # avgpool2d, flatten, dense, softmax) neither with plain -Wall -Wextra at -O0 (C++17) nor
+    # as C++14 (what build.tcl compiles for Vitis HLS)
+    from hdl.hls.aptypes import ap_types_dir
+    from hdl.hls.csim import compile_csim
+    import subprocess
+    for which in MODELS:
+        d = _project(request.getfixturevalue(which), tmp_path)
+        hls, name = d / "hls", Model.load(d).name
+        assert compile_csim(hls, name)[1] == ""
+        if which != "image":
+            continue
+        inc = ["-isystem", str(ap_types_dir()), f"-I{hls / 'firmware'}"]
+        cmds = [["g++", std, opt, "-Wall", "-Wextra", *inc, "-c",
+                 str(hls / "firmware" / f"{name}.cpp"), "-o", str(tmp_path / f"{name}{std}.o")]
+                for std, opt in (("-std=c++17", "-O0"), ("-std=c++14", "-fsyntax-only"))]
+        procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True) for c in cmds]
+        for cmd, proc in zip(cmds, procs):
+            assert (proc.communicate()[0], proc.returncode) == ("", 0), " ".join(cmd)
+
+
+def test_cnn_formats_cover_every_mode(image, sequence, global_pool, digits_cnn):
+    types = " ".join(render_hls(Model.load(a))["firmware/defines.h"]
+                     for a in (image, sequence, global_pool, digits_cnn))
+    for mode in ("SAT", "SAT_ZERO", "SAT_SYM", "WRAP", "WRAP_SM", "TRN", "TRN_ZERO", "RND",
+                 "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV"):
+        assert f"AP_{mode}>" in types or f"AP_{mode}," in types, mode
+
+
+def test_cnn_vectors_exercise_wrap_and_saturation(image):
+    # what csim compares on does wrap (the narrow first accumulator) and saturate
+    model = Model.load(image)
+    x = random_inputs(model.input_format, model.n_inputs, RANDOM, 11)
+    log = model.overflow_report(x.reshape(-1, *model.input_shape))
+    assert log["layer 0 conv2d accumulator"].count > 0
+    assert log["layer 0 conv2d output"].count > 0 and log["layer 2 conv2d output"].count > 0
+
+
+def test_window_geometry_and_kernel_calls(image, sequence, global_pool):
+    files = render_hls(Model.load(image))
+    params, top = files["firmware/parameters.h"], files["firmware/cnn_image.cpp"]
+    conv0 = params[params.index("struct config0"):params.index("struct config1")]
+    # 9x8 input, 4x4 kernel, stride 2, same: 5x4 outputs; 3 rows of zeros (1 on top), 2
+    # columns (1 on the left)
+    values = dict(re.findall(r"static const unsigned (\w+) = (\d+);", conv0))
+    assert values == {"in_h": "9", "in_w": "8", "n_chan": "3", "out_h": "5", "out_w": "4",
+                      "kernel_h": "4", "kernel_w": "4", "stride_h": "2", "stride_w": "2",
+                      "pad_top": "1", "pad_left": "1", "n_filt": "5", "taps": "48"}
+    assert "nnet::conv2d<input_t, layer0_t, config0>(in, layer0_out, w0, b0);" in top
+    assert "nnet::conv2d<layer1_t, layer2_t, config2>(layer1_out, features, w2, b2);" in top
+    assert "nnet::lut<layer2_t, layer3_t, config3>(features, layer3_out, table3);" in top
+    assert "nnet::softmax<layer6_t, output_t, config7>(layer6_out, out, exp_table7, " \
+           "recip_table7);" in top
+    assert "static const weight0_t w0[5][48] = {" in files["firmware/weights.h"]
+    # the top is not pipelined around the pixel loops: 20 + 6 + 2 pixels
+    assert "PIPELINE" not in top and "(28 pixels per input)" in top
+    assert "// in: one 9 x 8 x 3 input (channels last), row-major: in[(y * W + x) * C + c]" \
+        in files["firmware/cnn_image.h"]
+    seq = render_hls(Model.load(sequence))
+    params = seq["firmware/parameters.h"]
+    # conv1d as an (L, 1, C) image; softmax over the 3 channels of each of 2 positions
+    conv0 = params[params.index("struct config0"):params.index("struct config1")]
+    assert "in_w = 1;" in conv0 and "kernel_w = 1;" in conv0 and "in_h = 12;" in conv0
+    assert re.search(r"static const unsigned n = 3;\n  static const unsigned rows = 2;", params)
+    assert "in[l * C + c]" in seq["firmware/cnn_sequence.h"]
+    glob = render_hls(Model.load(global_pool))["firmware/parameters.h"]
+    gap = glob[glob.index("struct config2"):glob.index("struct config3")]
+    assert "pool_h = 4;" in gap and "pool_w = 4;" in gap and "shift = 4;" in gap
+
+
+def test_cnn_generation_is_deterministic(digits_cnn):
+    model = Model.load(digits_cnn)
+    vectors = load_vectors(digits_cnn)
+    first, again = render_hls(model, vectors=vectors), render_hls(Model.load(digits_cnn),
+                                                                  vectors=vectors)
+    assert first == again
+    for header in ("nnet_conv.h", "nnet_pool.h", "nnet_flatten.h"):
+        assert f"firmware/nnet/{header}" in first
+    info = generate_hls(digits_cnn)
+    assert info["ii"] == 64 + 16 + 4      # the pixels of conv, maxpool and conv
+    assert {f: (digits_cnn / "hls" / f).read_text() for f in info["files"]} == first
+
+
+def test_pixel_loops_are_pipelined_for_vitis(image, tmp_path):
+    import subprocess
+    (tmp_path / "stub").mkdir()        # Vitis' own ap_int.h (the open-source one refuses
+    (tmp_path / "stub" / "ap_int.h").write_text("")    # __SYNTHESIS__)
+    for rel, text in render_hls(Model.load(image)).items():
+        if rel.startswith("firmware/nnet/"):
+            (tmp_path / rel.rsplit("/", 1)[1]).write_text(text)
+    for header, loops in (("nnet_conv.h", 1), ("nnet_pool.h", 2), ("nnet_softmax.h", 1)):
+        pre = subprocess.run(["g++", "-std=c++14", "-E", "-P", "-D__SYNTHESIS__",
+                              f"-I{tmp_path / 'stub'}", "-x", "c++", str(tmp_path / header)],
+                             capture_output=True, text=True, check=True).stdout
+        assert pre.count("#pragma HLS PIPELINE II = 1") == loops, header
+
+
+def test_new_identifiers_are_refused_as_layer_names():
+    # the softmax tables' arrays are identifiers of the generated C++ too
+    doc = {**GLOBAL, "layers": [dict(GLOBAL["layers"][0], name="recip_table4"),
+                                *GLOBAL["layers"][1:]]}
+    spec = parse_spec(doc)
+    from .conftest import random_params
+    model = Model(spec, random_params(spec, np.random.default_rng(0)))
+    with pytest.raises(ValueError, match=r"^layer 0 \(conv2d\) field 'name': 'recip_table4' collides with an "
+                                         r"identifier of the generated C\+\+$"):
+        render_hls(model)
+
+
+def test_broken_conv_weight_is_caught(digits_cnn, tmp_path):
+    d = _project(digits_cnn, tmp_path)
+    model = Model.load(d)
+    x = np.concatenate([load_vectors(d)["inputs"].reshape(-1, model.n_inputs),
+                        random_inputs(model.input_format, model.n_inputs, RANDOM)])
+    images = x.reshape(-1, *model.input_shape)
+    before = model.predict_raw(images)
+    # the second conv's largest-magnitude weight, negated (one line of weights.h)
+    i = 4
+    w = model.params[f"{i}.weight"].copy()
+    idx = np.unravel_index(np.argmax(np.abs(w)), w.shape)
+    fmt = model.weight(i).fmt
+    w[idx] = -w[idx] if w[idx] != fmt.raw_min else fmt.raw_max
+    broken = Model(model.spec, {**model.params, f"{i}.weight": w})
+    changed = int((broken.predict_raw(images) != before).sum())
+    assert changed > 0
+    header = d / "hls" / "firmware" / "weights.h"
+    old = header.read_text()
+    new = render_hls(broken, vectors=load_vectors(d))["firmware/weights.h"]
+    diff = [line for line in difflib.ndiff(old.splitlines(), new.splitlines())
+            if line[:1] in "+-"]
+    assert len(diff) == 2
+    header.write_text(new)
+    result = run_csim(d, vectors=RANDOM)
+    assert result.summary == f"csim: {len(x)} vectors, {changed} mismatches"
+    i0, want, got = result.first[0]
+    assert want == [int(before[i0])] and got == [int(broken.predict_raw(images[i0]))]
