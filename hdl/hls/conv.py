@@ -35,7 +35,8 @@ def conv2d_kernel(ctx: KernelContext) -> Kernel:
     return Kernel(
         name="conv2d", header="nnet_conv.h", out_fmt=layer.output.fmt,
         n_out=oh * ow * layer.filters,
-        types=[type_entry(f"weight{i}_t", "weights", w.fmt), type_entry(f"bias{i}_t", "bias", b.fmt),
+        types=[type_entry(f"weight{i}_t", "weights", w.fmt),
+               type_entry(f"bias{i}_t", "bias", b.fmt),
                type_entry(f"accum{i}_t", "accumulator", layer.accumulator.fmt),
                type_entry(ctx.out_type, "output", layer.output.fmt)],
         config_types=[("accum_t", f"accum{i}_t"), ("weight_t", f"weight{i}_t"),

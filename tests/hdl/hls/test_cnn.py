@@ -3,8 +3,11 @@ max/avg/global pools, flatten, softmax and the element-wise kernels on images, C
 against the emulator (0 mismatches); the input layout; a broken conv weight is caught."""
 
 import difflib
+import os
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,10 +15,11 @@ import pytest
 import fxp
 from fxp.nn import Model, load_vectors, parse_spec
 from fxp.nn.training import post_training_quantize
-from hdl.hls.csim import random_inputs, run_csim
+from hdl.hls.aptypes import ap_types_dir
+from hdl.hls.csim import compile_csim, random_inputs, run_csim
 from hdl.hls.generate import generate_hls, render_hls
 
-from .conftest import random_artifact
+from .conftest import ROOT, random_artifact, random_params
 
 pytestmark = pytest.mark.oracle
 
@@ -62,28 +66,12 @@ SEQUENCE = {
     ],
 }
 
-# 4x4x2 images: an even kernel with padding same and stride 1 (0 rows before, 1 after), sigmoid,
-# a global average over the 16 pixels without an output format (the exact mean), flatten of
-# a vector, dense and argmax.
-GLOBAL = {
-    "name": "cnn_global", "input": {"shape": [4, 4, 2], "format": "fixed<7,3>"},
-    "layers": [
-        {"type": "conv2d", "filters": 3, "kernel": [2, 2], "padding": "same",
-         "weight": "fixed<5,2,RND,SAT>", "bias": "fixed<6,3>",
-         "accumulator": "fixed<20,9>", "output": "fixed<8,4,RND,SAT>"},
-        {"type": "sigmoid", "output": "ufixed<6,0,RND_CONV,SAT>"},
-        {"type": "global_avgpool"},
-        {"type": "flatten"},
-        {"type": "dense", "units": 4, "weight": "fixed<6,2,RND,SAT>", "bias": "fixed<6,2>",
-         "accumulator": "fixed<24,8>", "output": "fixed<9,4,RND,SAT>"},
-        {"type": "argmax"},
-    ],
-}
-
 AUTO = {"weight": "fixed<8,2,RND,SAT>", "bias": "fixed<12,6,RND,SAT>", "accumulator": "auto"}
 
 # Digits as 8x8x1 images, post-training quantized from random float weights: a batchnorm
-# folded into the first conv (per filter), maxpool2d, a valid conv, flatten, dense, argmax.
+# folded into the first conv (per filter), maxpool2d, a valid conv, sigmoid on the image, a
+# global average over its 2x2 pixels without an output format (the exact mean), flatten of a
+# vector, dense and argmax.
 DIGITS = {
     "name": "cnn_digits", "data": {"dataset": "sklearn_digits", "test_fraction": 0.1, "seed": 1},
     "input": {"shape": [8, 8, 1], "format": "ufixed<5,5>"},
@@ -94,7 +82,9 @@ DIGITS = {
         {"type": "relu", "output": "ufixed<8,5,RND,SAT>"},
         {"type": "maxpool2d", "pool": [2, 2]},
         {"type": "conv2d", "filters": 6, "kernel": [3, 3], "stride": [1, 1], **AUTO,
-         "output": "fixed<10,6,RND_CONV,SAT>"},
+         "output": "fixed<10,4,RND_CONV,SAT>"},
+        {"type": "sigmoid", "output": "ufixed<8,0,RND_CONV,SAT>"},
+        {"type": "global_avgpool"},
         {"type": "flatten"},
         {"type": "dense", "units": 10, **AUTO, "output": "fixed<12,6>"},
         {"type": "argmax"},
@@ -119,25 +109,20 @@ def sequence(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def global_pool(tmp_path_factory):
-    return random_artifact(tmp_path_factory, GLOBAL, "global", seed=3)
-
-
-@pytest.fixture(scope="module")
 def digits_cnn(tmp_path_factory):
     rng = np.random.default_rng(5)
     fw = {"0.weight": rng.normal(0, 0.3, (4, 3, 3, 1)), "0.bias": rng.normal(0, 1, 4),
           "1.gamma": rng.uniform(0.5, 2, 4), "1.beta": rng.normal(0, 1, 4),
           "1.mean": rng.normal(0, 1, 4), "1.var": rng.uniform(0.5, 2, 4),
           "4.weight": rng.normal(0, 0.2, (6, 3, 3, 4)), "4.bias": rng.normal(0, 1, 6),
-          "6.weight": rng.normal(0, 0.2, (10, 24)), "6.bias": rng.normal(0, 0.5, 10)}
+          "8.weight": rng.normal(0, 2, (10, 6)), "8.bias": rng.normal(0, 0.5, 10)}
     result = post_training_quantize(parse_spec(DIGITS), fw)
     out = tmp_path_factory.mktemp("digits_cnn") / "cnn_digits"
     result.model.save(out, result.vectors())
     return out
 
 
-MODELS = ["image", "sequence", "global_pool", "digits_cnn"]
+MODELS = ["image", "sequence", "digits_cnn"]
 
 
 def _project(artifact, tmp_path):
@@ -157,31 +142,24 @@ def test_cnn_csim_matches_emulator(which, request, tmp_path):
 
 
 def test_cnn_projects_compile_warning_free(request, tmp_path):
-    # the csim builds (-Werror -O2) say nothing; the image model (conv2d, leaky_relu, lut,
-    # avgpool2d, flatten, dense, softmax) neither with plain -Wall -Wextra at -O0 (C++17) nor
-    # as C++14 (what build.tcl compiles for Vitis HLS)
-    from hdl.hls.aptypes import ap_types_dir
-    from hdl.hls.csim import compile_csim
-    import subprocess
+    # the csim builds (-Werror -O2, C++17) say nothing; the image model (conv2d, leaky_relu,
+    # lut, avgpool2d, flatten, dense, softmax) neither as C++14 with -Wall -Wextra (what
+    # build.tcl compiles for Vitis HLS)
     for which in MODELS:
         d = _project(request.getfixturevalue(which), tmp_path)
         hls, name = d / "hls", Model.load(d).name
         assert compile_csim(hls, name)[1] == ""
         if which != "image":
             continue
-        inc = ["-isystem", str(ap_types_dir()), f"-I{hls / 'firmware'}"]
-        cmds = [["g++", std, opt, "-Wall", "-Wextra", *inc, "-c",
-                 str(hls / "firmware" / f"{name}.cpp"), "-o", str(tmp_path / f"{name}{std}.o")]
-                for std, opt in (("-std=c++17", "-O0"), ("-std=c++14", "-fsyntax-only"))]
-        procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                  text=True) for c in cmds]
-        for cmd, proc in zip(cmds, procs):
-            assert (proc.communicate()[0], proc.returncode) == ("", 0), " ".join(cmd)
+        cmd = ["g++", "-std=c++14", "-fsyntax-only", "-Wall", "-Wextra", "-isystem",
+               str(ap_types_dir()), f"-I{hls / 'firmware'}", str(hls / "firmware" / f"{name}.cpp")]
+        run = subprocess.run(cmd, capture_output=True, text=True)
+        assert (run.stdout + run.stderr, run.returncode) == ("", 0), " ".join(cmd)
 
 
-def test_cnn_formats_cover_every_mode(image, sequence, global_pool, digits_cnn):
+def test_cnn_formats_cover_every_mode(image, sequence, digits_cnn):
     types = " ".join(render_hls(Model.load(a))["firmware/defines.h"]
-                     for a in (image, sequence, global_pool, digits_cnn))
+                     for a in (image, sequence, digits_cnn))
     for mode in ("SAT", "SAT_ZERO", "SAT_SYM", "WRAP", "WRAP_SM", "TRN", "TRN_ZERO", "RND",
                  "RND_ZERO", "RND_MIN_INF", "RND_INF", "RND_CONV"):
         assert f"AP_{mode}>" in types or f"AP_{mode}," in types, mode
@@ -196,7 +174,7 @@ def test_cnn_vectors_exercise_wrap_and_saturation(image):
     assert log["layer 0 conv2d output"].count > 0 and log["layer 2 conv2d output"].count > 0
 
 
-def test_window_geometry_and_kernel_calls(image, sequence, global_pool):
+def test_window_geometry_and_kernel_calls(image, sequence, digits_cnn):
     files = render_hls(Model.load(image))
     params, top = files["firmware/parameters.h"], files["firmware/cnn_image.cpp"]
     conv0 = params[params.index("struct config0"):params.index("struct config1")]
@@ -223,9 +201,11 @@ def test_window_geometry_and_kernel_calls(image, sequence, global_pool):
     assert "in_w = 1;" in conv0 and "kernel_w = 1;" in conv0 and "in_h = 12;" in conv0
     assert re.search(r"static const unsigned n = 3;\n  static const unsigned rows = 2;", params)
     assert "in[l * C + c]" in seq["firmware/cnn_sequence.h"]
-    glob = render_hls(Model.load(global_pool))["firmware/parameters.h"]
-    gap = glob[glob.index("struct config2"):glob.index("struct config3")]
-    assert "pool_h = 4;" in gap and "pool_w = 4;" in gap and "shift = 4;" in gap
+    glob = render_hls(Model.load(digits_cnn))["firmware/parameters.h"]
+    gap = glob[glob.index("struct config6"):glob.index("struct config7")]
+    assert "pool_h = 2;" in gap and "pool_w = 2;" in gap and "shift = 2;" in gap
+    assert "out_h = 1;" in gap and "out_w = 1;" in gap
+    assert "struct config1" not in glob           # the batchnorm is folded into the conv
 
 
 def test_cnn_generation_is_deterministic(digits_cnn):
@@ -237,12 +217,11 @@ def test_cnn_generation_is_deterministic(digits_cnn):
     for header in ("nnet_conv.h", "nnet_pool.h", "nnet_flatten.h"):
         assert f"firmware/nnet/{header}" in first
     info = generate_hls(digits_cnn)
-    assert info["ii"] == 64 + 16 + 4      # the pixels of conv, maxpool and conv
+    assert info["ii"] == 64 + 16 + 4 + 1  # the pixels of conv, maxpool, conv, global pool
     assert {f: (digits_cnn / "hls" / f).read_text() for f in info["files"]} == first
 
 
 def test_pixel_loops_are_pipelined_for_vitis(image, tmp_path):
-    import subprocess
     (tmp_path / "stub").mkdir()        # Vitis' own ap_int.h (the open-source one refuses
     (tmp_path / "stub" / "ap_int.h").write_text("")    # __SYNTHESIS__)
     for rel, text in render_hls(Model.load(image)).items():
@@ -257,13 +236,12 @@ def test_pixel_loops_are_pipelined_for_vitis(image, tmp_path):
 
 def test_new_identifiers_are_refused_as_layer_names():
     # the softmax tables' arrays are identifiers of the generated C++ too
-    doc = {**GLOBAL, "layers": [dict(GLOBAL["layers"][0], name="recip_table4"),
-                                *GLOBAL["layers"][1:]]}
+    doc = {**SEQUENCE, "layers": [dict(SEQUENCE["layers"][0], name="recip_table5"),
+                                  *SEQUENCE["layers"][1:]]}
     spec = parse_spec(doc)
-    from .conftest import random_params
     model = Model(spec, random_params(spec, np.random.default_rng(0)))
-    with pytest.raises(ValueError, match=r"^layer 0 \(conv2d\) field 'name': 'recip_table4' collides with an "
-                                         r"identifier of the generated C\+\+$"):
+    with pytest.raises(ValueError, match=r"^layer 0 \(conv1d\) field 'name': 'recip_table5' "
+                                         r"collides with an identifier of the generated C\+\+$"):
         render_hls(model)
 
 
@@ -294,3 +272,19 @@ def test_broken_conv_weight_is_caught(digits_cnn, tmp_path):
     assert result.summary == f"csim: {len(x)} vectors, {changed} mismatches"
     i0, want, got = result.first[0]
     assert want == [int(before[i0])] and got == [int(broken.predict_raw(images[i0]))]
+
+
+def test_cnn_hls_and_csim_cli(sequence, tmp_path):
+    d = tmp_path / sequence.name
+    shutil.copytree(sequence, d)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    run = subprocess.run([sys.executable, "-m", "hdl", "hls", str(d)], capture_output=True,
+                         text=True, env=env, cwd=ROOT)
+    # pixels: 6, 5, 4 and 2 of the convs and pools, 2 of the softmax
+    assert (run.returncode, run.stdout, run.stderr) == (
+        0, f"cnn_sequence: II 19, 15 files -> {d / 'hls'}\n", "")
+    run = subprocess.run([sys.executable, "-m", "hdl", "csim", str(d), "--vectors", str(RANDOM)],
+                         capture_output=True, text=True, env=env, cwd=ROOT)
+    tests = len(load_vectors(d)["inputs"])
+    assert (run.returncode, run.stdout, run.stderr) == (
+        0, f"csim: {tests + RANDOM} vectors, 0 mismatches\n", "")
