@@ -49,7 +49,8 @@ IMAGE = {
 }
 
 # (12, 2) sequences: conv1d same with stride 2, relu, maxpool1d, conv1d valid with an even
-# kernel, then a softmax over the channels of every position (the output is an image).
+# kernel and an accumulator past 64 bits, avgpool1d, then a softmax over the channels of every
+# position (the output is an image).
 SEQUENCE = {
     "name": "cnn_sequence", "input": {"shape": [12, 2], "format": "ufixed<6,3>"},
     "layers": [
@@ -60,7 +61,7 @@ SEQUENCE = {
         {"type": "maxpool1d", "pool": 2, "stride": 1},
         {"type": "conv1d", "filters": 3, "kernel": 2,
          "weight": "fixed<4,1>", "bias": "fixed<5,2>",
-         "accumulator": "fixed<16,8>", "output": "fixed<8,3,RND,WRAP>"},
+         "accumulator": "fixed<72,30>", "output": "fixed<8,3,RND,WRAP>"},
         {"type": "avgpool1d", "pool": 2, "output": "fixed<8,3,RND_CONV,SAT>"},
         {"type": "softmax", "output": "ufixed<8,1,TRN,SAT>"},
     ],
