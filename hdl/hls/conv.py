@@ -45,7 +45,8 @@ def conv2d_kernel(ctx: KernelContext) -> Kernel:
         args=[f"w{i}", f"b{i}"],
         # (filters, kh, kw, C) as (filters, kh * kw * C): the tap order of the kernel's loops
         arrays=[array_entry(i, ctx.label, "weights (filter, kernel row, column, channel)",
-                            f"w{i}", f"weight{i}_t", w.fmt, w.raw.reshape(layer.filters, taps)),
+                            f"w{i}", f"weight{i}_t", w.fmt, w.raw.reshape(layer.filters, taps),
+                            row="filter"),
                 array_entry(i, ctx.label, "bias", f"b{i}", f"bias{i}_t", b.fmt, b.raw)],
         note=f", kernel {k}, stride {s}, padding {layer.padding}", loop=oh * ow)
 

@@ -34,8 +34,9 @@ def type_entry(name, role, fmt) -> dict:
     return {"name": name, "role": role, "format": str(fmt), "c_type": fmt.c_type()}
 
 
-def array_entry(index, label, role, name, type_name, fmt, raw) -> dict:
-    """A constant array of ``weights.h`` (raw integers set with ``nnet::from_raw``)."""
+def array_entry(index, label, role, name, type_name, fmt, raw, row="output") -> dict:
+    """A constant array of ``weights.h`` (raw integers set with ``nnet::from_raw``); the rows
+    of a 2-D one are commented ``// <row> <k>``."""
     if fmt.bits > 64:
         raise ValueError(f"layer {index} ({label}) {role}: {fmt} is wider than the 64 bits "
                          f"that nnet::from_raw sets")
@@ -47,7 +48,7 @@ def array_entry(index, label, role, name, type_name, fmt, raw) -> dict:
             "format": str(fmt), "frac_bits": fmt.frac_bits, "size": raw.shape[-1],
             "rows": raw.shape[0] if raw.ndim == 2 else None,
             "entries": values if raw.ndim == 2 else values[0],
-            "per_line": max(1, _LINE // width)}
+            "per_line": max(1, _LINE // width), "row": row}
 
 
 @dataclass(frozen=True)

@@ -190,7 +190,8 @@ def test_window_geometry_and_kernel_calls(image, sequence, digits_cnn):
     assert "nnet::lut<layer2_t, layer3_t, config3>(features, layer3_out, table3);" in top
     assert "nnet::softmax<layer6_t, output_t, config7>(layer6_out, out, exp_table7, " \
            "recip_table7);" in top
-    assert "static const weight0_t w0[5][48] = {" in files["firmware/weights.h"]
+    assert "static const weight0_t w0[5][48] = {\n    {  // filter 0\n" in \
+        files["firmware/weights.h"]
     # the top is not pipelined around the pixel loops: 20 + 6 + 2 pixels
     assert "PIPELINE" not in top and "(28 pixels per input)" in top
     assert "// in: one 9 x 8 x 3 input (channels last), row-major: in[(y * W + x) * C + c]" \
