@@ -25,21 +25,22 @@ pytestmark = pytest.mark.oracle
 
 RANDOM = 2000
 
-# 9x8x3 images: an even kernel with stride 2 and padding same (1 row on top, 2 below; 1 column
-# each side), an odd valid kernel, leaky_relu and tanh on images, avgpool with a stride,
-# flatten, dense and softmax. The first accumulator is too narrow on purpose: it wraps.
+# 11x8x3 images: an even kernel with stride 2 and padding same (1 row on top, 2 below; 1 column
+# each side), an odd valid kernel with strides 2x1 (a leftover row dropped), leaky_relu and
+# tanh on images, a 2x1 avgpool with stride 1, flatten, dense and softmax. The first
+# accumulator is too narrow on purpose: it wraps.
 IMAGE = {
-    "name": "cnn_image", "input": {"shape": [9, 8, 3], "format": "fixed<6,2>"},
+    "name": "cnn_image", "input": {"shape": [11, 8, 3], "format": "fixed<6,2>"},
     "layers": [
         {"type": "conv2d", "filters": 5, "kernel": [4, 4], "stride": [2, 2], "padding": "same",
          "weight": "fixed<4,1,RND_CONV,SAT>", "bias": "fixed<6,2>",
          "accumulator": "fixed<12,5>", "output": "fixed<8,3,RND_INF,SAT_SYM>"},
         {"type": "leaky_relu", "alpha": 0.25, "output": "fixed<7,3,RND_ZERO,WRAP_SM>"},
-        {"type": "conv2d", "name": "features", "filters": 4, "kernel": [3, 3],
+        {"type": "conv2d", "name": "features", "filters": 4, "kernel": [3, 3], "stride": [2, 1],
          "weight": "fixed<5,2,TRN_ZERO,SAT_ZERO>", "bias": "fixed<7,3>",
          "accumulator": "fixed<24,12>", "output": "fixed<9,4,TRN_ZERO,SAT_ZERO>"},
         {"type": "tanh", "output": "fixed<6,1,RND_MIN_INF,SAT>", "table_bits": 7},
-        {"type": "avgpool2d", "pool": [2, 2], "stride": [1, 1],
+        {"type": "avgpool2d", "pool": [2, 1], "stride": [1, 1],
          "output": "fixed<7,1,RND,WRAP>"},
         {"type": "flatten"},
         {"type": "dense", "units": 6, "weight": "fixed<5,1,RND,SAT>", "bias": "fixed<8,3>",
@@ -179,10 +180,10 @@ def test_window_geometry_and_kernel_calls(image, sequence, digits_cnn):
     files = render_hls(Model.load(image))
     params, top = files["firmware/parameters.h"], files["firmware/cnn_image.cpp"]
     conv0 = params[params.index("struct config0"):params.index("struct config1")]
-    # 9x8 input, 4x4 kernel, stride 2, same: 5x4 outputs; 3 rows of zeros (1 on top), 2
+    # 11x8 input, 4x4 kernel, stride 2, same: 6x4 outputs; 3 rows of zeros (1 on top), 2
     # columns (1 on the left)
     values = dict(re.findall(r"static const unsigned (\w+) = (\d+);", conv0))
-    assert values == {"in_h": "9", "in_w": "8", "n_chan": "3", "out_h": "5", "out_w": "4",
+    assert values == {"in_h": "11", "in_w": "8", "n_chan": "3", "out_h": "6", "out_w": "4",
                       "kernel_h": "4", "kernel_w": "4", "stride_h": "2", "stride_w": "2",
                       "pad_top": "1", "pad_left": "1", "n_filt": "5", "taps": "48"}
     assert "nnet::conv2d<input_t, layer0_t, config0>(in, layer0_out, w0, b0);" in top
@@ -192,9 +193,11 @@ def test_window_geometry_and_kernel_calls(image, sequence, digits_cnn):
            "recip_table7);" in top
     assert "static const weight0_t w0[5][48] = {\n    {  // filter 0\n" in \
         files["firmware/weights.h"]
-    # the top is not pipelined around the pixel loops: 20 + 6 + 2 pixels
-    assert "PIPELINE" not in top and "(28 pixels per input)" in top
-    assert "// in: one 9 x 8 x 3 input (channels last), row-major: in[(y * W + x) * C + c]" \
+    conv2 = params[params.index("struct config2"):params.index("struct config3")]
+    assert "out_h = 2;" in conv2 and "out_w = 2;" in conv2 and "stride_h = 2;" in conv2
+    # the top is not pipelined around the pixel loops: 24 + 4 + 2 pixels
+    assert "PIPELINE" not in top and "(30 pixels per input)" in top
+    assert "// in: one 11 x 8 x 3 input (channels last), row-major: in[(y * W + x) * C + c]" \
         in files["firmware/cnn_image.h"]
     seq = render_hls(Model.load(sequence))
     params = seq["firmware/parameters.h"]
