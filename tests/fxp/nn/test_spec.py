@@ -428,7 +428,7 @@ BAD = [
      "train.optimizer: unknown optimizer 'rmsprop'; expected one of adam, sgd"),
     ("unknown train key", _set(["train", "epoch"], 3),
      "train: unknown key 'epoch'; expected one of a2q, batch, epochs, loss, lr, optimizer, qat, "
-     "seed, weight_decay"),
+     "schedule, seed, weight_decay"),
     ("zero epochs", _set(["train", "epochs"], 0),
      "train.epochs: expected a positive integer, not 0"),
     ("float batch", _set(["train", "batch"], 64.0), "train.batch: expected int, not 64.0"),
