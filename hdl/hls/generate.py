@@ -133,16 +133,6 @@ def render_hls(model: Model, *, strategy=None, reuse=None, part=DEFAULT_PART,
     strategy, reuse : optional
         Override the model's ``hardware:`` settings for every dense layer (parallel: fully
         unrolled, a new input each cycle; folded with reuse R: II = R).
-
-    Notes
-    -----
-    The top function takes one input as a flat array of ``prod(input shape)`` values,
-    row-major: an ``(H, W, C)`` image's ``(y, x, c)`` is ``in[(y * W + x) * C + c]``, an
-    ``(L, C)`` input's ``(l, c)`` is ``in[l * C + c]`` (channels last, as
-    ``Model.predict_raw`` takes them). A model of vector kernels only is pipelined whole at
-    the largest II of its dense layers; with conv, pool or per-pixel softmax kernels the top is
-    not pipelined and each of those kernels pipelines its loop over output pixels at II 1:
-    the II reported is then their pixels in total (cycles per input, pipeline fill aside).
     part : str
         FPGA part of the Vitis HLS script (``-tclargs`` overrides it).
     clock_ns : float
@@ -156,6 +146,16 @@ def render_hls(model: Model, *, strategy=None, reuse=None, part=DEFAULT_PART,
         ``firmware/<name>.cpp``, ``firmware/<name>.h``, ``defines.h``, ``parameters.h``,
         ``weights.h``, ``firmware/nnet/*.h``, ``tb/<name>_tb.cpp``, ``build.tcl`` and, with
         vectors, ``tb/tb_input.txt`` and ``tb/tb_expected.txt``.
+
+    Notes
+    -----
+    The top function takes one input as a flat array of ``prod(input shape)`` values,
+    row-major: an ``(H, W, C)`` image's ``(y, x, c)`` is ``in[(y * W + x) * C + c]``, an
+    ``(L, C)`` input's ``(l, c)`` is ``in[l * C + c]`` (channels last, as
+    ``Model.predict_raw`` takes them). A model of vector kernels only is pipelined whole at
+    the largest II of its dense layers; with conv, pool or per-pixel softmax kernels the top is
+    not pipelined and each of those kernels pipelines its loop over output pixels at II 1:
+    the II reported is then their pixels in total (cycles per input, pipeline fill aside).
     """
     return _render(model, strategy, reuse, part, clock_ns, vectors)[0]
 

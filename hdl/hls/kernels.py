@@ -8,9 +8,9 @@ from fxp.nn.layers import argmax_format
 from fxp.nn.spec import SpecError
 
 from ..rtl.top import layer_config
-from .kernel import Kernel, KernelContext, array_entry, raw_literal, type_entry
 from .conv import conv2d_kernel
 from .flatten import flatten_kernel
+from .kernel import Kernel, KernelContext, array_entry, raw_literal, type_entry
 from .leaky_relu import leaky_relu_kernel
 from .pool import avgpool_kernel, maxpool_kernel
 from .softmax import softmax_kernel
