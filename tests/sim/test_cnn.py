@@ -1,7 +1,7 @@
 """Streamed CNNs on the real simulators: the bundled digits CNN (one pixel per beat) on
-Verilator at full rate (exactly the manifest's cycles), and small 2-D and 1-D models with
-random weights on Icarus under idle cycles and backpressure; every output bit against the
-emulator."""
+Verilator at full rate (exactly the manifest's cycles), small 2-D (every mode) and 1-D models
+with random weights under idle cycles and backpressure, and a flipped conv weight caught;
+every output bit against the emulator."""
 
 import os
 
@@ -49,8 +49,10 @@ def test_digits_cnn_on_verilator_at_full_rate(digits_cnn):
     assert result.bench.cycles == (TESTS + 40 - 1) * 64 + man.latency + 1
 
 
-@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE], ids=lambda d: d["name"])
-def test_random_cnns_on_icarus_under_backpressure(doc, tmp_path):
+@pytest.mark.parametrize("doc, simulator", [(IMAGE, "icarus"), (SEQUENCE, "icarus"),
+                                            (IMAGE, "verilator")],
+                         ids=["cnn_mix-icarus", "seq_mix-icarus", "cnn_mix-verilator"])
+def test_random_cnns_under_backpressure(doc, simulator, tmp_path):
     # every quantization and overflow mode (2-D), conv1d and the 1-D and global pools
     model = _random_model(doc, seed=5)
     x = _frames(model, 10, seed=6)
@@ -59,7 +61,7 @@ def test_random_cnns_on_icarus_under_backpressure(doc, tmp_path):
     art = tmp_path / doc["name"]
     write_artifact(art, model.spec, model.params, {"inputs": x, "outputs": y})
     assert np.array_equal(load_vectors(art)["inputs"], x)
-    _check(run(with_rtl(art, tmp_path / "rtl"), "icarus", vectors=20, seed=3), 30)
+    _check(run(with_rtl(art, tmp_path / "rtl"), simulator, vectors=20, seed=3), 30)
 
 
 def test_one_flipped_conv_weight_is_caught(tmp_path):
