@@ -30,9 +30,11 @@ _TOP_KEYS = ({"name", "input", "layers"}, {"data", "train", "hardware"})
 _DATA_KEYS = {"dataset": str, "path": str, "label": (str, list), "source": str,
               "sha256": str, "test_fraction": float, "seed": int}
 _TRAIN_KEYS = {"epochs": int, "batch": int, "optimizer": str, "lr": float, "qat": bool,
-               "seed": int, "a2q": dict, "weight_decay": float, "loss": str}
+               "seed": int, "a2q": dict, "weight_decay": float, "loss": str,
+               "schedule": str}
 _OPTIMIZERS = ("adam", "sgd")
 _LOSSES = ("cross_entropy", "mse")
+_SCHEDULES = ("constant", "cosine")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -159,6 +161,9 @@ def _parse_train(doc) -> dict:
     if "loss" in train and train["loss"] not in _LOSSES:
         raise SpecError(f"train.loss: unknown loss {train['loss']!r}; expected one of "
                         f"{', '.join(_LOSSES)}")
+    if "schedule" in train and train["schedule"] not in _SCHEDULES:
+        raise SpecError(f"train.schedule: unknown schedule {train['schedule']!r}; expected "
+                        f"one of {', '.join(_SCHEDULES)}")
     if "optimizer" in train and train["optimizer"] not in _OPTIMIZERS:
         raise SpecError(f"train.optimizer: unknown optimizer {train['optimizer']!r}; expected "
                         f"one of {', '.join(_OPTIMIZERS)}")

@@ -259,8 +259,9 @@ def train(spec, data=None, *, qat: bool | None = None, log=sys.stderr) -> TrainR
     Parameters
     ----------
     spec : Spec, dict or path
-        ``train:`` gives epochs, batch, optimizer (adam|sgd), lr, qat, seed, loss
-        (cross_entropy|mse) and optional ``a2q: {accumulator_bits: P}``.
+        ``train:`` gives epochs, batch, optimizer (adam|sgd), lr, schedule (constant|cosine:
+        the learning rate follows half a cosine from ``lr`` to 0 over the epochs), qat, seed,
+        loss (cross_entropy|mse) and optional ``a2q: {accumulator_bits: P}``.
     data : Dataset, (x, y) or (x_train, y_train, x_test, y_test), optional
         Data in memory instead of the spec's ``data:`` section (recorded in the artifact as
         ``{source: arrays, sha256: ...}``); ``(x, y)`` is split by the section's
@@ -301,6 +302,8 @@ def train(spec, data=None, *, qat: bool | None = None, log=sys.stderr) -> TrainR
         if a2q:
             net.a2q_project(a2q)
         for epoch in range(epochs):
+            if cfg.get("schedule") == "cosine":     # lr from lr down to 0 over the epochs
+                opt.lr = lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
             order = rng.permutation(len(data.x_train))
             losses = []
             for s in range(0, len(order), batch):

@@ -54,5 +54,14 @@ def with_rtl(artifact, directory, **overrides):
     return directory
 
 
+def diabetes(directory, epochs=5):
+    """The bundled regression example (``train.loss: mse``), briefly trained, as an artifact."""
+    from fxp.nn import load_spec
+    spec = load_spec(os.path.join(ROOT, "examples", "diabetes_mlp.yaml"))
+    spec.train["epochs"] = epochs
+    train(spec, log=None).save(directory)
+    return directory
+
+
 def mixed_spec():
     return parse_spec(MIXED)

@@ -302,7 +302,8 @@ BAD = [
     # data
     ("bad dataset", _set(["data", "dataset"], "mnist"),
      "data.dataset: unknown dataset 'mnist'; expected one of sklearn_digits, "
-     "sklearn_iris, sklearn_wine, sklearn_breast_cancer, sklearn_diabetes"),
+     "sklearn_iris, sklearn_wine, sklearn_breast_cancer, sklearn_diabetes, "
+     "synthetic_waveforms"),
     ("dataset missing", _del(["data", "dataset"]),
      "data: expected exactly one of 'dataset', 'path' or 'source', not none"),
     ("unknown data key", _set(["data", "shuffle"], True),
@@ -428,7 +429,7 @@ BAD = [
      "train.optimizer: unknown optimizer 'rmsprop'; expected one of adam, sgd"),
     ("unknown train key", _set(["train", "epoch"], 3),
      "train: unknown key 'epoch'; expected one of a2q, batch, epochs, loss, lr, optimizer, qat, "
-     "seed, weight_decay"),
+     "schedule, seed, weight_decay"),
     ("zero epochs", _set(["train", "epochs"], 0),
      "train.epochs: expected a positive integer, not 0"),
     ("float batch", _set(["train", "batch"], 64.0), "train.batch: expected int, not 64.0"),
