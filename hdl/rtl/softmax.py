@@ -8,8 +8,7 @@ from amaranth.lib.memory import Memory
 
 from fxp import FixedArray, FixedFormat
 
-from .activation import _streams
-from .common import Backpressure, StallPipeline, as_format, positive_int
+from .common import Backpressure, StallPipeline, as_format, positive_int, vector_streams
 from .requantize import requantize
 
 __all__ = ["Softmax", "softmax_block", "softmax_fields"]
@@ -52,7 +51,7 @@ class Softmax(Backpressure, wiring.Component):
                 raise TypeError(f"Softmax {what} must be a FixedArray of 2**k entries")
         self._exp, self._recip = exp_table.copy(), recip_table.copy()
         self._sum_fmt = self._exp.fmt.sum(self._n)
-        super().__init__(_streams(self._in_fmt, self._n, self._out_fmt, self._n))
+        super().__init__(vector_streams(self._in_fmt, self._n, self._out_fmt, self._n))
 
     @property
     def out_fmt(self) -> FixedFormat:
