@@ -19,6 +19,7 @@ from .rounding import EXACT_BELOW, round_fraction, round_to_int64
 __all__ = ["BLOCK", "limits", "quantize_float64", "IntStage", "cast_int64", "check_nan", "check_inf"]
 
 BLOCK = 1 << 15
+_INT_CLIP = 2.0 ** 51   # below this, rounding is exact with the cheap formulas; clip as int64
 _U64 = np.uint64
 
 
@@ -54,6 +55,7 @@ class IntStage:
         self.first_raw = 0
         self.raw_min = None
         self.raw_max = None
+        self._mask = self._tmp = None
 
     def add(self, count, first, first_raw, raw_min, raw_max):
         """Merge statistics of a block whose first offending value has flat index ``first``."""
@@ -66,23 +68,32 @@ class IntStage:
             self.raw_min = raw_min if self.raw_min is None else min(self.raw_min, raw_min)
             self.raw_max = raw_max if self.raw_max is None else max(self.raw_max, raw_max)
 
-    def __call__(self, q: np.ndarray, offset: int, floor=None):
+    def __call__(self, q: np.ndarray, offset: int, floor=None, extremes=None):
         """Handle overflow of the rounded int64 block ``q`` (flat index ``offset``) in place.
 
-        ``floor()`` gives the unrounded floor of the block (WRAP_SM only; default ``q``).
+        ``floor()`` gives the unrounded floor of the block (WRAP_SM only; default ``q``);
+        ``extremes``, when known, is ``(q.min(), q.max())``.
         """
         lo, hi, mode = self.lo, self.hi, self.mode
-        qmin, qmax = int(q.min()), int(q.max())
+        qmin, qmax = extremes if extremes is not None else (int(q.min()), int(q.max()))
         if lo <= qmin and qmax <= hi:
             return
         below, above = qmin < lo, qmax > hi
         mask = None
         if self.stats or mode is Overflow.SAT_ZERO or mode is Overflow.WRAP_SM:
+            if self._mask is None or self._mask.size < q.size:
+                self._mask = np.empty(q.size, dtype=bool)
+                self._tmp = np.empty(q.size, dtype=bool)
+            mask = self._mask[:q.size]
             if below and above:
-                mask = q < lo
-                mask |= q > hi
+                tmp = self._tmp[:q.size]
+                np.less(q, lo, out=mask)
+                np.greater(q, hi, out=tmp)
+                mask |= tmp
+            elif below:
+                np.less(q, lo, out=mask)
             else:
-                mask = q < lo if below else q > hi
+                np.greater(q, hi, out=mask)
         if self.stats:
             count = int(np.count_nonzero(mask))
             i = int(np.argmax(mask))
@@ -97,18 +108,20 @@ class IntStage:
         if mode is Overflow.SAT or mode is Overflow.SAT_SYM:
             np.clip(q, lo, hi, out=q)
         elif mode is Overflow.SAT_ZERO:
-            np.multiply(q, ~mask, out=q)
+            np.logical_not(mask, out=mask)
+            np.multiply(q, mask, out=q)
         else:
             flip = None
             w = self.fmt.bits
             if mode is Overflow.WRAP_SM:
                 # ap_fixed_base overflow_adjust, AP_WRAP_SM with N = 0: where the wrapped sign
-                # bit (bit w-1) differs from the dropped bit w of the floor, invert every bit.
+                # bit (bit w-1) differs from the dropped bit w of the floor, invert every bit
+                # (xor with -1), only where the value overflowed.
                 fl = q if floor is None else floor()
                 flip = np.right_shift(fl, w)
                 flip ^= np.right_shift(q, w - 1)
+                flip &= mask.view(np.int8)
                 flip &= 1
-                flip &= mask
             _wrap(q, self.fmt)
             if flip is not None:
                 np.negative(flip, out=flip)
@@ -179,14 +192,20 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
                 tiny = (v == 0) & (ab < 0)
                 if tiny.any():
                     v[tiny] = -0.5
-            vmin, vmax = v.min(), v.max()
+            vmin, vmax = float(v.min()), float(v.max())
             if vmin != vmin or vmax != vmax:
                 check_nan(a, operation)
+            if lo <= vmin and vmax <= hi:   # rounding is monotone: the block is in range
+                round_to_int64(v, q, large=False, out=qb)
+                continue
             if clip_only:
-                np.clip(v, clip_lo, clip_hi, out=v)
+                if vmin < -_INT_CLIP or vmax > _INT_CLIP:
+                    np.clip(v, clip_lo, clip_hi, out=v)
                 round_to_int64(v, q, large=False, out=qb)
                 if mode is Overflow.SAT_ZERO:
                     stage(qb, s)
+                else:
+                    np.clip(qb, lo, hi, out=qb)
                 continue
             if vmin <= -EXACT_BELOW or vmax >= EXACT_BELOW:
                 if not mode.saturates:
@@ -197,8 +216,9 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
             floor = None
             if mode is Overflow.WRAP_SM and q is not Quantization.TRN:
                 floor = (lambda ab=ab: np.floor(ab * scale).astype(np.int64))
+            extremes = (round_fraction(Fraction(vmin), q), round_fraction(Fraction(vmax), q))
             round_to_int64(v, q, large=max(-vmin, vmax) >= 2.0 ** 52, out=qb)
-            stage(qb, s, floor)
+            stage(qb, s, floor, extremes)
     stage.report(operation, n, shape)
     return out.reshape(shape)
 

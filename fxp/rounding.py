@@ -17,6 +17,8 @@ EXACT_BELOW = 2.0 ** 62
 _BIG = 2.0 ** 52          # from here on every double is an integer
 _C = math.nextafter(0.5, 0.0)   # 0.5 - 2**-54
 _T = 2.0 ** -54           # fl(-0.5 + _C): the one sum that floor(v + _C) gets wrong
+_SIGN = np.int64(-(1 << 63))
+_C_BITS = np.float64(_C).view(np.int64)
 
 
 def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
@@ -68,23 +70,28 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
             if bad.any():
                 out[bad] = 0
         elif q is Quantization.RND_INF:
+            # trunc(v + copysign(c, v)), the sign copied with integer operations (fast)
             t = out.view(np.float64)   # scratch in the output's memory
-            np.copysign(_C, v, out=t)
+            ti = out
+            np.bitwise_and(v.view(np.int64), _SIGN, out=ti)
+            np.bitwise_or(ti, _C_BITS, out=ti)
             np.add(v, t, out=v)
             np.trunc(v, out=out, casting="unsafe")
         elif q is Quantization.RND_ZERO:
-            t = out.view(np.float64)
-            np.abs(v, out=t)
+            # copysign(ceil(|v| - 0.5), v)
+            vi = v.view(np.int64)
+            sign = np.bitwise_and(vi, _SIGN)
+            np.bitwise_and(vi, ~_SIGN, out=vi)
             if large:
-                np.subtract(t, _C, out=t)
-                bad = t == _T           # |v| = 0.5: ceil(2**-54) = 1, but the tie goes to 0
-                np.ceil(t, out=t)
+                np.subtract(v, _C, out=v)
+                bad = v == _T           # |v| = 0.5: ceil(2**-54) = 1, but the tie goes to 0
+                np.ceil(v, out=v)
                 if bad.any():
-                    t[bad] = 0.0
+                    v[bad] = 0.0
             else:
-                np.subtract(t, 0.5, out=t)
-                np.ceil(t, out=t)
-            np.copysign(t, v, out=v)
+                np.subtract(v, 0.5, out=v)
+                np.ceil(v, out=v)
+            np.bitwise_or(vi, sign, out=vi)
             np.copyto(out, v, casting="unsafe")
         else:
             raise AssertionError(q)
