@@ -55,7 +55,7 @@ class IntStage:
         self.first_raw = 0
         self.raw_min = None
         self.raw_max = None
-        self._mask = self._tmp = None
+        self._mask = self._tmp = self._flip = self._bits = None
 
     def add(self, count, first, first_raw, raw_min, raw_max):
         """Merge statistics of a block whose first offending value has flat index ``first``."""
@@ -118,10 +118,15 @@ class IntStage:
                 # bit (bit w-1) differs from the dropped bit w of the floor, invert every bit
                 # (xor with -1), only where the value overflowed.
                 fl = q if floor is None else floor()
-                flip = np.right_shift(fl, w)
-                flip ^= np.right_shift(q, w - 1)
-                flip &= mask.view(np.int8)
+                if self._flip is None or self._flip.size < q.size:
+                    self._flip = np.empty(q.size, dtype=np.int64)
+                    self._bits = np.empty(q.size, dtype=np.int64)
+                flip, bits = self._flip[:q.size], self._bits[:q.size]
+                np.right_shift(fl, w, out=flip)
+                np.right_shift(q, w - 1, out=bits)
+                flip ^= bits
                 flip &= 1
+                np.multiply(flip, mask, out=flip)
             _wrap(q, self.fmt)
             if flip is not None:
                 np.negative(flip, out=flip)
@@ -183,6 +188,7 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
     clip_lo, clip_hi = (lo - 1, hi + 1) if mode is Overflow.SAT_ZERO else (lo, hi)
     trn_sub = f < 0 and q is Quantization.TRN
     buf = np.empty(min(n, BLOCK), dtype=np.float64)
+    fbuf = None
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         for s in range(0, n, BLOCK):
             e = min(n, s + BLOCK)
@@ -214,9 +220,14 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
                 _huge_block(ab, qb, s, fmt, stage)
                 continue
             floor = None
-            if mode is Overflow.WRAP_SM and q is not Quantization.TRN:
-                floor = (lambda ab=ab: np.floor(ab * scale).astype(np.int64))
             extremes = (round_fraction(Fraction(vmin), q), round_fraction(Fraction(vmax), q))
+            if mode is Overflow.WRAP_SM and q is not Quantization.TRN and \
+                    (extremes[0] < lo or extremes[1] > hi):
+                if fbuf is None:
+                    fbuf = np.empty(buf.size, dtype=np.int64)
+                fl = fbuf[:e - s]
+                np.floor(v, out=fl, casting="unsafe")   # before rounding overwrites v
+                floor = (lambda fl=fl: fl)
             round_to_int64(v, q, large=max(-vmin, vmax) >= 2.0 ** 52, out=qb)
             stage(qb, s, floor, extremes)
     stage.report(operation, n, shape)
