@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import blockcast
+from . import blockcast, limbs
 from . import overflow as _ovf
 from .format import FixedFormat, Overflow, Quantization
 
@@ -198,7 +198,11 @@ def _absmax(raw: np.ndarray) -> int:
 
 
 def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact integer matmul: float64 BLAS when a bound proves every partial sum < 2**53."""
+    """Exact integer matmul: float64 BLAS when a bound proves every partial sum < 2**53.
+
+    Past 2**62, int64 operands are split into limbs (:func:`fxp.limbs.limb_matmul`); only
+    object operands use Python-int arithmetic throughout.
+    """
     k = a.shape[-1]
     if a.dtype != object and b.dtype != object:
         pmax = _absmax(a) * _absmax(b)
@@ -215,6 +219,9 @@ def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                     out = part if out is None else out + part
                 return out
             return np.matmul(a, b)
+        wide = limbs.limb_matmul(a, b, _absmax(a).bit_length(), _absmax(b).bit_length())
+        if wide is not None:
+            return wide
     return np.matmul(to_object(a), to_object(b))
 
 
