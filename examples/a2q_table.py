@@ -7,7 +7,7 @@ import os
 import sys
 
 from fxp.nn import load_spec
-from fxp.nn.train import train
+from fxp.nn.training import train
 
 
 def main(widths=(16, 14, 12, 10)):

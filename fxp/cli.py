@@ -57,63 +57,77 @@ def _read_float_weights(path) -> dict:
     return weights
 
 
-def _write(result, spec, out_dir):
-    from .nn.model import write_artifact
-    fw = result.network.float_weights()
-    metrics = result.metrics()
-    extra = {"metrics.json": json.dumps(metrics, indent=1, sort_keys=True) + "\n"}
-    write_artifact(out_dir, result.model.spec, result.model.params, result.vectors(),
-                   extra_files=extra, float_weights=fw)
-    return metrics
+def _summary(m: dict) -> str:
+    """The headline metrics of ``metrics.json``: accuracies, or MSE/MAE for a regression."""
+    if m.get("loss") == "mse":
+        return (f"fixed MSE {m['fixed_mse']:.6g} (MAE {m['fixed_mae']:.6g}), float MSE "
+                f"{m['float_mse']:.6g} (MAE {m['float_mae']:.6g})")
+    return f"fixed accuracy {m['fixed_accuracy']:.4f}, float accuracy {m['float_accuracy']:.4f}"
 
 
 def _cmd_train(args):
     from .nn.spec import load_spec
-    from .nn.train import train
+    from .nn.training import spec_data, train
     spec = load_spec(args.spec)
     _check_output(args.output)
+    spec_data(spec)     # a bad data file fails before any work
     result = train(spec, log=None if args.quiet else sys.stderr)
-    m = _write(result, spec, args.output)
-    print(f"{spec.name}: fixed accuracy {m['fixed_accuracy']:.4f}, float accuracy "
-          f"{m['float_accuracy']:.4f}, {m['epochs']} epochs in {m['train_seconds']:.1f} s "
+    m = result.save(args.output)
+    print(f"{spec.name}: {_summary(m)}, {m['epochs']} epochs in {m['train_seconds']:.1f} s "
           f"-> {args.output}")
 
 
 def _cmd_quantize(args):
     from .nn.spec import load_spec
-    from .nn.train import post_training_quantize
+    from .nn.training import post_training_quantize
     spec = load_spec(args.spec)
     _check_output(args.output)
     weights = _read_float_weights(args.weights)
     result = post_training_quantize(spec, weights)
-    m = _write(result, spec, args.output)
-    print(f"{spec.name}: fixed accuracy {m['fixed_accuracy']:.4f}, float accuracy "
-          f"{m['float_accuracy']:.4f} (post-training quantization) -> {args.output}")
+    m = result.save(args.output)
+    print(f"{spec.name}: {_summary(m)} (post-training quantization) -> {args.output}")
 
 
 def evaluate(directory) -> dict:
-    """Float vs bit-exact accuracy, agreement, overflow/saturation per layer, accumulators."""
-    from .nn.data import load_data
+    """Float vs bit-exact metrics, agreement, overflow/saturation per layer, accumulators.
+
+    The test set comes from the artifact's data (checked against its recorded sha256); when
+    that data is not on this machine, from the artifact's vectors (``data`` says which).
+    """
+    from .nn.data import DataUnavailable
     from .nn.model import Model, load_vectors
     from .nn.network import Network
-    from .nn.train import accuracy
+    from .nn.training import _scores, spec_data
     model = Model.load(directory)
-    data = load_data(model.spec.data or {"dataset": "sklearn_digits"},
-                     model.spec.input_shape)
+    loss = model.spec.loss
+    vec = load_vectors(directory)
+    try:
+        data = spec_data(model.spec)
+    except DataUnavailable as e:
+        data, missing = None, str(e)
     from .quantize import quantize
-    x_raw = quantize(data.x_test, model.input_format, label="test inputs").raw
+    if data is not None:
+        x_raw = quantize(data.x_test, model.input_format, label="test inputs").raw
+        labels, source = data.y_test, "data"
+    else:
+        x_raw, labels = vec["inputs"], vec.get("labels")
+        source = f"vectors ({missing})"
     fixed = model.predict_raw(x_raw)
-    report = {"name": model.name, "test_vectors": int(len(x_raw)),
-              "fixed_accuracy": accuracy(fixed, data.y_test)}
+    report = {"name": model.name, "loss": loss, "test_vectors": int(len(x_raw)),
+              "data": source}
+    if labels is not None:
+        fixed_vals = _values(model, fixed)
+        report.update({f"fixed_{k}": v for k, v in _scores(loss, fixed_vals, labels).items()})
     fpath = os.path.join(directory, "float_weights.npz")
-    if os.path.isfile(fpath):
+    if data is not None and os.path.isfile(fpath):
         net = Network(model.spec, np.random.default_rng(0))
         net.load_float(_read_float_weights(fpath))
         flt = net.forward(data.x_test, "float")[0]
-        report["float_accuracy"] = accuracy(flt, data.y_test)
-        fixed_cls = fixed if fixed.ndim == 1 else fixed.argmax(axis=1)
-        report["agreement"] = float(np.mean(flt.argmax(axis=1) == fixed_cls))
-    vec = load_vectors(directory)
+        report.update({f"float_{k}": v for k, v in _scores(loss, flt, labels).items()})
+        if loss != "mse":
+            fixed_cls = fixed if fixed.ndim == 1 else fixed.reshape(len(fixed), -1).argmax(1)
+            report["agreement"] = float(np.mean(flt.reshape(len(flt), -1).argmax(axis=1)
+                                                == fixed_cls))
     report["vectors_match"] = bool(np.array_equal(model.predict_raw(vec["inputs"]),
                                                   vec["outputs"]))
     log = model.overflow_report(x_raw)
@@ -135,15 +149,27 @@ def evaluate(directory) -> dict:
     return report
 
 
+def _values(model, raw) -> np.ndarray:
+    """The real values of raw outputs (class indices pass through)."""
+    if model.spec.layers[-1].returns_index:
+        return raw
+    from .array import from_raw
+    return from_raw(raw, model.output_format).to_float()
+
+
 def _cmd_eval(args):
     r = evaluate(args.directory)
     if args.json:
         print(json.dumps(r, indent=1, sort_keys=True))
         return 0 if r["vectors_match"] else 1
-    print(f"{r['name']}: {r['test_vectors']} test vectors")
-    if "float_accuracy" in r:
-        print(f"  float accuracy      {r['float_accuracy']:.4f}")
-    print(f"  bit-exact accuracy  {r['fixed_accuracy']:.4f}")
+    print(f"{r['name']}: {r['test_vectors']} test vectors from the {r['data']}")
+    metrics = ("mse", "mae") if r["loss"] == "mse" else ("accuracy",)
+    for kind, shown in (("float", "float"), ("fixed", "bit-exact")):
+        for m in metrics:
+            if f"{kind}_{m}" in r:
+                value = r[f"{kind}_{m}"]
+                text = f"{value:.4f}" if m == "accuracy" else f"{value:.6g}"
+                print(f"  {shown + ' ' + (m if m == 'accuracy' else m.upper()):<19} {text}")
     if "agreement" in r:
         print(f"  agreement           {r['agreement']:.4f}")
     print(f"  vectors.npz         {'matches' if r['vectors_match'] else 'DOES NOT MATCH'} "

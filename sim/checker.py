@@ -19,30 +19,37 @@ class Checker:
     expected : numpy.ndarray
         ``(n, n_outputs)`` raw outputs from the golden model.
     layout : PayloadLayout
-        The output payload layout.
+        The output payload layout (one beat).
+    beats : int
+        Beats per output (a streamed image: its pixels; ``expected`` rows hold them all).
     max_reports : int
         Mismatch reports kept (all mismatches are counted).
 
     Attributes
     ----------
     received : int
-        Output vectors seen (including any beyond ``n``).
+        Whole outputs seen (including any beyond ``n``).
     extra : int
-        Output vectors beyond ``n`` (none are expected).
+        Output beats beyond the ``n`` outputs (none are expected).
     mismatches : int
-        Output vectors among the first ``n`` that differ from the expected ones.
+        Outputs among the first ``n`` with a beat that differs from the expected one.
     reports : list of str
     last_cycle : int
         Cycle of the last output seen (-1 before any).
     """
 
-    def __init__(self, inputs, expected, layout: PayloadLayout, *, max_reports: int = 10,
-                 log=None):
+    def __init__(self, inputs, expected, layout: PayloadLayout, *, beats: int = 1,
+                 max_reports: int = 10, log=None):
         self._inputs = np.asarray(inputs)
         self._expected = np.asarray(expected)
-        if self._expected.shape != (len(self._inputs), layout.elements):
+        if self._expected.shape != (len(self._inputs), layout.elements * beats):
             raise ValueError(f"Expected outputs shaped {self._expected.shape} do not match "
-                             f"{len(self._inputs)} inputs of {layout.elements} output elements")
+                             f"{len(self._inputs)} inputs of {beats} x {layout.elements} "
+                             f"output elements")
+        self._expected = self._expected.reshape(len(self._inputs) * beats, layout.elements)
+        self._beats = beats
+        self._beat = 0
+        self._bad = set()
         self._layout = layout
         self._max_reports = max_reports
         self._log = log
@@ -57,19 +64,24 @@ class Checker:
         return self.received >= len(self._inputs)
 
     def receive(self, word, cycle: int):
-        """Check one output payload (an int, or a binary string holding X/Z)."""
-        k = self.received
-        self.received += 1
+        """Check one output beat (an int, or a binary string holding X/Z)."""
+        j = self._beat
+        k, part = divmod(j, self._beats)
+        self._beat += 1
+        self.received = self._beat // self._beats
         self.last_cycle = cycle
         if k >= len(self._inputs):
             self.extra += 1
             return
-        expected = [int(v) for v in self._expected[k]]
+        expected = [int(v) for v in self._expected[j]]
         actual = self._layout.unpack(word) if isinstance(word, int) else word
         if actual != expected:
-            self.mismatches += 1
+            if k not in self._bad:
+                self._bad.add(k)
+                self.mismatches += 1
             if len(self.reports) < self._max_reports:
-                text = (f"vector {k}: input {[int(v) for v in self._inputs[k]]}, "
+                where = f"vector {k}" + (f" beat {part}" if self._beats > 1 else "")
+                text = (f"{where}: input {[int(v) for v in self._inputs[k]]}, "
                         f"expected {expected}, actual {actual}")
                 self.reports.append(text)
                 if self._log is not None:

@@ -29,5 +29,5 @@ def expected_outputs(model: Model, inputs) -> tuple[np.ndarray, fxp.OverflowLog]
         Overflows and saturations seen while computing them.
     """
     with fxp.overflow_policy("log") as log:
-        y = model.predict_raw(np.asarray(inputs).reshape(-1, model.n_inputs))
+        y = model.predict_raw(np.asarray(inputs).reshape(-1, *model.input_shape))
     return np.asarray(y).reshape(len(y), -1), log

@@ -81,6 +81,8 @@ class TopPorts:
         The input stream (the testbench drives valid and payload) and the output stream.
     latency, ii : int
         Cycles from an accepted input to its output, and cycles between accepted inputs.
+    input_beats, output_beats : int
+        Stream beats per input and per output (an image streams one pixel per beat).
     """
 
     top: str
@@ -91,6 +93,8 @@ class TopPorts:
     o: StreamPorts
     latency: int
     ii: int
+    input_beats: int = 1
+    output_beats: int = 1
 
     @classmethod
     def load(cls, rtl_dir) -> TopPorts:
@@ -108,4 +112,5 @@ class TopPorts:
                                                      width=p.element_width, signed=p.signed),
                                        p.format)
         return cls(top=man.top, verilog=man.verilog, clock=man.clock, reset=man.reset,
-                   latency=man.latency, ii=man.ii, **streams)
+                   latency=man.latency, ii=man.ii, input_beats=man.input_beats,
+                   output_beats=man.output_beats, **streams)

@@ -103,7 +103,8 @@ def check_artifact(directory) -> tuple[Model, TopPorts]:
         raise SimError(str(e)) from None
     if not os.path.isfile(os.path.join(rtl, ports.verilog)):
         raise SimError(f"{directory}: rtl/{ports.verilog} named by the manifest is missing")
-    got = (ports.i.layout.elements, ports.i.format, ports.o.layout.elements, ports.o.format)
+    got = (ports.i.layout.elements * ports.input_beats, ports.i.format,
+           ports.o.layout.elements * ports.output_beats, ports.o.format)
     want = (model.n_inputs, str(model.input_format), model.n_outputs, str(model.output_format))
     if got != want:
         raise SimError(f"{directory}: rtl/ does not match the model ({got[0]} x {got[1]} -> "

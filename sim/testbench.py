@@ -50,12 +50,15 @@ async def model_top_matches_emulator(dut):
         dut._log.info("the emulator overflowed or saturated (the RTL must match):\n%s",
                       overflow)
     n = len(inputs)
-    words = [ports.i.layout.pack(x) for x in inputs]
+    per = ports.i.layout.elements       # an image streams one pixel (C values) per beat
+    words = [ports.i.layout.pack(x[k:k + per]) for x in inputs
+             for k in range(0, per * ports.input_beats, per)]
     rng = random.Random(settings.seed)
 
     clk = getattr(dut, ports.clock)
     rst = getattr(dut, ports.reset)
-    checker = Checker(inputs, expected, ports.o.layout, log=dut._log)
+    checker = Checker(inputs, expected, ports.o.layout, beats=ports.output_beats,
+                      log=dut._log)
     driver = StreamDriver(clk, getattr(dut, ports.i.valid), getattr(dut, ports.i.ready),
                           getattr(dut, ports.i.payload), idle=settings.idle, rng=rng)
     backpressure = Backpressure(clk, getattr(dut, ports.o.ready), stall=settings.stall,

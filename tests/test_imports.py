@@ -30,7 +30,12 @@ Private names
 Runtime dependencies
     Every distribution that an ``fxp`` module imports (anywhere in it) is a runtime
     dependency in ``pyproject.toml``: a plain ``pip install`` runs the emulator, its CLI and
-    its datasets.
+    its datasets. The one exception is ``fxp.torch``, the PyTorch bridge: it may also import
+    the distributions of the optional ``torch`` extra.
+
+torch stays in fxp.torch
+    No module outside ``fxp/torch/`` imports torch (anywhere in it), and importing ``fxp``,
+    ``fxp.nn``, ``hdl`` and ``sim`` does not import it: they run without the extra.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ import ast
 import importlib.metadata
 import os
 import re
+import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass, field
@@ -286,18 +292,45 @@ def _norm(dist: str) -> str:
     return re.sub(r"[-_.]+", "-", dist).lower()
 
 
+_TORCH_DIR = os.path.join("fxp", "torch") + os.sep
+
+
+def _dist_names(requirements) -> set:
+    return {_norm(re.match(r"[A-Za-z0-9._-]+", d)[0]) for d in requirements}
+
+
 def test_fxp_imports_only_runtime_dependencies(project):
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
-        deps = tomllib.load(f)["project"]["dependencies"]
-    runtime = {_norm(re.match(r"[A-Za-z0-9._-]+", d)[0]) for d in deps}
+        meta = tomllib.load(f)["project"]
+    runtime = _dist_names(meta["dependencies"])
+    torch_extra = _dist_names(meta["optional-dependencies"]["torch"])
     dists = importlib.metadata.packages_distributions()
     missing = []
     for path, line, top in _third_party(project, "fxp"):
         names = {_norm(d) for d in dists.get(top, [])}
-        if not names & runtime:
+        allowed = runtime
+        if path.startswith(_TORCH_DIR):      # the bridge: the extra, installed or not
+            allowed = runtime | torch_extra
+            names = names or {_norm(top)}
+        if not names & allowed:
             missing.append(f"{path}:{line}: {top} ({', '.join(sorted(names)) or 'not installed'})")
     assert not missing, "imports of packages that are not runtime dependencies:\n  " + \
         "\n  ".join(missing)
+
+
+def test_torch_is_imported_only_inside_fxp_torch(project):
+    found = [f"{path}:{line}" for package in PACKAGES
+             for path, line, top in _third_party(project, package)
+             if top == "torch" and not path.startswith(_TORCH_DIR)]
+    assert not found, "torch imported outside fxp/torch:\n  " + "\n  ".join(found)
+
+
+def test_importing_fxp_hdl_and_sim_does_not_import_torch():
+    code = ("import sys, fxp, fxp.nn, fxp.nn.training, fxp.cli, hdl, hdl.rtl, hdl.hls, sim, "
+            "sim.runner; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       timeout=300)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "[]\n", "")
 
 
 # -- the checker itself, on a synthetic package --------------------------------------------

@@ -127,7 +127,8 @@ def check_types(obj, types, where):
         if t is float and isinstance(v, int) and not isinstance(v, bool):
             ok = True
         if not ok:
-            raise SpecError(f"{where}.{k}: expected {t.__name__}, not {v!r}")
+            name = " or ".join(c.__name__ for c in t) if isinstance(t, tuple) else t.__name__
+            raise SpecError(f"{where}.{k}: expected {name}, not {v!r}")
 
 
 def positive_int(v, where):

@@ -10,11 +10,13 @@ The artifact (a directory) is the contract between stages:
     ``"<layer index>.bias"`` ``(units,)``, ``"<layer index>.table"`` for lookup tables;
 ``vectors.npz``
     ``inputs``: raw test inputs ``(n, *input shape)``; ``outputs``: the bit-exact model's raw
-    outputs for them.
+    outputs for them; ``labels``: their targets (class indices, or floats for a regression),
+    so that an artifact is evaluated without its data.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 
@@ -239,7 +241,12 @@ def write_artifact(directory, spec: Spec, params: dict, vectors: dict | None = N
     extra text files) into ``directory`` atomically.
 
     Everything is written to a temporary sibling directory first and swapped in at the end.
+    A relative ``data.path`` is recorded relative to ``directory``.
     """
+    from .data import rebase_section
+    if spec.data:
+        spec = copy.copy(spec)
+        spec.data = rebase_section(spec.data, spec.base_dir, directory)
     # the spec must round-trip before anything is written
     text = spec.to_yaml()
     parse_spec(yaml.safe_load(text))
@@ -249,8 +256,9 @@ def write_artifact(directory, spec: Spec, params: dict, vectors: dict | None = N
             f.write(text)
         np.savez(os.path.join(tmp, "weights.npz"), **_npz_ready(params))
         if vectors is not None:
-            np.savez(os.path.join(tmp, "vectors.npz"),
-                     **{k: np.asarray(v, dtype=np.int64) for k, v in vectors.items()})
+            np.savez(os.path.join(tmp, "vectors.npz"), **{
+                k: np.asarray(v, dtype=np.float64 if np.asarray(v).dtype.kind == "f"
+                              else np.int64) for k, v in vectors.items()})
         if float_weights is not None:
             np.savez(os.path.join(tmp, "float_weights.npz"),
                      **{k: np.asarray(v, dtype=np.float64) for k, v in float_weights.items()})

@@ -129,7 +129,7 @@ class Network:
         spec = Spec(name=self.spec.name, input_shape=self.spec.input_shape,
                     input_format=self.spec.input_format, layers=layers,
                     data=dict(self.spec.data), train=dict(self.spec.train),
-                    hardware=self.spec.hardware)
+                    hardware=self.spec.hardware, base_dir=self.spec.base_dir)
         return Model(spec, params)
 
     def thaw(self):

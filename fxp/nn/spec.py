@@ -10,6 +10,8 @@ validated by its class in the layer registry (:mod:`fxp.nn.layers`).
 from __future__ import annotations
 
 import copy
+import os
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -25,11 +27,15 @@ __all__ = ["SpecError", "FormatSpec", "Spec", "load_spec", "parse_spec", "parse_
            "check_identifier", "IDENTIFIER"]
 
 _TOP_KEYS = ({"name", "input", "layers"}, {"data", "train", "hardware"})
-_DATA_KEYS = {"dataset": str, "test_fraction": float, "seed": int}
+_DATA_KEYS = {"dataset": str, "path": str, "label": (str, list), "source": str,
+              "sha256": str, "test_fraction": float, "seed": int}
 _TRAIN_KEYS = {"epochs": int, "batch": int, "optimizer": str, "lr": float, "qat": bool,
-               "seed": int, "a2q": dict, "weight_decay": float}
-_DATASETS = ("sklearn_digits",)
+               "seed": int, "a2q": dict, "weight_decay": float, "loss": str,
+               "schedule": str}
 _OPTIMIZERS = ("adam", "sgd")
+_LOSSES = ("cross_entropy", "mse")
+_SCHEDULES = ("constant", "cosine")
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass
@@ -45,6 +51,8 @@ class Spec:
     data, train : dict
         The ``data:`` and ``train:`` sections as given (validated).
     hardware : Hardware
+    base_dir : str or None
+        The directory the spec was read from: a relative ``data.path`` is relative to it.
     """
 
     name: str
@@ -54,6 +62,12 @@ class Spec:
     data: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     hardware: Hardware = field(default_factory=Hardware)
+    base_dir: str | None = None
+
+    @property
+    def loss(self) -> str:
+        """``train.loss``: ``cross_entropy`` (classes) or ``mse`` (regression)."""
+        return self.train.get("loss", "cross_entropy")
 
     @property
     def concrete(self) -> bool:
@@ -96,17 +110,47 @@ def _section(doc, key) -> dict:
 
 
 def _parse_data(doc) -> dict:
+    from .data import DATASETS
     data = _section(doc, "data")
-    if doc.get("data") is not None:
-        check_keys(data, {"dataset"}, set(_DATA_KEYS) - {"dataset"}, "data")
-        check_types(data, _DATA_KEYS, "data")
-        if data["dataset"] not in _DATASETS:
-            raise SpecError(f"data.dataset: unknown dataset {data['dataset']!r}; expected one "
-                            f"of {', '.join(_DATASETS)}")
-        tf = data.get("test_fraction", 0.2)
-        if not 0 < tf < 1:
-            raise SpecError(f"data.test_fraction: expected a number between 0 and 1, not "
-                            f"{tf!r}")
+    if doc.get("data") is None:
+        return data
+    kinds = [k for k in ("dataset", "path", "source") if k in data]
+    if len(kinds) != 1:
+        raise SpecError("data: expected exactly one of 'dataset', 'path' or 'source', not "
+                        + (" and ".join(repr(k) for k in kinds) or "none"))
+    check_keys(data, set(), set(_DATA_KEYS), "data")
+    check_types(data, _DATA_KEYS, "data")
+    if "dataset" in data and data["dataset"] not in DATASETS:
+        raise SpecError(f"data.dataset: unknown dataset {data['dataset']!r}; expected one "
+                        f"of {', '.join(DATASETS)}")
+    if "source" in data:
+        if data["source"] != "arrays":
+            raise SpecError(f"data.source: expected 'arrays' (data given in memory), not "
+                            f"{data['source']!r}")
+        if "sha256" not in data:
+            raise SpecError("data.source: arrays needs the arrays' 'sha256'")
+    if "path" in data:
+        ext = os.path.splitext(data["path"])[1].lower()
+        if ext not in (".npz", ".csv"):
+            raise SpecError(f"data.path: expected an .npz or .csv file, not {data['path']!r}")
+        if ext == ".csv" and "label" not in data:
+            raise SpecError(f"data.label: {data['path']} is a CSV file: name its label column "
+                            f"with data.label")
+    if "label" in data:
+        if "path" not in data or not data["path"].lower().endswith(".csv"):
+            raise SpecError("data.label: only a CSV file (data.path: FILE.csv) has a label "
+                            "column")
+        lab = data["label"]
+        if isinstance(lab, list) and (not lab or not all(isinstance(c, str) for c in lab)):
+            raise SpecError(f"data.label: expected a column name or a list of them, not "
+                            f"{lab!r}")
+    if "sha256" in data and not _SHA256.fullmatch(data["sha256"]):
+        raise SpecError(f"data.sha256: expected 64 lowercase hex digits, not "
+                        f"{data['sha256']!r}")
+    tf = data.get("test_fraction", 0.2)
+    if not 0 < tf < 1:
+        raise SpecError(f"data.test_fraction: expected a number between 0 and 1, not "
+                        f"{tf!r}")
     return data
 
 
@@ -114,6 +158,12 @@ def _parse_train(doc) -> dict:
     train = _section(doc, "train")
     check_keys(train, set(), set(_TRAIN_KEYS), "train")
     check_types(train, _TRAIN_KEYS, "train")
+    if "loss" in train and train["loss"] not in _LOSSES:
+        raise SpecError(f"train.loss: unknown loss {train['loss']!r}; expected one of "
+                        f"{', '.join(_LOSSES)}")
+    if "schedule" in train and train["schedule"] not in _SCHEDULES:
+        raise SpecError(f"train.schedule: unknown schedule {train['schedule']!r}; expected "
+                        f"one of {', '.join(_SCHEDULES)}")
     if "optimizer" in train and train["optimizer"] not in _OPTIMIZERS:
         raise SpecError(f"train.optimizer: unknown optimizer {train['optimizer']!r}; expected "
                         f"one of {', '.join(_OPTIMIZERS)}")
@@ -151,8 +201,15 @@ def parse_layers(layers_doc) -> list[Layer]:
     return layers
 
 
-def parse_spec(doc) -> Spec:
-    """Validate a spec given as plain data (from YAML)."""
+def parse_spec(doc, base_dir=None) -> Spec:
+    """Validate a spec given as plain data (from YAML).
+
+    Parameters
+    ----------
+    doc : dict
+    base_dir : path, optional
+        What a relative ``data.path`` is relative to (:func:`load_spec`: the file's directory).
+    """
     check_keys(doc, *_TOP_KEYS, "spec")
     name = check_identifier(doc["name"], "spec.name")
     data = _parse_data(doc)
@@ -168,7 +225,11 @@ def parse_spec(doc) -> Spec:
     layers = parse_layers(doc["layers"])
     train = _parse_train(doc)
     spec = Spec(name=name, input_shape=tuple(shape), input_format=in_fmt, layers=layers,
-                data=dict(data), train=train)
+                data=dict(data), train=train,
+                base_dir=None if base_dir is None else os.path.abspath(base_dir))
+    if spec.loss == "mse" and layers[-1].returns_index:
+        raise SpecError(f"train.loss: mse trains a regression: the output vector is the "
+                        f"result, so the model must not end with {layers[-1].type}")
     try:
         check_model_names(name, [(f"{layer.label} field 'name'", layer.name) for layer in layers])
     except ValueError as e:
@@ -209,4 +270,4 @@ def load_spec(path) -> Spec:
                             f"{mark.column + 1}: {problem}") from None
         first = str(e).splitlines()[0] if str(e) else "invalid YAML"
         raise SpecError(f"{path}: invalid YAML: {first}") from None
-    return parse_spec(doc)
+    return parse_spec(doc, base_dir=os.path.dirname(os.path.abspath(path)))

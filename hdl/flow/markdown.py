@@ -38,6 +38,12 @@ def report_markdown(report: dict) -> str:
         acc = report["accuracy"]
         lines += [f"Bit-exact test accuracy {fmt_value(acc.get('fixed_accuracy'), 4)} "
                   f"(float {fmt_value(acc.get('float_accuracy'), 4)}).", ""]
+    if "mse" in report:
+        err = report["mse"]
+        lines += [f"Bit-exact test MSE {fmt_value(err.get('fixed_mse'), 4)}, MAE "
+                  f"{fmt_value(err.get('fixed_mae'), 4)} (float MSE "
+                  f"{fmt_value(err.get('float_mse'), 4)}, MAE "
+                  f"{fmt_value(err.get('float_mae'), 4)}).", ""]
     if report.get("overrides"):
         lines += ["Hardware overrides: " + ", ".join(f"{k} {v}" for k, v in
                                                      report["overrides"].items()) + ".", ""]
@@ -102,11 +108,18 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sweep_metric(sweep: dict) -> str:
+    """``accuracy``, or ``mse`` for a regression model's sweep."""
+    return "mse" if any("mse" in p for p in sweep["points"]) else "accuracy"
+
+
 def sweep_markdown(sweep: dict) -> str:
     """One table: a row per point (accuracy, accumulators, resources, fmax)."""
     targets = sweep["options"]["targets"]
     pnr = sweep["options"]["pnr"]
-    head = ["weight bits", "acc bits", "accumulators", "bit-exact acc", "float acc"]
+    metric = sweep_metric(sweep)
+    short = "acc" if metric == "accuracy" else "MSE"
+    head = ["weight bits", "acc bits", "accumulators", f"bit-exact {short}", f"float {short}"]
     head += [f"{t} {n}" for t in targets for n in ("LUT", "FF")]
     if pnr:
         head += ["fmax (MHz)", "latency (ns)"]
@@ -117,7 +130,7 @@ def sweep_markdown(sweep: dict) -> str:
             rows.append(row + [f"failed: {p['error']}"] + [""] * (len(head) - 3))
             continue
         row += [", ".join(a.split("<")[1].split(",")[0] + " b" for a in p["accumulators"]),
-                fmt_value(p["accuracy"]["fixed"], 4), fmt_value(p["accuracy"]["float"], 4)]
+                fmt_value(p[metric]["fixed"], 4), fmt_value(p[metric]["float"], 4)]
         for t in targets:
             r = p["resources"][t]
             row += [fmt_value(r["lut"]), fmt_value(r["ff"])]

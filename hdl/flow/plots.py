@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .errors import ReportError
-from .markdown import row_label
+from .markdown import row_label, sweep_metric
 
 __all__ = ["pyplot", "plot_layers", "plot_sweep"]
 
@@ -47,6 +47,7 @@ def plot_sweep(sweep: dict, out_dir) -> list:
     """``sweep_weight_bits.png`` and ``sweep_acc_bits.png``: accuracy and LUTs (first target)."""
     plt = pyplot()
     target = sweep["options"]["targets"][0]
+    metric = sweep_metric(sweep)
     ok = [p for p in sweep["points"] if "error" not in p]
     paths = []
     for axis, other, fname in (("weight_bits", "acc_bits", "sweep_weight_bits.png"),
@@ -58,9 +59,10 @@ def plot_sweep(sweep: dict, out_dir) -> list:
             pts.sort(key=lambda p: xs_all.index(p[axis]))
             xs = [xs_all.index(p[axis]) for p in pts]
             lab = f"{other.replace('_', ' ')} {ov}"
-            a1.plot(xs, [p["accuracy"]["fixed"] for p in pts], "o-", label=lab)
+            a1.plot(xs, [p[metric]["fixed"] for p in pts], "o-", label=lab)
             a2.plot(xs, [p["resources"][target]["lut"] for p in pts], "o-", label=lab)
-        for ax, title in ((a1, "bit-exact test accuracy"), (a2, f"{target} LUTs")):
+        for ax, title in ((a1, f"bit-exact test {'accuracy' if metric == 'accuracy' else 'MSE'}"),
+                          (a2, f"{target} LUTs")):
             ax.set_xticks(range(len(xs_all)), [str(x) for x in xs_all])
             ax.set_xlabel(axis.replace("_", " "))
             ax.set_title(f"{sweep['name']}: {title}")

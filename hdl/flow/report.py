@@ -338,7 +338,12 @@ def _assemble(directory, out_dir, verilog, man, targets, results) -> dict:
     metrics = os.path.join(directory, "metrics.json")
     if os.path.isfile(metrics):
         m = _load_json(metrics, "metrics")
-        report["accuracy"] = {k: m[k] for k in ("fixed_accuracy", "float_accuracy") if k in m}
+        if m.get("loss") == "mse":
+            report["mse"] = {k: m[k] for k in ("fixed_mse", "float_mse", "fixed_mae",
+                                               "float_mae") if k in m}
+        else:
+            report["accuracy"] = {k: m[k] for k in ("fixed_accuracy", "float_accuracy")
+                                  if k in m}
     return report
 
 

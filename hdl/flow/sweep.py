@@ -161,6 +161,15 @@ def _point_key(spec_text: str, options: dict, version: str) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
+def _data_digest(spec) -> str:
+    """A data file's sha256 (its points are cached by content), or nothing."""
+    if "path" not in spec.data:
+        return ""
+    from fxp.nn.datafiles import file_sha256
+    path = os.path.join(spec.base_dir, os.path.expanduser(spec.data["path"]))
+    return file_sha256(path) if os.path.isfile(path) else ""
+
+
 def _label(w, a):
     return f"w{w}-acc{a}"
 
@@ -189,19 +198,19 @@ def _run_point(task: dict) -> dict:
     try:
         with open(os.path.join(work, "spec.yaml"), "w") as f:
             f.write(task["spec_text"])
-        spec = parse_spec(yaml.safe_load(task["spec_text"]))
+        spec = parse_spec(yaml.safe_load(task["spec_text"]), base_dir=task["base_dir"])
         art = os.path.join(work, "artifact")
         with progress.step("train"):
             from fxp.nn.model import write_artifact
-            from fxp.nn.train import train
+            from fxp.nn.training import train
             with overflow_policy("ignore"):
                 tr = train(spec, log=None)
                 metrics = tr.metrics()
                 write_artifact(art, tr.model.spec, tr.model.params, tr.vectors(),
                                extra_files={"metrics.json": json.dumps(
                                    metrics, indent=1, sort_keys=True) + "\n"})
-        res["accuracy"] = {"fixed": metrics["fixed_accuracy"],
-                           "float": metrics["float_accuracy"]}
+        metric = "mse" if metrics.get("loss") == "mse" else "accuracy"
+        res[metric] = {"fixed": metrics[f"fixed_{metric}"], "float": metrics[f"float_{metric}"]}
         res["accumulators"] = [str(layer.accumulator.fmt) for layer in tr.model.spec.layers
                                if layer.accumulator is not None]
         res["weights"] = [str(layer.weight.fmt) for layer in tr.model.spec.layers
@@ -270,16 +279,17 @@ def run_sweep(spec_path, *, weight_bits=(4, 6, 8), acc_bits=("auto",), output=No
     options = {"targets": list(targets), "pnr": bool(pnr), "strategy": strategy,
                "reuse": reuse}
     version = code_version()
+    base_dir = os.path.dirname(os.path.abspath(spec_path))
     tasks = []
     from fxp.nn.spec import parse_spec
     for w in weight_bits:
         for a in acc_bits:
             pdoc = point_spec(doc, w, a, epochs)
-            parse_spec(copy.deepcopy(pdoc))          # a bad point fails before any work
+            pspec = parse_spec(copy.deepcopy(pdoc), base_dir=base_dir)  # fails before any work
             text = yaml.safe_dump(pdoc, sort_keys=True, default_flow_style=None, width=100)
-            key = _point_key(text, options, version)
+            key = _point_key(text, options, version + _data_digest(pspec))
             tasks.append({"label": _label(w, a), "weight_bits": w, "acc_bits": a,
-                          "spec_text": text, "options": options,
+                          "spec_text": text, "options": options, "base_dir": base_dir,
                           "dir": os.path.abspath(os.path.join(cache_dir, key)),
                           "start": progress.start})
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))

@@ -10,6 +10,8 @@ from fxp import FixedFormat
 from fxp.nn import Model
 
 from .activation import LUT, Argmax, ReLU
+from .conv import check_stream, conv_block, conv_fields, flatten_block, global_pool_block, \
+    pool_block, pool_fields
 from .dense import DenseFolded, DenseParallel
 from .leaky_relu import leaky_relu_block, leaky_relu_fields
 
@@ -51,6 +53,10 @@ def _no_fields(ctx: LayerContext, block) -> dict:
     return {}
 
 
+def _no_check(model, layer) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class BlockKind:
     """One layer type's hardware.
@@ -59,13 +65,18 @@ class BlockKind:
     ----------
     build : callable
         ``build(ctx) -> Component``: the block, with ``i``/``o`` streams, ``out_fmt``,
-        ``latency`` and ``ii``.
+        ``latency`` and ``ii`` (and ``beat_times`` when it changes a stream's beats); None
+        when the layer needs no hardware for this input.
     fields : callable
         ``fields(ctx, block) -> dict``: the type's own manifest fields.
+    check : callable
+        ``check(model, layer)``: raises ``ValueError`` (one line naming the layer) for what
+        the block cannot build; the top checks every layer before building any block.
     """
 
     build: Callable
     fields: Callable = _no_fields
+    check: Callable = _no_check
 
 
 def dense_block(ctx: LayerContext):
@@ -126,6 +137,14 @@ BLOCKS = {
     "argmax": BlockKind(argmax_block),
     "batchnorm": None,
     "leaky_relu": BlockKind(leaky_relu_block, leaky_relu_fields),
+    "conv2d": BlockKind(conv_block, conv_fields, check_stream),
+    "conv1d": BlockKind(conv_block, conv_fields, check_stream),
+    "maxpool2d": BlockKind(pool_block, pool_fields),
+    "maxpool1d": BlockKind(pool_block, pool_fields),
+    "avgpool2d": BlockKind(pool_block, pool_fields),
+    "avgpool1d": BlockKind(pool_block, pool_fields),
+    "global_avgpool": BlockKind(global_pool_block, pool_fields),
+    "flatten": BlockKind(flatten_block),
 }
 
 

@@ -55,12 +55,13 @@ def build_manifest(top: ModelTop) -> Manifest:
             params=block_kind(layer).fields(ctx, blk)))
     ports = {CLOCK: Port(direction="in", width=1),
              RESET: Port(direction="in", width=1, note="synchronous, active high")}
-    ports.update(_stream_ports("i", "in", model.input_format, model.n_inputs))
+    ports.update(_stream_ports("i", "in", model.input_format, top.i.payload.shape().length))
     ports.update(_stream_ports("o", "out", top.out_fmt, top.o.payload.shape().length))
     return Manifest(name=model.name, top=model.name, verilog=f"{model.name}.v", clock=CLOCK,
                     reset=RESET, ports=ports, latency=top.latency, ii=top.ii, layers=layers,
                     output_fifo=OutputFifo(depth=top.fifo_depth,
-                                           latency=int(top.fifo_depth > 0)))
+                                           latency=int(top.fifo_depth > 0)),
+                    input_beats=top.input_beats, output_beats=top.output_beats)
 
 
 def generate_rtl(directory, *, model=None, output=None, **overrides) -> dict:

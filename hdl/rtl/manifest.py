@@ -222,6 +222,9 @@ class Manifest:
     output_fifo : OutputFifo
     schema : int
         :data:`SCHEMA`.
+    input_beats, output_beats : int
+        Stream beats per input and per output (an image streams one pixel per beat; 1 for
+        vectors). Optional in the JSON (``beats: {input, output}``, written when not 1).
     """
 
     name: str
@@ -235,6 +238,8 @@ class Manifest:
     layers: tuple
     output_fifo: OutputFifo
     schema: int = SCHEMA
+    input_beats: int = 1
+    output_beats: int = 1
 
     def __post_init__(self):
         object.__setattr__(self, "ports", MappingProxyType(dict(self.ports)))
@@ -259,7 +264,9 @@ class Manifest:
                 "latency": self.latency, "ii": self.ii,
                 "layers": [row.to_dict() for row in self.layers],
                 "output_fifo": {"depth": self.output_fifo.depth,
-                                "latency": self.output_fifo.latency}}
+                                "latency": self.output_fifo.latency},
+                **({"beats": {"input": self.input_beats, "output": self.output_beats}}
+                   if (self.input_beats, self.output_beats) != (1, 1) else {})}
 
     def to_json(self) -> str:
         """Sorted-key JSON, one space of indent, a final newline: the same bytes every run."""
@@ -296,6 +303,9 @@ class Manifest:
         fifo = OutputFifo(_get(fifo, "depth", int, where, "output_fifo"),
                           _get(fifo, "latency", int, where, "output_fifo"))
         _streams(ports, where)
+        beats = _get(d, "beats", dict, where, "", {"input": 1, "output": 1})
+        man.update({f"{k}_beats": _get(beats, k, int, where, "beats") for k in ("input",
+                                                                              "output")})
         return cls(**man, ports=ports, layers=layers, output_fifo=fifo, schema=schema)
 
     @classmethod

@@ -15,6 +15,7 @@ from fxp.nn.hardware import STRATEGIES
 from .blocks import LayerContext, block_kind
 from .common import vector_layout
 from .manifest import submodule_name
+from .stream import frame_beats
 
 __all__ = ["ModelTop", "layer_config", "layer_configs", "STRATEGIES"]
 
@@ -40,6 +41,10 @@ class ModelTop(wiring.Component):
     """A model's datapath: ``i`` carries an input vector, ``o`` the output vector (or the
     argmax index), both valid/ready streams with backpressure.
 
+    An image input (``[H, W, C]`` or ``[L, C]``) streams as pixels: ``H * W`` (``L``) beats of
+    ``C`` values per input, in raster order (:mod:`hdl.rtl.stream`); an output still shaped
+    as an image leaves the same way. :attr:`input_beats` and :attr:`output_beats` count them.
+
     Parameters
     ----------
     model : fxp.nn.Model
@@ -54,9 +59,13 @@ class ModelTop(wiring.Component):
     blocks : list of (int, Component)
         The layer blocks in order, with their layer index (batchnorm is folded: no block).
     latency : int
-        Cycles from an accepted input to its output with the output always ready.
+        Cycles from an accepted input (its first beat) to its output (its last beat) with the
+        output always ready.
     ii : int
-        Initiation interval (cycles between accepted inputs at full throughput).
+        Initiation interval (cycles between accepted inputs at full throughput; a streamed
+        image's first beats).
+    input_beats, output_beats : int
+        Beats per input and per output (1 for vectors).
     """
 
     def __init__(self, *, model, strategy=None, reuse=None, pipeline=None):
@@ -66,12 +75,22 @@ class ModelTop(wiring.Component):
         self._blocks = []
         self._contexts = {}
         kinds = [(layer, block_kind(layer)) for layer in model.spec.layers]
+        for layer, kind in kinds:       # before any block exists: none is left unelaborated
+            if kind is not None:
+                kind.check(model, layer)
         self._configs = layer_configs(model, strategy=strategy, reuse=reuse, pipeline=pipeline)
         # the blocks after the last folded layer run free (no enable), before the output FIFO
         folded = [i for i, c in self._configs.items() if c["strategy"] == "folded"]
         free_from = max(folded, default=-1) + 1
         model_pipeline = model.spec.hardware.pipeline(pipeline)
-        fmt, n = model.input_format, model.n_inputs
+        shape = tuple(model.input_shape)
+        self._input_beats = frame_beats(shape)
+        streaming = [layer.index for layer, _ in kinds
+                     if frame_beats(model.inputs[layer.index][0]) > 1]
+        # streamed layers keep their backpressure: beats in and out differ (no credit count)
+        free_from = max(free_from, max(streaming, default=-1) + 1)
+        fmt, n = model.input_format, shape[-1]
+        self._n_in = n
         for layer, kind in kinds:
             if kind is None:        # folded into the layer before it
                 continue
@@ -80,16 +99,19 @@ class ModelTop(wiring.Component):
                                config=self._configs.get(i), backpressure=i < free_from,
                                pipeline=model_pipeline)
             blk = kind.build(ctx)
+            if blk is None:         # nothing to do in hardware (a flatten of a vector)
+                continue
             fmt, n = blk.out_fmt, blk.o.payload.shape().length
             self._blocks.append((i, blk))
             self._contexts[i] = ctx
+        self._output_beats = frame_beats(model.spec.shapes[-1])
         self._free = [blk for _, blk in self._blocks if not getattr(blk, "backpressure", True)]
         # in flight at full rate: one vector per free stage, one written to the FIFO this
         # cycle, one being read: latency + 2 entries never stall the input (see elaborate)
         self._fifo_depth = sum(b.latency for b in self._free) + 2 if self._free else 0
         self._out_fmt, self._n_out = fmt, n
         super().__init__({
-            "i": In(stream.Signature(vector_layout(model.input_format, model.n_inputs))),
+            "i": In(stream.Signature(vector_layout(model.input_format, self._n_in))),
             "o": Out(stream.Signature(vector_layout(fmt, n))),
         })
 
@@ -122,12 +144,29 @@ class ModelTop(wiring.Component):
         return self._fifo_depth
 
     @property
+    def input_beats(self) -> int:
+        return self._input_beats
+
+    @property
+    def output_beats(self) -> int:
+        return self._output_beats
+
+    def beat_times(self) -> list:
+        """The cycles the output beats of one input leave in when its beats arrive one per
+        cycle from cycle 0 and the output is always ready."""
+        times = list(range(self._input_beats))
+        for _, b in self._blocks:
+            times = b.beat_times(times) if hasattr(b, "beat_times") else \
+                [t + b.latency for t in times]
+        return [t + (1 if self._free else 0) for t in times]
+
+    @property
     def latency(self) -> int:
-        return sum(b.latency for _, b in self._blocks) + (1 if self._free else 0)
+        return self.beat_times()[-1]
 
     @property
     def ii(self) -> int:
-        return max([b.ii for _, b in self._blocks] or [1])
+        return max([b.ii for _, b in self._blocks] + [self._input_beats])
 
     def elaborate(self, platform):
         m = Module()

@@ -7,7 +7,7 @@ import shutil
 
 import fxp
 from fxp.nn import parse_spec, write_artifact
-from fxp.nn.train import train
+from fxp.nn.training import train
 from hdl.rtl.emit import generate_rtl
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -51,6 +51,15 @@ def with_rtl(artifact, directory, **overrides):
     """A copy of ``artifact`` in ``directory`` with RTL generated with ``overrides``."""
     shutil.copytree(artifact, directory)
     generate_rtl(directory, **overrides)
+    return directory
+
+
+def diabetes(directory, epochs=5):
+    """The bundled regression example (``train.loss: mse``), briefly trained, as an artifact."""
+    from fxp.nn import load_spec
+    spec = load_spec(os.path.join(ROOT, "examples", "diabetes_mlp.yaml"))
+    spec.train["epochs"] = epochs
+    train(spec, log=None).save(directory)
     return directory
 
 

@@ -219,6 +219,10 @@ class Trainer:
         (keys without the index prefix)."""
         return self.layer.replace(), {}, self.out_format(in_fmt)
 
+    def init_output_bias(self, mean: np.ndarray) -> None:
+        """Start the output at the regression targets' mean (a layer with a bias; default:
+        nothing to set)."""
+
     def fold(self, other: Trainer) -> None:
         """Fold a following layer's trainer (batchnorm) into this one."""
         raise SpecError(f"{other.layer.label}: cannot be folded into {self.layer.label}")

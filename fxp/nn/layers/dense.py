@@ -109,6 +109,10 @@ class DenseTrainer(Trainer):
     def fold(self, other):
         self.bn = other
 
+    def init_output_bias(self, mean):
+        if np.shape(mean) == self.b.shape:
+            self.b[...] = mean
+
     def parameters(self):
         i = self.index
         out = [(f"{i}.W", self.W), (f"{i}.b", self.b)]   # a folded batchnorm lists its own

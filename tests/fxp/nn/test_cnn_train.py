@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import yaml
 from fxp.nn import Model, SpecError, parse_spec
-from fxp.nn import train as train_mod
+from fxp.nn import training as train_mod
 from fxp.nn.data import load_data
 from fxp.nn.model import load_vectors, write_artifact
 from fxp.nn.network import Network
-from fxp.nn.train import post_training_quantize, train
+from fxp.nn.training import post_training_quantize, train
 
 AUTO = {"weight": "auto", "bias": "auto", "accumulator": "auto", "output": "auto"}
 
@@ -28,7 +28,7 @@ def _spec(shape, layers, **train_cfg):
 def images(monkeypatch):
     """The digits as 8x8x1 images, split with seed 1 whatever the spec says."""
     img = load_data({"dataset": "sklearn_digits", "seed": 1}, (8, 8, 1))
-    monkeypatch.setattr(train_mod, "load_data", lambda data, shape=None: img)
+    monkeypatch.setattr(train_mod, "load_data", lambda *a, **k: img)
     return img
 
 

@@ -301,10 +301,13 @@ BAD = [
      "layers: duplicate layer name 'fc'"),
     # data
     ("bad dataset", _set(["data", "dataset"], "mnist"),
-     "data.dataset: unknown dataset 'mnist'; expected one of sklearn_digits"),
-    ("dataset missing", _del(["data", "dataset"]), "data: missing key 'dataset'"),
+     "data.dataset: unknown dataset 'mnist'; expected one of sklearn_digits, "
+     "sklearn_iris, sklearn_wine, sklearn_breast_cancer, sklearn_diabetes"),
+    ("dataset missing", _del(["data", "dataset"]),
+     "data: expected exactly one of 'dataset', 'path' or 'source', not none"),
     ("unknown data key", _set(["data", "shuffle"], True),
-     "data: unknown key 'shuffle'; expected one of dataset, seed, test_fraction"),
+     "data: unknown key 'shuffle'; expected one of dataset, label, path, seed, sha256, source, "
+     "test_fraction"),
     ("test_fraction out of range", _set(["data", "test_fraction"], 1.0),
      "data.test_fraction: expected a number between 0 and 1, not 1.0"),
     ("test_fraction not a number", _set(["data", "test_fraction"], "0.2"),
@@ -424,8 +427,8 @@ BAD = [
     ("bad optimizer", _set(["train", "optimizer"], "rmsprop"),
      "train.optimizer: unknown optimizer 'rmsprop'; expected one of adam, sgd"),
     ("unknown train key", _set(["train", "epoch"], 3),
-     "train: unknown key 'epoch'; expected one of a2q, batch, epochs, lr, optimizer, qat, seed, "
-     "weight_decay"),
+     "train: unknown key 'epoch'; expected one of a2q, batch, epochs, loss, lr, optimizer, qat, "
+     "schedule, seed, weight_decay"),
     ("zero epochs", _set(["train", "epochs"], 0),
      "train.epochs: expected a positive integer, not 0"),
     ("float batch", _set(["train", "batch"], 64.0), "train.batch: expected int, not 64.0"),

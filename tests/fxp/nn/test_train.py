@@ -12,7 +12,7 @@ import yaml
 
 import fxp
 from fxp.nn import Model, SpecError, load_spec, parse_spec
-from fxp.nn.train import post_training_quantize, train
+from fxp.nn.training import post_training_quantize, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 EXAMPLE = os.path.join(ROOT, "examples", "digits_mlp.yaml")

@@ -15,7 +15,7 @@ import yaml
 import fxp
 from fxp.nn import Model, load_vectors, parse_spec
 from fxp.nn.model import write_artifact
-from fxp.nn.train import train
+from fxp.nn.training import train
 from hdl.__main__ import main
 from hdl.flow import pnr, synth
 from hdl.flow import report as rp
@@ -257,7 +257,7 @@ def test_sweep_runs_points_and_caches_them(tmp_path, monkeypatch):
     # the second run reuses every point: no training, no synthesis
     def boom(*a, **k):
         raise AssertionError("a cached point ran again")
-    monkeypatch.setattr("fxp.nn.train.train", boom)
+    monkeypatch.setattr("fxp.nn.training.train", boom)
     monkeypatch.setattr(synth, "synthesize", boom)
     second = run_sweep(spec, **kw)
     assert second["cache"]["hits"] == 2 and second["cache"]["misses"] == 0

@@ -9,7 +9,7 @@ import fxp
 from fxp.nn import Model, load_spec, parse_spec
 from fxp.nn.layers import default_table_bits, make_table
 from fxp.nn.model import write_artifact
-from fxp.nn.train import train
+from fxp.nn.training import train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 

@@ -249,3 +249,13 @@ def test_macros_of_the_headers_are_rejected_names(tmp_path):
             continue
         accepted.append(n)
     assert accepted == []
+
+
+def test_regression_model_csim_matches_emulator(tmp_path):
+    # train.loss: mse: no argmax, the C++ outputs the vector itself
+    from tests.sim.artifacts import diabetes
+    d = diabetes(tmp_path / "diabetes_mlp")
+    generate_hls(d)
+    result = run_csim(d, vectors=500, seed=4)
+    assert result.summary == f"csim: {len(load_vectors(d)['inputs']) + 500} vectors, " \
+                             f"0 mismatches"

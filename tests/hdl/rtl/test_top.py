@@ -13,7 +13,7 @@ from amaranth.hdl import Fragment
 
 import fxp
 from fxp.nn import Model, load_spec, load_vectors, parse_spec
-from fxp.nn.train import train
+from fxp.nn.training import train
 from hdl.rtl.emit import generate_rtl
 from hdl.flow.synth import synth_ecp5
 from hdl.rtl.top import ModelTop

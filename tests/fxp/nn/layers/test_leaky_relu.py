@@ -115,7 +115,7 @@ def _spec(epochs=3):
 
 
 def test_qat_forward_is_the_bit_exact_model_and_learns():
-    from fxp.nn.train import train
+    from fxp.nn.training import train
     with fxp.overflow_policy("ignore"):       # outputs saturate: SAT formats
         result = train(_spec(), log=None)
         accuracy = result.fixed_accuracy
@@ -134,7 +134,7 @@ def test_qat_forward_is_the_bit_exact_model_and_learns():
 
 
 def test_ptq_of_float_weights():
-    from fxp.nn.train import post_training_quantize, train
+    from fxp.nn.training import post_training_quantize, train
     with fxp.overflow_policy("ignore"):
         trained = train(_spec(epochs=2), log=None)
         floats = trained.network.float_weights()

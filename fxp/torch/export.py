@@ -1,0 +1,111 @@
+"""export: an fxp.torch Sequential written as a normal artifact (spec, raw weights, vectors)."""
+
+from __future__ import annotations
+
+import json
+
+from ..nn.data import as_dataset
+from ..nn.model import Model, write_artifact
+from ..nn.spec import parse_spec
+from ..nn.training import accuracy, mae, mse
+from ..quantize import quantize as fxp_quantize
+from .sequential import Sequential
+
+__all__ = ["export", "to_model"]
+
+
+def to_model(model: Sequential, *, name: str, hardware: dict | None = None,
+             data: dict | None = None, loss: str | None = None) -> tuple[Model, dict]:
+    """The bit-exact :class:`fxp.nn.Model` of ``model`` (its formats in force) and its float
+    weights (keyed as ``fxp.nn``'s ``float_weights.npz``).
+
+    ``auto`` accumulators are resolved by :func:`fxp.accumulator_format` of the quantized
+    weights, bias and input format, as fxp.nn resolves them.
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"export: model must be an fxp.torch.Sequential, not "
+                        f"{type(model).__name__}")
+    for layer in model.layers:
+        for field in layer.fields():
+            if not field.calibrated:
+                raise ValueError(f"export: {layer.label} {field.kind} format "
+                                 f"{field.spec.dump()!r} was never calibrated; call "
+                                 f"model.calibrate(x_train) first")
+    fmt = model.input.fmt
+    entries, params, floats = [], {}, {}
+    for layer in model.layers:
+        entry, tensors, fw, fmt = layer.export(fmt)
+        entries.append(entry)
+        params.update({f"{layer.index}.{k}": v for k, v in tensors.items()})
+        floats.update(fw)
+    doc = {"name": name, "input": {"shape": list(model.input.shape),
+                                   "format": str(model.input.fmt)},
+           "layers": entries}
+    if data:
+        doc["data"] = data
+    if loss is not None:
+        doc["train"] = {"loss": loss}
+    if hardware is not None:
+        doc["hardware"] = hardware
+    return Model(parse_spec(doc), params), floats
+
+
+def _scores(regression: bool, pred, y) -> dict:
+    """Test metrics as fxp.nn's training writes them: accuracy, or mse and mae."""
+    if regression:
+        return {"mse": mse(pred, y), "mae": mae(pred, y)}
+    return {"accuracy": accuracy(pred, y)}
+
+
+def export(model: Sequential, directory, *, name: str, data, hardware: dict | None = None,
+           float_weights: bool = True) -> Model:
+    """Write ``model`` as an artifact that ``python -m hdl rtl``, ``hdl hls`` and ``sim`` take.
+
+    The artifact holds the formats in force (calibrate with :meth:`Sequential.calibrate`
+    first to resolve ``auto`` formats on the training data, as fxp.nn does); in eval mode
+    ``model`` computes exactly what the artifact's :class:`fxp.nn.Model` computes.
+
+    Parameters
+    ----------
+    model : Sequential
+    directory : str or os.PathLike
+        Written atomically (replaced whole).
+    name : str
+        The model's name (an identifier: it names the RTL and HLS tops).
+    data : fxp.nn.data.Dataset, (x, y) or (x_train, y_train, x_test, y_test)
+        As :func:`fxp.nn.data.as_dataset` takes it (``(x, y)`` is split as a spec's data
+        would be: test fraction 0.2, seed 0). Its test set makes ``vectors.npz`` (quantized
+        inputs, the model's outputs, the labels) and ``metrics.json`` (accuracies, or MSE and
+        MAE for regression targets); the spec's ``data:`` records its section (a sha256 for
+        arrays given in memory).
+    hardware : dict, optional
+        The spec's ``hardware:`` section (e.g. ``{"strategy": "parallel"}``).
+    float_weights : bool, default True
+        Also write ``float_weights.npz`` (for ``python -m fxp eval``).
+
+    Returns
+    -------
+    fxp.nn.Model
+        The bit-exact model written.
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"export: model must be an fxp.torch.Sequential, not "
+                        f"{type(model).__name__}")
+    dataset = as_dataset(data).reshaped(model.input.shape)
+    regression = dataset.classes is None
+    fxm, floats = to_model(model, name=name, hardware=hardware, data=dataset.section(),
+                           loss="mse" if regression else None)
+    x, y = dataset.x_test, dataset.y_test
+    x_raw = fxp_quantize(x, fxm.input_format, label="test inputs").raw
+    outputs = fxm.predict_raw(x_raw)
+    metrics = {f"float_{k}": v for k, v in
+               _scores(regression, model.float_forward(x).detach().numpy(), y).items()}
+    metrics.update({f"fixed_{k}": v for k, v in _scores(regression, fxm.predict(x), y).items()})
+    metrics.update({"loss": fxm.spec.loss, "source": "fxp.torch",
+                    "test_vectors": int(len(x_raw))})
+    vectors = {"inputs": x_raw, "outputs": outputs, "labels": y}
+    write_artifact(directory, fxm.spec, fxm.params, vectors,
+                   extra_files={"metrics.json": json.dumps(metrics, indent=1, sort_keys=True)
+                                + "\n"},
+                   float_weights=floats if float_weights else None)
+    return fxm

@@ -1,0 +1,125 @@
+"""Sequential: an Input and fxp.torch layers, carrying each tensor's format between them."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..format import FixedFormat
+from .layers import Argmax, BatchNorm1d, Input, Layer, Linear
+
+__all__ = ["Sequential"]
+
+
+class Sequential(torch.nn.Module):
+    """A network of fxp.torch layers: QAT in train mode, the artifact's exact values in eval.
+
+    Parameters
+    ----------
+    input : Input
+        The input's shape and format (first).
+    *layers : Layer
+        :class:`Linear`, :class:`BatchNorm1d` (after a Linear: folded into it),
+        :class:`ReLU`, :class:`LeakyReLU`, :class:`Sigmoid`, :class:`Tanh`, and
+        :class:`Argmax` last.
+
+    Notes
+    -----
+    ``forward(x)`` takes floats ``(batch, features)`` (any float dtype or a numpy array) and
+    computes in float64. In ``train()`` mode it returns the logits through the fake-quantized
+    network (gradients by straight-through estimators); in ``eval()`` mode every value equals
+    the exported artifact's (``fxp.nn.Model.predict``), an Argmax giving int64 class indices.
+    """
+
+    def __init__(self, *layers):
+        super().__init__()
+        if not layers or not isinstance(layers[0], Input):
+            first = type(layers[0]).__name__ if layers else "nothing"
+            raise TypeError(f"Sequential: the first layer must be fxp.torch.Input(shape, fmt), "
+                            f"not {first}")
+        if len(layers) == 1:
+            raise ValueError("Sequential: expected layers after the Input")
+        for k, layer in enumerate(layers[1:]):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"Sequential layer {k}: expected an fxp.torch layer (Linear, "
+                                f"ReLU, ...), not {type(layer).__module__}."
+                                f"{type(layer).__name__}")
+        self.input = layers[0]
+        self.layers = torch.nn.ModuleList(layers[1:])
+        features = self.input.shape[-1]
+        for k, layer in enumerate(self.layers):
+            layer.index = k
+            if isinstance(layer, Linear) and layer.in_features != features:
+                raise ValueError(f"{layer.label}: in_features {layer.in_features} does not "
+                                 f"match the {features} features of its input")
+            if isinstance(layer, BatchNorm1d):
+                prev = self.layers[k - 1] if k else None
+                if not isinstance(prev, Linear):
+                    raise ValueError(f"{layer.label}: BatchNorm1d must follow a Linear (it is "
+                                     f"folded into it)")
+                if layer.num_features != features:
+                    raise ValueError(f"{layer.label}: num_features {layer.num_features} does "
+                                     f"not match the {features} features of its input")
+                prev.fold(layer)
+            if isinstance(layer, Argmax) and k != len(self.layers) - 1:
+                raise ValueError(f"{layer.label}: Argmax must be the last layer")
+            features = layer.features_out(features)
+
+    # -- running ----------------------------------------------------------------------------
+    def _inputs(self, x) -> torch.Tensor:
+        if isinstance(x, np.ndarray):
+            x = torch.from_numpy(x)
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"Sequential input: expected a torch.Tensor or numpy array, not "
+                            f"{type(x).__name__}")
+        if not x.is_floating_point():
+            x = x.to(torch.float64)
+        shape = self.input.shape
+        if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != shape:
+            raise ValueError(f"Sequential input: expected shape (batch, "
+                             f"{', '.join(map(str, shape))}), not {tuple(x.shape)}")
+        return x.to(torch.float64)
+
+    def run(self, x, mode: str):
+        """Outputs and their format for ``mode`` ``"train"``, ``"eval"``, ``"calibrate"`` or
+        ``"float"`` (see :mod:`fxp.torch.layers`)."""
+        y, fmt = self.input(self._inputs(x), mode)
+        for layer in self.layers:
+            y, fmt = layer(y, fmt, mode)
+        return y, fmt
+
+    def forward(self, x):
+        return self.run(x, "train" if self.training else "eval")[0]
+
+    def float_forward(self, x) -> torch.Tensor:
+        """The same network without any quantization (logits, no argmax)."""
+        return self.run(x, "float")[0]
+
+    @torch.no_grad()
+    def calibrate(self, x) -> Sequential:
+        """Set every ``auto``/``learn`` format's range from the values it quantizes for ``x``
+        (as fxp.nn calibrates before training and on resolution); returns ``self``."""
+        self.run(x, "calibrate")
+        return self
+
+    def end_epoch(self) -> None:
+        """Take the ranges observed while training as the ``auto`` formats' ranges."""
+        for layer in self.layers:
+            for f in layer.fields():
+                f.end_epoch()
+
+    def a2q_project(self) -> None:
+        """Project every Linear with ``accumulator_bits`` under the A2Q bound (after each
+        optimizer step, as fxp.nn does)."""
+        fmt = self.input.fmt
+        for layer in self.layers:
+            if isinstance(layer, Linear):
+                layer.a2q_project(fmt)
+            fmt = layer.out_format(fmt)
+
+    def formats(self) -> list[FixedFormat]:
+        """The input format of every layer, then the output's, with the formats in force."""
+        out = [self.input.fmt]
+        for layer in self.layers:
+            out.append(layer.out_format(out[-1]))
+        return out

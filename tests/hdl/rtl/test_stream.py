@@ -1,0 +1,150 @@
+# amaranth: UnusedElaboratable=no
+"""hdl.rtl.stream: pixel-stream CNN blocks in amaranth.sim under random idle cycles and
+backpressure against the emulator (fxp.nn's windows and layers), and the tops' advertised
+latency and II at full rate."""
+
+import numpy as np
+import pytest
+
+import fxp
+from fxp.array import from_raw
+from fxp.nn import Model, parse_spec
+from fxp.nn.layers.window import Window
+from hdl.rtl.emit import build_manifest
+from hdl.rtl.stream import SlidingWindow
+from hdl.rtl.top import ModelTop
+
+from .streamsim import run_stream
+
+
+@pytest.mark.parametrize("size, kernel, stride, channels", [
+    ((5, 7), (3, 2), (2, 1), 2), ((6, 6), (2, 2), (2, 2), 1), ((9, 1), (3, 1), (2, 1), 3),
+    ((4, 4), (4, 4), (1, 1), 1), ((3, 5), (1, 1), (1, 2), 2)],
+    ids=["3x2-s2x1", "pool2x2", "1d-k3-s2", "whole", "1x1-s1x2"])
+def test_sliding_window_emits_every_window_in_raster_order(size, kernel, stride, channels):
+    rng = np.random.default_rng(sum(size) + sum(kernel))
+    fmt = fxp.FixedFormat(6, 2)
+    frames = rng.integers(fmt.raw_min, fmt.raw_max, (3, *size, channels), endpoint=True)
+    beats = [list(px) for f in frames for px in f.reshape(-1, channels)]
+    win = Window(size, kernel, stride, "valid", "test")
+    want = win.patches(frames).reshape(-1, win.count * channels)
+    dut = SlidingWindow(fmt=fmt, channels=channels, size=size, kernel=kernel, stride=stride)
+    assert dut.out_size == win.out
+    got, _ = run_stream(dut, beats, expect=len(want), seed=len(beats))
+    assert np.array_equal(np.array(_signed(got, fmt)), want)
+
+
+def _random_model(doc, seed):
+    """A Model of the concrete spec ``doc`` with random raw tensors."""
+    spec = parse_spec(doc)
+    rng = np.random.default_rng(seed)
+    params, shape, fmt = {}, tuple(spec.input_shape), spec.input_format
+    for layer in spec.layers:
+        tensors = {}
+        for key, (s, f) in layer.tensors(shape, fmt).items():
+            raw = rng.integers(f.raw_min, f.raw_max, s, endpoint=True)
+            params[f"{layer.index}.{key}"] = raw
+            tensors[key] = from_raw(raw, f)
+        fmt, shape = layer.output_format(shape, fmt, tensors), layer.output_shape(shape)
+    return Model(spec, params)
+
+
+def _layer(kind, **kw):
+    return {"type": kind, **kw}
+
+
+# every quantization and overflow mode among the outputs; stride 2, a 2x3 kernel, a
+# power-of-two average, a max pool, the global average, flatten into a dense and argmax
+IMAGE = {
+    "name": "cnn_mix", "input": {"shape": [7, 6, 2], "format": "fixed<6,2,TRN,WRAP>"},
+    "layers": [
+        _layer("conv2d", filters=3, kernel=[2, 3], stride=[1, 1], weight="fixed<4,1>",
+               bias="fixed<6,2>", accumulator="fixed<14,6>",
+               output="fixed<7,3,RND_CONV,SAT>"),
+        _layer("relu", output="ufixed<5,2,RND_INF,SAT_ZERO>"),
+        _layer("maxpool2d", pool=[2, 2], stride=[1, 1]),
+        _layer("conv2d", filters=4, kernel=[2, 2], stride=[1, 2], weight="fixed<5,2>",
+               bias="fixed<5,1>", accumulator="fixed<16,7>",
+               output="fixed<6,2,RND_ZERO,WRAP_SM>"),
+        _layer("avgpool2d", pool=[2, 1], output="fixed<6,1,RND_MIN_INF,SAT_SYM>"),
+        _layer("leaky_relu", alpha=0.25, output="fixed<6,1,TRN_ZERO,SAT>"),
+        _layer("flatten"),
+        _layer("dense", units=5, weight="fixed<4,0>", bias="fixed<4,0>",
+               accumulator="fixed<14,5>", output="fixed<8,4,RND,WRAP>"),
+        _layer("argmax"),
+    ],
+    "hardware": {"pipeline": 1},
+}
+
+SEQUENCE = {
+    "name": "seq_mix", "input": {"shape": [12, 3], "format": "ufixed<5,3>"},
+    "layers": [
+        _layer("conv1d", filters=4, kernel=3, stride=1, weight="fixed<5,1>", bias="fixed<6,2>",
+               accumulator="fixed<16,6>", output="fixed<8,4,RND_CONV,SAT>"),
+        _layer("maxpool1d", pool=2),
+        _layer("conv1d", filters=2, kernel=2, stride=1, weight="fixed<5,1>", bias="fixed<6,2>",
+               accumulator="fixed<16,7>", output="fixed<8,4,RND,SAT>"),
+        _layer("avgpool1d", pool=2),
+        _layer("global_avgpool", output="fixed<7,3,RND_CONV,SAT>"),
+    ],
+    "hardware": {"pipeline": 2},
+}
+
+STREAM_OUT = {   # the output is still an image: it streams out too
+    "name": "img_out", "input": {"shape": [5, 5, 1], "format": "ufixed<4,4>"},
+    "layers": [_layer("conv2d", filters=2, kernel=[3, 3], weight="fixed<4,1>",
+                      bias="fixed<6,3>", accumulator="fixed<14,8>",
+                      output="fixed<8,6,RND_CONV,SAT>")],
+    "hardware": {"pipeline": 0},
+}
+
+
+def _frames(model, count, seed):
+    fmt = model.input_format
+    rng = np.random.default_rng(seed)
+    x = rng.integers(fmt.raw_min, fmt.raw_max, (count, *model.input_shape), endpoint=True)
+    x[0], x[1] = fmt.raw_min, fmt.raw_max          # the extremes first
+    return x
+
+
+def _signed(rows, fmt):
+    w = fmt.bits
+    return [[v - (1 << w) if fmt.signed and v >= 1 << (w - 1) else v for v in row]
+            for row in rows]
+
+
+@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT], ids=lambda d: d["name"])
+def test_streamed_tops_match_the_emulator(doc):
+    model = _random_model(doc, seed=len(doc["layers"]))
+    top = ModelTop(model=model)
+    x = _frames(model, 6, seed=3)
+    c = model.input_shape[-1]
+    beats = [list(px) for f in x for px in f.reshape(-1, c)]
+    with fxp.overflow_policy("ignore"):              # the WRAP outputs wrap on purpose
+        want = np.asarray(model.predict_raw(x)).reshape(len(x) * top.output_beats, -1)
+    got, _ = run_stream(top, beats, expect=len(want), seed=7)
+    assert np.array_equal(np.array(_signed(got, top.out_fmt)), want)
+    assert top.input_beats == len(beats) // len(x)
+
+
+@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT], ids=lambda d: d["name"])
+def test_full_rate_takes_the_advertised_cycles(doc):
+    model = _random_model(doc, seed=1)
+    top = ModelTop(model=model)
+    man = build_manifest(top)
+    n = 3
+    x = _frames(model, n, seed=4)
+    beats = [list(px) for f in x for px in f.reshape(-1, model.input_shape[-1])]
+    with fxp.overflow_policy("ignore"):
+        expect = n * top.output_beats
+        _, cycles = run_stream(top, beats, idle=0, stall=0, expect=expect)
+    assert man.ii == top.input_beats            # one pixel per cycle
+    assert cycles == (n - 1) * man.ii + man.latency + 1
+    assert (man.input_beats, man.output_beats) == (top.input_beats, top.output_beats)
+
+
+def test_padding_same_is_refused_by_name():
+    doc = {**STREAM_OUT, "layers": [{**STREAM_OUT["layers"][0], "padding": "same"}]}
+    with pytest.raises(ValueError, match=r"^layer 0 \(conv2d\): padding 'same' with a "
+                                         r"non-zero pad has no streaming RTL yet"):
+        ModelTop(model=_random_model(doc, seed=0))
