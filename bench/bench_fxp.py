@@ -14,6 +14,7 @@ import numpy as np
 from fxpmath import Fxp
 from threadpoolctl import threadpool_limits
 
+import bench_saturation
 import fxp
 
 REPEAT = 7              # timed runs per measurement (median), after one warm-up run
@@ -23,6 +24,7 @@ N_FXPMATH = 1_000_000   # fxpmath is timed on this many and scaled linearly to N
 SLOW_S = 3.0            # ... when a call on N elements would take longer than this
 QUANT_LIMIT = 2.0       # target: fxp.quantize <= 2x the numpy expression
 MATMUL_LIMIT = 3.0      # target: exact 8-bit fxp.matmul <= 3x float64 numpy matmul
+WIDE_LIMIT = 50.0       # target: exact 40b x 40b fxp.matmul (86-bit sums) <= 50x float64
 APY_INT, APY_FRAC = 16, 48  # apytypes' from_float is RND_INF + WRAP only: go through 64 bits
 BLAS_THREADS = 1        # multithreaded BLAS on a shared box swings 1.5 ms <-> 32 ms per call
 
@@ -168,7 +170,7 @@ def _bench_matmul(rng, title, m, k, n, fa, fb, limit=None):
 def _matmul_rows(rng):
     _bench_matmul(rng, "8b x 8b", 256, 1024, 256, "fixed<8,3>", "fixed<8,2>", MATMUL_LIMIT)
     _bench_matmul(rng, "16b x 16b", 256, 1024, 256, "fixed<16,6>", "fixed<16,4>")
-    _bench_matmul(rng, "40b x 40b", 32, 64, 32, "fixed<40,10>", "fixed<40,12>")
+    _bench_matmul(rng, "40b x 40b", 32, 64, 32, "fixed<40,10>", "fixed<40,12>", WIDE_LIMIT)
 
 
 def _np_cast(r):
@@ -218,11 +220,16 @@ def main():
         _matmul_rows(rng)
     _elementwise_rows(rng)
     _print_table()
+    print()
+    worst = bench_saturation.run_tables(bench_saturation.ALL, bench_saturation.N, rng)
+    if worst[0] > bench_saturation.LIMIT:
+        _missed.append(f"saturation table worst cell {worst[0]:.2f}x > {bench_saturation.LIMIT}x")
     if _missed:
         print("bench: TARGETS MISSED: " + "; ".join(_missed))
-        return 1
-    print("bench: all targets met")
-    return 0
+    else:
+        print("bench: all targets met")
+    bench_saturation.print_worst(worst)   # the worst cell of the saturation tables, last
+    return 1 if _missed else 0
 
 
 if __name__ == "__main__":

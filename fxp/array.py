@@ -23,6 +23,9 @@ class FixedArray:
     (see :meth:`FixedFormat.add`, :meth:`FixedFormat.sub`, :meth:`FixedFormat.mul`) with
     numpy broadcasting. ``@`` is :func:`fxp.matmul` with an exact accumulator. Rounding and
     overflow happen only in :meth:`cast`. Comparisons are exact and return bool arrays.
+    A Python or numpy integer operand of ``+ - *`` is exact (a float is a TypeError);
+    :mod:`fxp.interop` lists the numpy functions with exact FixedArray results (every other
+    one, and ``np.asarray``, is a TypeError pointing at :meth:`to_float` and :attr:`raw`).
 
     Attributes
     ----------
@@ -32,7 +35,20 @@ class FixedArray:
     """
 
     __slots__ = ("_raw", "_fmt")
-    __array_priority__ = 100  # numpy defers binary operators to us
+
+    # numpy interoperability (fxp.interop): exact results or a TypeError, never an object
+    # array of 0-d FixedArrays.
+    def __array__(self, dtype=None, copy=None):
+        from . import interop
+        interop.refuse_conversion()
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        from . import interop
+        return interop.array_ufunc(ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        from . import interop
+        return interop.array_function(func, types, args, kwargs)
 
     def __init__(self, raw, fmt):
         fmt = FixedFormat.parse(fmt)
@@ -174,7 +190,7 @@ class FixedArray:
         return self
 
     def _binary(self, other, fmt, op):
-        other = check_operand(other, op)
+        other = _operand(other, op)
         f = fmt.frac_bits
         a = kernels.working(self._raw, fmt.bits + 1)
         b = kernels.working(other._raw, fmt.bits + 1)
@@ -185,17 +201,19 @@ class FixedArray:
         return a, b
 
     def __add__(self, other) -> FixedArray:
-        fmt = self._fmt.add(check_operand(other, "+").fmt)
+        other = _operand(other, "+")
+        fmt = self._fmt.add(other.fmt)
         a, b = self._binary(other, fmt, "+")
         return FixedArray.trusted(kernels.to_storage(a + b, fmt), fmt)
 
     def __sub__(self, other) -> FixedArray:
-        fmt = self._fmt.sub(check_operand(other, "-").fmt)
+        other = _operand(other, "-")
+        fmt = self._fmt.sub(other.fmt)
         a, b = self._binary(other, fmt, "-")
         return FixedArray.trusted(kernels.to_storage(a - b, fmt), fmt)
 
     def __mul__(self, other) -> FixedArray:
-        other = check_operand(other, "*")
+        other = _operand(other, "*")
         fmt = self._fmt.mul(other.fmt)
         a = kernels.working(self._raw, fmt.bits + 1)
         b = kernels.working(other._raw, fmt.bits + 1)
@@ -204,13 +222,13 @@ class FixedArray:
         return FixedArray.trusted(kernels.to_storage(a * b, fmt), fmt)
 
     def __radd__(self, other):
-        return check_operand(other, "+") + self
+        return _operand(other, "+") + self
 
     def __rsub__(self, other):
-        return check_operand(other, "-") - self
+        return _operand(other, "-") - self
 
     def __rmul__(self, other):
-        return check_operand(other, "*") * self
+        return _operand(other, "*") * self
 
     def __matmul__(self, other) -> FixedArray:
         other = check_operand(other, "@")
@@ -276,7 +294,8 @@ class FixedArray:
 def check_operand(value, op: str) -> FixedArray:
     """``value`` if it is a FixedArray, else a TypeError naming the operation ``op``.
 
-    Operands are never converted implicitly: a float or an integer has no format.
+    Operands are never converted here: a float or an integer has no format (the operators
+    ``+ - *`` alone take integers, exactly).
 
     Parameters
     ----------
@@ -288,6 +307,20 @@ def check_operand(value, op: str) -> FixedArray:
         return value
     raise TypeError(f"Operand of {op} must be a FixedArray, not {type(value).__name__}; "
                     f"convert it first with fxp.quantize or fxp.from_raw")
+
+
+def _operand(value, op: str) -> FixedArray:
+    """An operand of ``+ - *``: a FixedArray, or a Python/numpy integer taken exactly.
+
+    An integer ``n`` becomes a 0-d FixedArray of the smallest format holding it (no
+    fraction bits); anything else goes through :func:`check_operand`.
+    """
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        n = int(value)
+        fmt = FixedFormat.holding(n, n, 0, signed=n < 0)
+        return FixedArray.trusted(np.array(n, dtype=np.int64 if fmt.fits_int64 else object),
+                                  fmt)
+    return check_operand(value, op)
 
 
 def _checked_raw(raw, fmt: FixedFormat) -> np.ndarray:

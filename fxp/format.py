@@ -278,6 +278,23 @@ class FixedFormat:
         f = max(self.frac_bits, other.frac_bits)
         return FixedFormat(i + f, i, True)
 
+    def join(self, other) -> FixedFormat:
+        """Smallest TRN/WRAP format holding every value of both formats exactly.
+
+        The result format of :func:`numpy.maximum`, :func:`numpy.where`,
+        :func:`numpy.concatenate` and the like on FixedArrays of the two formats.
+
+        Examples
+        --------
+        >>> str(FixedFormat(8, 3).join(FixedFormat(6, 4, False)))
+        'fixed<10,5>'
+        """
+        other = FixedFormat.parse(other)
+        f = max(self.frac_bits, other.frac_bits)
+        lo = min(self.raw_min << (f - self.frac_bits), other.raw_min << (f - other.frac_bits))
+        hi = max(self.raw_max << (f - self.frac_bits), other.raw_max << (f - other.frac_bits))
+        return FixedFormat.holding(lo, hi, f, signed=self.signed or other.signed)
+
     def neg(self) -> FixedFormat:
         """Format of ``-x``: one more bit, signed (ap_fixed unary minus)."""
         return FixedFormat(self.bits + 1, self.int_bits + 1, True)

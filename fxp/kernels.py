@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import blockcast, limbs
 from . import overflow as _ovf
 from .format import FixedFormat, Overflow, Quantization
 
@@ -82,6 +83,10 @@ def _clamp_shift(s, src_bits: int):
 def cast_raw(raw: np.ndarray, src: FixedFormat, dst: FixedFormat, operation: str):
     """Cast raw integers of ``src`` to ``dst``: round the exact value, then handle overflow."""
     s = src.frac_bits - dst.frac_bits
+    if raw.dtype != object and dst.fits_int64 and \
+            max(src.bits + 1, dst.bits, src.bits - s) + 1 <= INT64_SAFE_BITS:
+        s_eff = _clamp_shift(s, src.bits) if s > 0 else s
+        return blockcast.cast_int64(raw, s_eff, dst.quantization, dst, operation, round_shift)
     if s > 0:
         s = _clamp_shift(s, src.bits)
         work = working(raw, max(src.bits + 1, dst.bits) + 1)
@@ -120,6 +125,8 @@ def overflow(q: np.ndarray, dst: FixedFormat, operation: str, *, floor=None,
             _ovf.report(operation, "saturation" if mode.saturates else "overflow", None, q,
                         q.size, dst, dst.frac_bits)
         return to_storage(q, dst)
+    if q.dtype != object and dst.fits_int64 and (floor is None or mode is not Overflow.WRAP_SM):
+        return blockcast.cast_int64(q, 0, dst.quantization, dst, operation, round_shift)
     kind = "saturation" if mode.saturates else "overflow"
     clip = mode is Overflow.SAT or mode is Overflow.SAT_SYM
     mask = None
@@ -191,7 +198,11 @@ def _absmax(raw: np.ndarray) -> int:
 
 
 def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Exact integer matmul: float64 BLAS when a bound proves every partial sum < 2**53."""
+    """Exact integer matmul: float64 BLAS when a bound proves every partial sum < 2**53.
+
+    Past 2**62, int64 operands are split into limbs (:func:`fxp.limbs.limb_matmul`); only
+    object operands use Python-int arithmetic throughout.
+    """
     k = a.shape[-1]
     if a.dtype != object and b.dtype != object:
         pmax = _absmax(a) * _absmax(b)
@@ -208,6 +219,9 @@ def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
                     out = part if out is None else out + part
                 return out
             return np.matmul(a, b)
+        wide = limbs.limb_matmul(a, b, _absmax(a).bit_length(), _absmax(b).bit_length())
+        if wide is not None:
+            return wide
     return np.matmul(to_object(a), to_object(b))
 
 

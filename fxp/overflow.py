@@ -191,15 +191,40 @@ def report(operation: str, kind: str, mask, values, total: int, fmt, scale_frac:
     ``2**-scale_frac`` (same shape as mask, only masked elements read).
     """
     count = int(np.count_nonzero(mask)) if mask is not None else 0
+    if not count:
+        record(operation, kind, 0, total, None, 0, 0, 0, fmt, scale_frac)
+        return
+    first = first_index(mask)
+    bad = values[mask]
+    record(operation, kind, count, total, first, int(bad.min()), int(bad.max()),
+           int(values[first]), fmt, scale_frac)
+
+
+def record(operation: str, kind: str, count: int, total: int, first: tuple | None,
+           raw_min: int, raw_max: int, first_raw: int, fmt, scale_frac: int):
+    """Record ``count`` offending values of ``total`` and apply the policy to overflows.
+
+    Parameters
+    ----------
+    operation, kind : str
+        As in :class:`OverflowRecord`.
+    count, total : int
+    first : tuple or None
+        Index of the first offending value (None when ``count`` is 0).
+    raw_min, raw_max, first_raw : int
+        Exact raw values (at ``2**-scale_frac``) of the smallest, largest and first offending
+        values; only read when ``count`` is positive.
+    fmt : FixedFormat
+        The destination, for the message.
+    scale_frac : int
+    """
     frames = _frames.get()
     if not count:
         for _, log in frames:
             log._add(operation, kind, 0, total, None, 0.0, 0.0)
         return
-    first = first_index(mask)
-    bad = values[mask]
-    vmin = raw_to_float(int(bad.min()), scale_frac)
-    vmax = raw_to_float(int(bad.max()), scale_frac)
+    vmin = raw_to_float(raw_min, scale_frac)
+    vmax = raw_to_float(raw_max, scale_frac)
     for _, log in frames:
         log._add(operation, kind, count, total, first, vmin, vmax)
     if kind != "overflow":
@@ -207,7 +232,7 @@ def report(operation: str, kind: str, mask, values, total: int, fmt, scale_frac:
     pol = frames[-1][0] if frames else DEFAULT_POLICY
     if pol in ("log", "ignore"):
         return
-    first_value = raw_to_float(int(values[first]), scale_frac)
+    first_value = raw_to_float(first_raw, scale_frac)
     msg = (f"{operation}: {count} of {total} values overflow {fmt} "
            f"(range {fmt.min:g}..{fmt.max:g}); first at index {first}: {first_value:g}")
     if pol == "raise":

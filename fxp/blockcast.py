@@ -1,0 +1,305 @@
+"""Casts to int64 formats in cache-sized blocks: round, apply the overflow mode, count exactly.
+
+Working block by block keeps every intermediate in cache, so the several numpy passes that
+exact rounding and each overflow mode need cost about one pass over memory, whatever the
+saturation rate. Log statistics (count, first index, exact min/max) come from cheap
+reductions on the block, only when something overflowed.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from . import overflow as _ovf
+from .format import FixedFormat, Overflow, Quantization
+from .rounding import EXACT_BELOW, round_fraction, round_to_int64
+
+__all__ = ["BLOCK", "limits", "quantize_float64", "IntStage", "cast_int64", "check_nan", "check_inf"]
+
+BLOCK = 1 << 17
+_INT_CLIP = 2.0 ** 51   # below this, rounding is exact with the cheap formulas; clip as int64
+# 128K values: the working set stays in the L3 cache and numpy's per-call overhead is small.
+_U64 = np.uint64
+
+
+def limits(fmt: FixedFormat) -> tuple[int, int]:
+    """Raw range the overflow mode keeps: ``[raw_min, raw_max]``, ``-raw_max`` under SAT_SYM."""
+    lo, hi = fmt.raw_min, fmt.raw_max
+    if fmt.overflow is Overflow.SAT_SYM and fmt.signed and fmt.bits > 1:
+        lo = -hi
+    return lo, hi
+
+
+class IntStage:
+    """Applies ``fmt``'s overflow mode to int64 blocks in place and gathers the statistics.
+
+    Parameters
+    ----------
+    fmt : FixedFormat
+        Destination; its raw values fit an int64.
+    stats : bool
+        Count offending values (needed for a WRAP overflow or an active log).
+    extremes : bool
+        Also find their exact min and max (an active log).
+    """
+
+    def __init__(self, fmt: FixedFormat, *, stats: bool, extremes: bool):
+        self.fmt = fmt
+        self.lo, self.hi = limits(fmt)
+        self.mode = fmt.overflow
+        self.stats = stats
+        self.extremes = extremes
+        self.count = 0
+        self.first = None
+        self.first_raw = 0
+        self.raw_min = None
+        self.raw_max = None
+        self._mask = self._tmp = self._flip = self._bits = None
+
+    def add(self, count, first, first_raw, raw_min, raw_max):
+        """Merge statistics of a block whose first offending value has flat index ``first``."""
+        if not count:
+            return
+        if self.first is None:
+            self.first, self.first_raw = first, first_raw
+        self.count += count
+        if raw_min is not None:
+            self.raw_min = raw_min if self.raw_min is None else min(self.raw_min, raw_min)
+            self.raw_max = raw_max if self.raw_max is None else max(self.raw_max, raw_max)
+
+    def __call__(self, q: np.ndarray, offset: int, floor=None, extremes=None):
+        """Handle overflow of the rounded int64 block ``q`` (flat index ``offset``) in place.
+
+        ``floor()`` gives the unrounded floor of the block (WRAP_SM only; default ``q``);
+        ``extremes``, when known, is ``(q.min(), q.max())``.
+        """
+        lo, hi, mode = self.lo, self.hi, self.mode
+        qmin, qmax = extremes if extremes is not None else (int(q.min()), int(q.max()))
+        if lo <= qmin and qmax <= hi:
+            return
+        below, above = qmin < lo, qmax > hi
+        mask = None
+        if self.stats or mode is Overflow.SAT_ZERO or mode is Overflow.WRAP_SM:
+            if self._mask is None or self._mask.size < q.size:
+                self._mask = np.empty(q.size, dtype=bool)
+                self._tmp = np.empty(q.size, dtype=bool)
+            mask = self._mask[:q.size]
+            if below and above:
+                tmp = self._tmp[:q.size]
+                np.less(q, lo, out=mask)
+                np.greater(q, hi, out=tmp)
+                mask |= tmp
+            elif below:
+                np.less(q, lo, out=mask)
+            else:
+                np.greater(q, hi, out=mask)
+        if self.stats:
+            count = int(np.count_nonzero(mask))
+            i = int(np.argmax(mask))
+            raw_min = raw_max = None
+            if self.extremes:
+                # min over values > hi: (q - (hi + 1)) is smallest there as an unsigned int
+                raw_min = qmin if below else \
+                    hi + 1 + int(np.min(np.subtract(q, hi + 1).view(_U64)))
+                raw_max = qmax if above else \
+                    lo - 1 - int(np.min(np.subtract(lo - 1, q).view(_U64)))
+            self.add(count, offset + i, int(q[i]), raw_min, raw_max)
+        if mode is Overflow.SAT or mode is Overflow.SAT_SYM:
+            np.clip(q, lo, hi, out=q)
+        elif mode is Overflow.SAT_ZERO:
+            np.logical_not(mask, out=mask)
+            np.multiply(q, mask, out=q)
+        else:
+            flip = None
+            w = self.fmt.bits
+            if mode is Overflow.WRAP_SM:
+                # ap_fixed_base overflow_adjust, AP_WRAP_SM with N = 0: where the wrapped sign
+                # bit (bit w-1) differs from the dropped bit w of the floor, invert every bit
+                # (xor with -1), only where the value overflowed.
+                fl = q if floor is None else floor()
+                if self._flip is None or self._flip.size < q.size:
+                    self._flip = np.empty(q.size, dtype=np.int64)
+                    self._bits = np.empty(q.size, dtype=np.int64)
+                flip, bits = self._flip[:q.size], self._bits[:q.size]
+                np.right_shift(fl, w, out=flip)
+                np.right_shift(q, w - 1, out=bits)
+                flip ^= bits
+                flip &= 1
+                np.multiply(flip, mask, out=flip)
+            _wrap(q, self.fmt)
+            if flip is not None:
+                np.negative(flip, out=flip)
+                q ^= flip
+
+    def report(self, operation: str, total: int, shape):
+        """Record the gathered statistics (and apply the policy) once for the whole cast."""
+        kind = "saturation" if self.mode.saturates else "overflow"
+        if not self.count:
+            if _ovf.logging_active():
+                _ovf.record(operation, kind, 0, total, None, 0, 0, 0, self.fmt,
+                            self.fmt.frac_bits)
+            return
+        first = tuple(int(j) for j in np.unravel_index(self.first, shape))
+        rmin = self.raw_min if self.raw_min is not None else 0
+        rmax = self.raw_max if self.raw_max is not None else 0
+        _ovf.record(operation, kind, self.count, total, first, rmin, rmax, self.first_raw,
+                    self.fmt, self.fmt.frac_bits)
+
+
+def _wrap(q: np.ndarray, fmt: FixedFormat):
+    """Two's complement wrap of int64 ``q`` into ``fmt``'s bits, in place."""
+    if fmt.signed:
+        s = 64 - fmt.bits
+        if s:
+            u = q.view(_U64)
+            np.left_shift(u, _U64(s), out=u)
+            np.right_shift(q, s, out=q)
+    else:
+        np.bitwise_and(q, (1 << fmt.bits) - 1, out=q)
+
+
+# -- float64 -> fixed (fxp.quantize) -----------------------------------------------------------
+
+class _Fallback(Exception):
+    """A value needs the exact integer path (|value| >= 2**62 under a WRAP mode)."""
+
+
+def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
+    """Raw int64 integers of float64 ``a`` cast to ``fmt``, or None for the exact path.
+
+    ``fmt`` must keep every rounding threshold exact in a double: raw range within
+    ``+-2**51`` and ``|frac_bits| <= 1000``. NaN raises; +-inf raises unless SAT*.
+    """
+    shape = a.shape
+    flat = np.ascontiguousarray(a).reshape(-1)
+    n = flat.size
+    out = np.empty(n, dtype=np.int64)
+    if n == 0:
+        return out.reshape(shape)
+    f = fmt.frac_bits
+    scale = float(np.ldexp(1.0, f))
+    q = fmt.quantization
+    mode = fmt.overflow
+    logging = _ovf.logging_active()
+    stage = IntStage(fmt, stats=logging or not mode.saturates, extremes=logging)
+    lo, hi = stage.lo, stage.hi
+    clip_only = mode.saturates and not logging   # no statistics: clip the floats first
+    clip_lo, clip_hi = (lo - 1, hi + 1) if mode is Overflow.SAT_ZERO else (lo, hi)
+    trn_sub = f < 0 and q is Quantization.TRN
+    buf = np.empty(min(n, BLOCK), dtype=np.float64)
+    fbuf = None
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        for s in range(0, n, BLOCK):
+            e = min(n, s + BLOCK)
+            ab, v, qb = flat[s:e], buf[:e - s], out[s:e]
+            np.multiply(ab, scale, out=v)
+            if trn_sub:  # a negative value scaled below the subnormals became -0.0: floor is -1
+                tiny = (v == 0) & (ab < 0)
+                if tiny.any():
+                    v[tiny] = -0.5
+            vmin, vmax = float(v.min()), float(v.max())
+            if vmin != vmin or vmax != vmax:
+                check_nan(a, operation)
+            if lo <= vmin and vmax <= hi:   # rounding is monotone: the block is in range
+                round_to_int64(v, q, large=False, out=qb)
+                continue
+            if clip_only:
+                if vmin < -_INT_CLIP or vmax > _INT_CLIP:
+                    np.clip(v, clip_lo, clip_hi, out=v)
+                round_to_int64(v, q, large=False, out=qb)
+                if mode is Overflow.SAT_ZERO:
+                    stage(qb, s)
+                else:
+                    np.clip(qb, lo, hi, out=qb)
+                continue
+            if vmin <= -EXACT_BELOW or vmax >= EXACT_BELOW:
+                if not mode.saturates:
+                    check_inf(a, fmt, operation)
+                    return None
+                _huge_block(ab, qb, s, fmt, stage)
+                continue
+            floor = None
+            ends = round_to_int64(np.array([vmin, vmax]), q)   # rounding is monotone
+            extremes = (int(ends[0]), int(ends[1]))
+            if mode is Overflow.WRAP_SM and q is not Quantization.TRN and \
+                    (extremes[0] < lo or extremes[1] > hi):
+                if fbuf is None:
+                    fbuf = np.empty(buf.size, dtype=np.int64)
+                fl = fbuf[:e - s]
+                np.floor(v, out=fl, casting="unsafe")   # before rounding overwrites v
+                floor = (lambda fl=fl: fl)
+            round_to_int64(v, q, large=max(-vmin, vmax) >= 2.0 ** 52, out=qb)
+            stage(qb, s, floor, extremes)
+    stage.report(operation, n, shape)
+    return out.reshape(shape)
+
+
+def _huge_block(ab, qb, offset, fmt, stage):
+    """A saturating block with values past 2**62 (or inf), with exact statistics: slow, rare."""
+    f = fmt.frac_bits
+    lo, hi = stage.lo, stage.hi
+    q = fmt.quantization
+    big = 1 << (1100 + max(f, 0))   # raw_to_float of this is inf
+    exact = [round_fraction(Fraction(float(x)) * Fraction(2) ** f, q) if np.isfinite(x)
+             else (big if x > 0 else -big) for x in ab.tolist()]
+    bad = [i for i, r in enumerate(exact) if r < lo or r > hi]
+    vals = [exact[i] for i in bad]
+    stage.add(len(bad), offset + bad[0], vals[0], min(vals), max(vals))
+    if fmt.overflow is Overflow.SAT_ZERO:
+        res = [r if lo <= r <= hi else 0 for r in exact]
+    else:
+        res = [lo if r < lo else hi if r > hi else r for r in exact]
+    qb[:] = res
+
+
+def check_nan(a, op):
+    """ValueError naming the count and first index of the NaN values in ``a``."""
+    nan = np.isnan(a)
+    n = int(np.count_nonzero(nan))
+    first = _ovf.first_index(nan)
+    raise ValueError(f"{op}: {n} NaN value{'s' if n > 1 else ''} cannot be quantized; "
+                     f"first at index {first}")
+
+
+def check_inf(a, fmt, op):
+    """ValueError naming the count and first index of +-inf in ``a`` unless ``fmt`` is SAT*."""
+    inf = np.isinf(a)
+    n = int(np.count_nonzero(inf))
+    if n and not fmt.overflow.saturates:
+        first = _ovf.first_index(inf)
+        raise ValueError(f"{op}: {n} infinite value{'s' if n > 1 else ''} cannot be "
+                         f"wrapped into {fmt} (overflow {fmt.overflow}); first at index "
+                         f"{first}; use a SAT* overflow mode to saturate")
+
+
+# -- int64 -> fixed (FixedArray.cast, accumulators) ----------------------------------------------
+
+def cast_int64(raw: np.ndarray, shift: int, quantization: Quantization, fmt: FixedFormat,
+               operation: str, round_shift) -> np.ndarray:
+    """Cast int64 raws: ``round_shift(block, shift, q)`` (shift > 0) or ``block << -shift``.
+
+    The caller guarantees every intermediate fits an int64.
+    """
+    shape = raw.shape
+    flat = np.ascontiguousarray(raw).reshape(-1)
+    n = flat.size
+    out = np.empty(n, dtype=np.int64)
+    logging = _ovf.logging_active()
+    stage = IntStage(fmt, stats=logging or not fmt.overflow.saturates, extremes=logging)
+    for s in range(0, n, BLOCK):
+        e = min(n, s + BLOCK)
+        rb, qb = flat[s:e], out[s:e]
+        floor = None
+        if shift > 0:
+            qb[...] = round_shift(rb, shift, quantization)
+            if fmt.overflow is Overflow.WRAP_SM:
+                floor = (lambda rb=rb: rb >> shift)
+        elif shift < 0:
+            np.left_shift(rb, -shift, out=qb)
+        else:
+            qb[...] = rb
+        stage(qb, s, floor)
+    stage.report(operation, n, shape)
+    return out.reshape(shape)

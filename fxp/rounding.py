@@ -1,0 +1,120 @@
+"""Exact rounding of float64 values to integers under every quantization mode, a few passes each."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+from .format import Quantization
+
+__all__ = ["round_to_int64", "round_fraction", "EXACT_BELOW"]
+
+# Values of magnitude below this are rounded exactly by every formula below (and convert to
+# int64 exactly); larger ones need the exact integer path.
+EXACT_BELOW = 2.0 ** 62
+_BIG = 2.0 ** 52          # from here on every double is an integer
+_C = math.nextafter(0.5, 0.0)   # 0.5 - 2**-54
+_T = 2.0 ** -54           # fl(-0.5 + _C): the one sum that floor(v + _C) gets wrong
+_SIGN = np.int64(-(1 << 63))
+_C_BITS = np.float64(_C).view(np.int64)
+
+
+def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
+                   out: np.ndarray | None = None) -> np.ndarray:
+    """Round float64 ``v`` (owned by the caller: it is overwritten) to int64, exactly.
+
+    Parameters
+    ----------
+    v : numpy.ndarray of float64
+        Finite values with ``|v| < 2**62`` (no NaN, no inf).
+    q : Quantization
+    large : bool, default True
+        False promises ``|v| < 2**52``, which allows a cheaper formula for RND_ZERO.
+    out : numpy.ndarray of int64, optional
+        Where to write the result (same shape as ``v``, not overlapping it).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        ``q``-rounded values, bit-identical to rounding each exact value.
+
+    Notes
+    -----
+    ``floor(fl(v + c))`` with ``c = 0.5 - 2**-54`` equals ``floor(v + 0.5)`` (ties up) for
+    every double except ``v = -0.5`` (whose sum is exactly ``-2**-54``), including the large
+    values where ``fl(v + 0.5)`` itself rounds; the mirror holds for ``ceil(v - c)``.
+    ``floor(|v| + c)`` is therefore exact everywhere (ties away), and ``ceil(|v| - 0.5)``
+    (ties toward zero) is exact below ``2**52``.
+    """
+    if out is None:
+        out = np.empty(v.shape, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        if q is Quantization.TRN:
+            np.floor(v, out=out, casting="unsafe")
+        elif q is Quantization.TRN_ZERO:
+            np.trunc(v, out=out, casting="unsafe")
+        elif q is Quantization.RND_CONV:
+            np.rint(v, out=out, casting="unsafe")
+        elif q is Quantization.RND:
+            np.add(v, _C, out=v)
+            bad = v == -_T
+            np.floor(v, out=out, casting="unsafe")
+            if bad.any():
+                out[bad] = 0
+        elif q is Quantization.RND_MIN_INF:
+            np.subtract(v, _C, out=v)
+            bad = v == _T
+            np.ceil(v, out=out, casting="unsafe")
+            if bad.any():
+                out[bad] = 0
+        elif q is Quantization.RND_INF:
+            # trunc(v + copysign(c, v)), the sign copied with integer operations (fast)
+            t = out.view(np.float64)   # scratch in the output's memory
+            ti = out
+            np.bitwise_and(v.view(np.int64), _SIGN, out=ti)
+            np.bitwise_or(ti, _C_BITS, out=ti)
+            np.add(v, t, out=v)
+            np.trunc(v, out=out, casting="unsafe")
+        elif q is Quantization.RND_ZERO:
+            # copysign(ceil(|v| - 0.5), v)
+            vi = v.view(np.int64)
+            sign = np.bitwise_and(vi, _SIGN)
+            np.bitwise_and(vi, ~_SIGN, out=vi)
+            if large:
+                np.subtract(v, _C, out=v)
+                bad = v == _T           # |v| = 0.5: ceil(2**-54) = 1, but the tie goes to 0
+                np.ceil(v, out=v)
+                if bad.any():
+                    v[bad] = 0.0
+            else:
+                np.subtract(v, 0.5, out=v)
+                np.ceil(v, out=v)
+            np.bitwise_or(vi, sign, out=vi)
+            np.copyto(out, v, casting="unsafe")
+        else:
+            raise AssertionError(q)
+    return out
+
+
+def round_fraction(x: Fraction, q: Quantization) -> int:
+    """Round one exact rational to an integer under ``q`` (for log statistics and messages)."""
+    fl = math.floor(x)
+    d = x - fl
+    if q is Quantization.TRN:
+        return fl
+    if q is Quantization.TRN_ZERO:
+        return fl + 1 if x < 0 and d else fl
+    half = Fraction(1, 2)
+    if d != half:
+        return fl + (d > half)
+    if q is Quantization.RND:
+        return fl + 1
+    if q is Quantization.RND_MIN_INF:
+        return fl
+    if q is Quantization.RND_ZERO:
+        return fl + (x < 0)
+    if q is Quantization.RND_INF:
+        return fl + (x > 0)
+    return fl + (fl % 2)   # RND_CONV: ties to even
