@@ -7,7 +7,7 @@ import json
 from ..nn.data import as_dataset
 from ..nn.model import Model, write_artifact
 from ..nn.spec import parse_spec
-from ..nn.training import accuracy, mae, mse
+from ..nn.training import scores
 from ..quantize import quantize as fxp_quantize
 from .sequential import Sequential
 
@@ -50,13 +50,6 @@ def to_model(model: Sequential, *, name: str, hardware: dict | None = None,
     return Model(parse_spec(doc), params), floats
 
 
-def _scores(regression: bool, pred, y) -> dict:
-    """Test metrics as fxp.nn's training writes them: accuracy, or mse and mae."""
-    if regression:
-        return {"mse": mse(pred, y), "mae": mae(pred, y)}
-    return {"accuracy": accuracy(pred, y)}
-
-
 def export(model: Sequential, directory, *, name: str, data, hardware: dict | None = None,
            float_weights: bool = True) -> Model:
     """Write ``model`` as an artifact that ``python -m hdl rtl``, ``hdl hls`` and ``sim`` take.
@@ -92,16 +85,17 @@ def export(model: Sequential, directory, *, name: str, data, hardware: dict | No
         raise TypeError(f"export: model must be an fxp.torch.Sequential, not "
                         f"{type(model).__name__}")
     dataset = as_dataset(data).reshaped(model.input.shape)
-    regression = dataset.classes is None
+    loss = "mse" if dataset.classes is None else None
     fxm, floats = to_model(model, name=name, hardware=hardware, data=dataset.section(),
-                           loss="mse" if regression else None)
+                           loss=loss)
     x, y = dataset.x_test, dataset.y_test
     x_raw = fxp_quantize(x, fxm.input_format, label="test inputs").raw
     outputs = fxm.predict_raw(x_raw)
+    loss = fxm.spec.loss
     metrics = {f"float_{k}": v for k, v in
-               _scores(regression, model.float_forward(x).detach().numpy(), y).items()}
-    metrics.update({f"fixed_{k}": v for k, v in _scores(regression, fxm.predict(x), y).items()})
-    metrics.update({"loss": fxm.spec.loss, "source": "fxp.torch",
+               scores(loss, model.float_forward(x).detach().numpy(), y).items()}
+    metrics.update({f"fixed_{k}": v for k, v in scores(loss, fxm.predict(x), y).items()})
+    metrics.update({"loss": loss, "source": "fxp.torch",
                     "test_vectors": int(len(x_raw))})
     vectors = {"inputs": x_raw, "outputs": outputs, "labels": y}
     write_artifact(directory, fxm.spec, fxm.params, vectors,
