@@ -44,11 +44,17 @@ class FixedArray:
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         from . import interop
-        return interop.array_ufunc(ufunc, method, *inputs, **kwargs)
+        return interop.array_ufunc(FixedArray, ufunc, method, *inputs, **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
         from . import interop
-        return interop.array_function(func, types, args, kwargs)
+        return interop.array_function(FixedArray, func, types, args, kwargs)
+
+    @staticmethod
+    def operand(value, op: str) -> FixedArray:
+        """``value`` as an operand of ``op``: a FixedArray as it is, a Python or numpy
+        integer exactly for ``+ - *``; anything else is a TypeError naming ``fxp.quantize``."""
+        return _operand(value, op) if op in ("+", "-", "*") else check_operand(value, op)
 
     def __init__(self, raw, fmt):
         fmt = FixedFormat.parse(fmt)
