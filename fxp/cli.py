@@ -97,7 +97,7 @@ def evaluate(directory) -> dict:
     from .nn.data import DataUnavailable
     from .nn.model import Model, load_vectors
     from .nn.network import Network
-    from .nn.training import _scores, spec_data
+    from .nn.training import scores, spec_data
     model = Model.load(directory)
     loss = model.spec.loss
     vec = load_vectors(directory)
@@ -117,13 +117,13 @@ def evaluate(directory) -> dict:
               "data": source}
     if labels is not None:
         fixed_vals = _values(model, fixed)
-        report.update({f"fixed_{k}": v for k, v in _scores(loss, fixed_vals, labels).items()})
+        report.update({f"fixed_{k}": v for k, v in scores(loss, fixed_vals, labels).items()})
     fpath = os.path.join(directory, "float_weights.npz")
     if data is not None and os.path.isfile(fpath):
         net = Network(model.spec, np.random.default_rng(0))
         net.load_float(_read_float_weights(fpath))
         flt = net.forward(data.x_test, "float")[0]
-        report.update({f"float_{k}": v for k, v in _scores(loss, flt, labels).items()})
+        report.update({f"float_{k}": v for k, v in scores(loss, flt, labels).items()})
         if loss != "mse":
             fixed_cls = fixed if fixed.ndim == 1 else fixed.reshape(len(fixed), -1).argmax(1)
             report["agreement"] = float(np.mean(flt.reshape(len(flt), -1).argmax(axis=1)

@@ -3,7 +3,8 @@
 A spec's ``data:`` section is one of
 
 - ``{dataset: sklearn_digits | sklearn_iris | sklearn_wine | sklearn_breast_cancer |
-  sklearn_diabetes}``: shipped inside scikit-learn (no download);
+  sklearn_diabetes}``: shipped inside scikit-learn (no download); ``synthetic_waveforms``:
+  seeded 1-D signals ``(32, 1)`` of three classes (sine, square, sawtooth) for ``conv1d``;
 - ``{path: FILE.npz}``: arrays ``x``, ``y`` (split here) or ``x_train``, ``y_train``,
   ``x_test``, ``y_test`` (used as given);
 - ``{path: FILE.csv, label: COLUMN}``: a header row, numeric columns; ``label`` names the
@@ -101,12 +102,33 @@ def _sklearn(loader, regression=False):
     return load
 
 
+def _synthetic_waveforms(n: int = 1200, length: int = 32, seed: int = 1234):
+    """Seeded 1-D signals of three classes: 0 sine, 1 square, 2 sawtooth (``(n, length, 1)``).
+
+    Each has a random period of 6 to 16 samples, a random phase, an amplitude of 0.5 to 1.0
+    and Gaussian noise of sigma 0.1; the classes alternate. The same every time (its own
+    seed): a 1-D dataset for ``conv1d`` that needs no download.
+    """
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % 3
+    t = np.arange(length)[None, :]
+    period = rng.uniform(6, 16, (n, 1))
+    phase = rng.uniform(0, 1, (n, 1))
+    cyc = (t / period + phase) % 1.0
+    wave = np.where(y[:, None] == 0, np.sin(2 * np.pi * cyc),
+                    np.where(y[:, None] == 1, np.where(cyc < 0.5, 1.0, -1.0),
+                             2 * cyc - 1))
+    x = wave * rng.uniform(0.5, 1.0, (n, 1)) + rng.normal(0, 0.1, (n, length))
+    return x[:, :, None], y.astype(np.int64), 3
+
+
 DATASETS = {
     "sklearn_digits": _sklearn("load_digits"),
     "sklearn_iris": _sklearn("load_iris"),
     "sklearn_wine": _sklearn("load_wine"),
     "sklearn_breast_cancer": _sklearn("load_breast_cancer"),
     "sklearn_diabetes": _sklearn("load_diabetes", regression=True),
+    "synthetic_waveforms": _synthetic_waveforms,
 }
 
 
@@ -271,8 +293,11 @@ def as_dataset(data, *, test_fraction: float = 0.2, seed: int = 0) -> Dataset:
 
 def rebase_section(data: dict, from_dir, to_dir) -> dict:
     """``data`` with a relative ``path`` (relative to ``from_dir``) made relative to
-    ``to_dir``: what an artifact written in ``to_dir`` records."""
+    ``to_dir``: what an artifact written in ``to_dir`` records (absolute when the two share
+    nothing but the root)."""
     if "path" not in data or os.path.isabs(os.path.expanduser(data["path"])):
         return dict(data)
-    target = _resolve(data["path"], from_dir)
-    return {**data, "path": os.path.relpath(target, os.path.abspath(to_dir))}
+    target, to_dir = _resolve(data["path"], from_dir), os.path.abspath(to_dir)
+    if os.path.commonpath([target, to_dir]) == os.sep:
+        return {**data, "path": target}
+    return {**data, "path": os.path.relpath(target, to_dir)}

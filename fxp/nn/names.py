@@ -153,7 +153,7 @@ def check_verilog_name(name, where: str, taken=()) -> str:
 # The generated C++'s own identifiers: fixed ones, and per layer index i (hdl.hls follows this).
 _CPP_FIXED = ("input_t", "output_t", "N_IN", "N_OUT", "in", "out")
 _CPP_PER_LAYER = ("layer{i}_t", "weight{i}_t", "bias{i}_t", "accum{i}_t", "config{i}", "w{i}",
-                  "b{i}", "table{i}", "layer{i}_out")
+                  "b{i}", "table{i}", "layer{i}_out", "exp_table{i}", "recip_table{i}")
 # The ports of the generated Verilog top besides the streams' (hdl.rtl's clock and reset).
 VERILOG_PORTS = ("clk", "rst")
 

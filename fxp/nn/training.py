@@ -22,7 +22,7 @@ from .model import Model, write_artifact
 from .network import Network
 from .spec import Spec, SpecError, load_spec, parse_spec
 
-__all__ = ["Adam", "SGD", "train", "quantize", "post_training_quantize", "accuracy",
+__all__ = ["Adam", "SGD", "train", "quantize", "post_training_quantize", "accuracy", "scores",
            "mse", "mae", "TrainResult", "check_classes", "spec_data"]
 
 
@@ -106,8 +106,9 @@ def mae(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.abs(_errors(pred, y))))
 
 
-def _scores(loss: str, pred, y) -> dict:
-    """The metrics of one prediction: ``accuracy``, or ``mse`` and ``mae``."""
+def scores(loss: str, pred, y) -> dict:
+    """The test metrics of predictions ``pred`` (class indices, logits or values) against
+    targets ``y`` for ``loss``: ``{accuracy}`` (cross_entropy) or ``{mse, mae}`` (mse)."""
     if loss == "mse":
         return {"mse": mse(pred, y), "mae": mae(pred, y)}
     return {"accuracy": accuracy(pred, y)}
@@ -138,12 +139,12 @@ class TrainResult:
 
     def fixed_scores(self) -> dict:
         """The bit-exact model's test metrics."""
-        return _scores(self.loss, self.model.predict(self.data.x_test), self.data.y_test)
+        return scores(self.loss, self.model.predict(self.data.x_test), self.data.y_test)
 
     def float_scores(self) -> dict:
         """The float network's test metrics."""
         out, _ = self.network.forward(self.data.x_test, "float")
-        return _scores(self.loss, out, self.data.y_test)
+        return scores(self.loss, out, self.data.y_test)
 
     @property
     def fixed_accuracy(self) -> float:
@@ -316,9 +317,9 @@ def train(spec, data=None, *, qat: bool | None = None, log=sys.stderr) -> TrainR
                 losses.append(loss)
             for f in net.fields():
                 f.end_epoch()
-            flt = _scores(spec.loss, net.forward(data.x_test, "float")[0], data.y_test)
+            flt = scores(spec.loss, net.forward(data.x_test, "float")[0], data.y_test)
             model = net.resolve(data.x_train, a2q)
-            fix = _scores(spec.loss, model.predict(data.x_test), data.y_test)
+            fix = scores(spec.loss, model.predict(data.x_test), data.y_test)
             net.thaw()
             row = {"epoch": epoch + 1, "loss": round(float(np.mean(losses)), 6)}
             row.update({f"float_{k}": v for k, v in flt.items()})

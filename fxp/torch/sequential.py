@@ -91,6 +91,28 @@ class Sequential(torch.nn.Module):
     def forward(self, x):
         return self.run(x, "train" if self.training else "eval")[0]
 
+    @torch.no_grad()
+    def predict_raw(self, x_raw) -> np.ndarray:
+        """Eval-mode outputs for raw inputs of the input format, as raw integers (or class
+        indices after an Argmax): what the artifact's ``Model.predict_raw`` returns.
+
+        Parameters
+        ----------
+        x_raw : array_like of int, shape (batch, features)
+        """
+        raw = np.asarray(x_raw)
+        if raw.dtype.kind not in "iu":
+            raise TypeError(f"predict_raw: expected integer raw inputs, not {raw.dtype}")
+        fmt = self.input.fmt
+        if raw.size and (raw.min() < fmt.raw_min or raw.max() > fmt.raw_max):
+            raise ValueError(f"predict_raw: raw inputs must lie in {fmt.raw_min}.."
+                             f"{fmt.raw_max} (the input format {fmt})")
+        y, out_fmt = self.run(np.ldexp(raw.astype(np.float64), -fmt.frac_bits), "eval")
+        y = y.detach().numpy()
+        if y.dtype.kind in "iu":
+            return y
+        return np.ldexp(y, out_fmt.frac_bits).astype(np.int64)   # exact: values of out_fmt
+
     def float_forward(self, x) -> torch.Tensor:
         """The same network without any quantization (logits, no argmax)."""
         return self.run(x, "float")[0]

@@ -134,8 +134,9 @@ def _uniform(rng, fmt: FixedFormat, shape) -> np.ndarray:
 
 
 def random_inputs(fmt: FixedFormat, n_inputs: int, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` raw input vectors: first the extremes (all minimum, all maximum, alternating
-    minimum/maximum both ways), then uniform over ``fmt``."""
+    """``count`` raw input vectors of ``n_inputs`` values (an image or sequence flattened
+    row-major, as the top function takes it): first the extremes (all minimum, all maximum,
+    alternating minimum/maximum both ways), then uniform over ``fmt``."""
     rng = np.random.default_rng(seed)
     x = _uniform(rng, fmt, (count, n_inputs))
     lo, hi = fmt.raw_min, fmt.raw_max
@@ -179,7 +180,8 @@ def run_csim(directory, *, vectors: int = 2000, seed: int = 0) -> CsimResult:
     # csim compares bits: an intended wrap (WRAP outputs) is not an error here; python -m
     # fxp eval reports overflow.
     with fxp.overflow_policy("ignore"):
-        expected = np.asarray(model.predict_raw(x)).reshape(len(x), -1)
+        expected = np.asarray(model.predict_raw(x.reshape(-1, *model.input_shape))
+                              ).reshape(len(x), -1)
     with tempfile.TemporaryDirectory(prefix="csim-") as tmp:
         inp, outp = Path(tmp) / "input.txt", Path(tmp) / "output.txt"
         inp.write_text(format_vectors(x, fin))

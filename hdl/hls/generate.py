@@ -66,9 +66,15 @@ def parse_vectors(text: str, fmt: FixedFormat, n: int) -> np.ndarray:
     return np.array(rows, dtype=dtype).reshape(len(rows), n)
 
 
+# Per-layer identifiers of the CNN kernels' declarations beyond fxp.nn.names' list (the spec
+# loader does not know them yet; generation refuses them).
+_HLS_PER_LAYER = ("mean{i}_t", "table{i}_t", "exp_table{i}", "recip_table{i}")
+
+
 def generated_identifiers(model: Model) -> frozenset:
     """The identifiers the generated C++ declares besides the model and layer names."""
-    return generated_cpp_names(len(model.spec.layers))
+    n = len(model.spec.layers)
+    return generated_cpp_names(n) | {p.format(i=i) for i in range(n) for p in _HLS_PER_LAYER}
 
 
 def _check_names(model: Model):
@@ -80,10 +86,11 @@ def _check_names(model: Model):
 
 
 def _plan(model: Model, strategy, reuse):
-    """Per layer: types, config, arrays and the call of its kernel (:data:`KERNELS`)."""
+    """Per layer: types, config, arrays and the call of its kernel (:data:`KERNELS`); the
+    top's initiation interval and whether it is pipelined (see :func:`render_hls`)."""
     real = [(layer, kernel) for layer in model.spec.layers
             for kernel in [kernel_of(layer)] if kernel is not None]
-    layers, arrays, headers, ii = [], [], set(), 1
+    layers, arrays, headers, ii, loops = [], [], set(), 1, []
     in_type, in_var, fmt, n = "input_t", "in", model.input_format, model.n_inputs
     for k, (layer, kernel) in enumerate(real):
         i, last = layer.index, k == len(real) - 1
@@ -91,8 +98,11 @@ def _plan(model: Model, strategy, reuse):
         out_type = f"layer{i}_t"
         out_var = "out" if last else (layer.name or f"layer{i}_out")
         call = kernel(KernelContext(model=model, layer=layer, in_fmt=fmt, n=n, label=label,
-                                    out_type=out_type, strategy=strategy, reuse=reuse))
+                                    out_type=out_type, strategy=strategy, reuse=reuse,
+                                    shape=tuple(model.inputs[i][0])))
         ii = max(ii, call.ii)
+        if call.loop is not None:
+            loops.append(call.loop)
         arrays += call.arrays
         headers.add(call.header)
         n = call.n_out
@@ -109,7 +119,8 @@ def _plan(model: Model, strategy, reuse):
         in_type, in_var, fmt = out_type, out_var, call.out_fmt
     if not layers:
         raise SpecError(f"Model {model.name}: no layers to generate")
-    return layers, arrays, sorted(headers), fmt, n, ii
+    # kernels with pixel loops run one after another, each at a pixel per cycle
+    return layers, arrays, sorted(headers), fmt, n, (sum(loops) if loops else ii), not loops
 
 
 def render_hls(model: Model, *, strategy=None, reuse=None, part=DEFAULT_PART,
@@ -135,6 +146,16 @@ def render_hls(model: Model, *, strategy=None, reuse=None, part=DEFAULT_PART,
         ``firmware/<name>.cpp``, ``firmware/<name>.h``, ``defines.h``, ``parameters.h``,
         ``weights.h``, ``firmware/nnet/*.h``, ``tb/<name>_tb.cpp``, ``build.tcl`` and, with
         vectors, ``tb/tb_input.txt`` and ``tb/tb_expected.txt``.
+
+    Notes
+    -----
+    The top function takes one input as a flat array of ``prod(input shape)`` values,
+    row-major: an ``(H, W, C)`` image's ``(y, x, c)`` is ``in[(y * W + x) * C + c]``, an
+    ``(L, C)`` input's ``(l, c)`` is ``in[l * C + c]`` (channels last, as
+    ``Model.predict_raw`` takes them). A model of vector kernels only is pipelined whole at
+    the largest II of its dense layers; with conv, pool or per-pixel softmax kernels the top is
+    not pipelined and each of those kernels pipelines its loop over output pixels at II 1:
+    the II reported is then their pixels in total (cycles per input, pipeline fill aside).
     """
     return _render(model, strategy, reuse, part, clock_ns, vectors)[0]
 
@@ -149,10 +170,13 @@ def _render(model, strategy, reuse, part, clock_ns, vectors):
         raise ValueError(f"Clock period must be a positive number of ns, not {clock_ns!r}")
     layer_configs(model, strategy=strategy, reuse=reuse)   # the spec's errors, naming the layer
     _check_names(model)
-    layers, arrays, headers, out_fmt, n_out, ii = _plan(model, strategy, reuse)
+    layers, arrays, headers, out_fmt, n_out, ii, pipelined = _plan(model, strategy, reuse)
     name = model.name
+    shape = model.input_shape
     ctx = {
-        "name": name, "n_in": model.n_inputs, "n_out": n_out,
+        "name": name, "n_in": model.n_inputs, "n_out": n_out, "pipelined": pipelined,
+        "input_shape": " x ".join(map(str, shape)),
+        "input_layout": {1: "", 2: "in[l * C + c]", 3: "in[(y * W + x) * C + c]"}[len(shape)],
         "input": {"format": str(model.input_format), "c_type": model.input_format.c_type()},
         "output_type": f"layer{layers[-1]['index']}_t", "layers": layers, "arrays": arrays,
         "headers": headers, "ii": ii,
@@ -190,7 +214,7 @@ def generate_hls(directory, *, strategy=None, reuse=None, part=DEFAULT_PART,
     Returns
     -------
     dict
-        ``name``, ``ii`` (initiation interval the top is pipelined to) and ``files``.
+        ``name``, ``ii`` (initiation interval of the top, see :func:`render_hls`) and ``files``.
     """
     model = Model.load(directory)
     path = os.path.join(os.path.abspath(directory), "vectors.npz")

@@ -34,8 +34,9 @@ def type_entry(name, role, fmt) -> dict:
     return {"name": name, "role": role, "format": str(fmt), "c_type": fmt.c_type()}
 
 
-def array_entry(index, label, role, name, type_name, fmt, raw) -> dict:
-    """A constant array of ``weights.h`` (raw integers set with ``nnet::from_raw``)."""
+def array_entry(index, label, role, name, type_name, fmt, raw, row="output") -> dict:
+    """A constant array of ``weights.h`` (raw integers set with ``nnet::from_raw``); the rows
+    of a 2-D one are commented ``// <row> <k>``."""
     if fmt.bits > 64:
         raise ValueError(f"layer {index} ({label}) {role}: {fmt} is wider than the 64 bits "
                          f"that nnet::from_raw sets")
@@ -47,7 +48,7 @@ def array_entry(index, label, role, name, type_name, fmt, raw) -> dict:
             "format": str(fmt), "frac_bits": fmt.frac_bits, "size": raw.shape[-1],
             "rows": raw.shape[0] if raw.ndim == 2 else None,
             "entries": values if raw.ndim == 2 else values[0],
-            "per_line": max(1, _LINE // width)}
+            "per_line": max(1, _LINE // width), "row": row}
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,16 @@ class KernelContext:
     in_fmt : FixedFormat
         The format of the layer's input array.
     n : int
-        Its number of features.
+        Its number of values (the product of ``shape``).
     label : str
         The layer's type and name, for comments.
     out_type : str
         The C++ type name of the layer's output (``layer<i>_t``).
     strategy, reuse : optional
         The hardware overrides of :func:`hdl.rtl.top.layer_config`.
+    shape : tuple of int
+        The input's shape: ``(n,)``, ``(L, C)`` or ``(H, W, C)`` (channels last; the C++ array
+        holds it row-major, C fastest).
     """
 
     model: Model
@@ -78,6 +82,7 @@ class KernelContext:
     out_type: str
     strategy: str | None = None
     reuse: int | None = None
+    shape: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,9 @@ class Kernel:
         Appended to the layer's comment (``, folded, reuse 4``).
     ii : int
         The initiation interval the layer needs.
+    loop : int or None
+        Iterations of the kernel's own pipelined loop (output pixels, one per cycle): the top
+        is then not pipelined around it. None: the kernel is fully unrolled.
     """
 
     name: str
@@ -119,3 +127,4 @@ class Kernel:
     arrays: list = field(default_factory=list)
     note: str = ""
     ii: int = 1
+    loop: int | None = None

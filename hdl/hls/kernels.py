@@ -8,8 +8,12 @@ from fxp.nn.layers import argmax_format
 from fxp.nn.spec import SpecError
 
 from ..rtl.top import layer_config
+from .conv import conv2d_kernel
+from .flatten import flatten_kernel
 from .kernel import Kernel, KernelContext, array_entry, raw_literal, type_entry
 from .leaky_relu import leaky_relu_kernel
+from .pool import avgpool_kernel, maxpool_kernel
+from .softmax import softmax_kernel
 
 __all__ = ["KernelContext", "Kernel", "KERNELS", "kernel_of", "raw_literal", "dense_kernel",
            "relu_kernel", "lut_kernel", "argmax_kernel"]
@@ -76,6 +80,15 @@ KERNELS: dict[str, Callable[[KernelContext], Kernel] | None] = {
     "argmax": argmax_kernel,
     "batchnorm": None,
     "leaky_relu": leaky_relu_kernel,
+    "conv2d": conv2d_kernel,
+    "conv1d": conv2d_kernel,        # an (L, 1, C) image
+    "maxpool2d": maxpool_kernel,
+    "maxpool1d": maxpool_kernel,
+    "avgpool2d": avgpool_kernel,
+    "avgpool1d": avgpool_kernel,
+    "global_avgpool": avgpool_kernel,
+    "flatten": flatten_kernel,
+    "softmax": softmax_kernel,
 }
 
 

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal, Value, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
-from amaranth.lib.wiring import In, Out
 
 from fxp import FixedArray, FixedFormat
 from fxp.nn.layers import argmax_format
 
 from .common import (Backpressure, StallPipeline, as_format, check_bool, fmt_shape,
-                     nonnegative_int, positive_int, vector_layout)
+                     nonnegative_int, positive_int, vector_layout, vector_streams)
 
 __all__ = ["ReLU", "LUT", "Argmax"]
-
-
-def _streams(in_fmt: FixedFormat, n: int, out_fmt: FixedFormat, m: int) -> dict:
-    return {"i": In(stream.Signature(vector_layout(in_fmt, n))),
-            "o": Out(stream.Signature(vector_layout(out_fmt, m)))}
 
 
 class ReLU(Backpressure, wiring.Component):
@@ -56,7 +50,7 @@ class ReLU(Backpressure, wiring.Component):
         self._in_fmt = as_format(in_fmt, f"{what} input format")
         self._out_fmt = as_format(out_fmt, f"{what} output format")
         self._registered = check_bool(registered, f"{what} registered")
-        super().__init__(_streams(self._in_fmt, self._n, self._out_fmt, self._n))
+        super().__init__(vector_streams(self._in_fmt, self._n, self._out_fmt, self._n))
 
     @property
     def n(self) -> int:
@@ -155,7 +149,7 @@ class LUT(Backpressure, wiring.Component):
             raise ValueError(f"LUT table of {table_bits} index bits must have shape "
                              f"({1 << table_bits},), not {table.shape}")
         self._table = table.copy()
-        super().__init__(_streams(self._in_fmt, self._n, table.fmt, self._n))
+        super().__init__(vector_streams(self._in_fmt, self._n, table.fmt, self._n))
 
     @property
     def n(self) -> int:
@@ -245,7 +239,7 @@ class Argmax(Backpressure, wiring.Component):
         self._in_fmt = as_format(in_fmt, "Argmax input format")
         self._pipeline = nonnegative_int(pipeline, "Argmax pipeline")
         self._out_fmt = argmax_format(self._n)
-        super().__init__(_streams(self._in_fmt, self._n, self._out_fmt, 1))
+        super().__init__(vector_streams(self._in_fmt, self._n, self._out_fmt, 1))
 
     @property
     def n(self) -> int:

@@ -14,6 +14,7 @@ from .conv import check_stream, conv_block, conv_fields, flatten_block, global_p
     pool_block, pool_fields
 from .dense import DenseFolded, DenseParallel
 from .leaky_relu import leaky_relu_block, leaky_relu_fields
+from .softmax import softmax_block, softmax_fields
 
 __all__ = ["LayerContext", "BlockKind", "BLOCKS", "block_kind", "dense_block", "relu_block",
            "lut_block", "argmax_block"]
@@ -145,6 +146,7 @@ BLOCKS = {
     "avgpool1d": BlockKind(pool_block, pool_fields),
     "global_avgpool": BlockKind(global_pool_block, pool_fields),
     "flatten": BlockKind(flatten_block),
+    "softmax": BlockKind(softmax_block, softmax_fields),
 }
 
 

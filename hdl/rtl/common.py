@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from amaranth.hdl import Const, Signal, signed, unsigned
-from amaranth.lib import data
+from amaranth.lib import data, stream
+from amaranth.lib.wiring import In, Out
 
 from fxp import FixedFormat
 
-__all__ = ["fmt_shape", "vector_layout", "as_format", "positive_int", "nonnegative_int",
+__all__ = ["fmt_shape", "vector_layout", "vector_streams", "as_format", "positive_int", "nonnegative_int",
            "check_bool", "StallPipeline", "Backpressure"]
 
 
@@ -52,6 +53,13 @@ def fmt_shape(fmt: FixedFormat):
 def vector_layout(fmt: FixedFormat, n: int) -> data.ArrayLayout:
     """A stream payload of ``n`` raw values of ``fmt`` (element 0 in the low bits)."""
     return data.ArrayLayout(fmt_shape(fmt), n)
+
+
+def vector_streams(in_fmt: FixedFormat, n: int, out_fmt: FixedFormat, m: int) -> dict:
+    """The members of a block from ``n`` values of ``in_fmt`` to ``m`` values of
+    ``out_fmt``: ``i`` and ``o`` valid/ready streams."""
+    return {"i": In(stream.Signature(vector_layout(in_fmt, n))),
+            "o": Out(stream.Signature(vector_layout(out_fmt, m)))}
 
 
 class StallPipeline:

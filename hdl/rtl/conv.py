@@ -13,7 +13,8 @@ from fxp.nn.layers.pool import mean_format
 from .dense import DenseParallel
 from .stream import Chain, Flatten, GlobalAvgPool, PoolReduce, SlidingWindow, frame_beats
 
-__all__ = ["Conv", "Pool", "check_stream", "conv_block", "conv_fields", "pool_block", "pool_fields", "global_pool_block",
+__all__ = ["Conv", "Pool", "check_stream", "conv_block", "conv_fields", "pool_block",
+           "pool_fields", "global_pool_block",
            "flatten_block"]
 
 

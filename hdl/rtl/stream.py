@@ -127,16 +127,24 @@ class SlidingWindow(_Registered):
         (h, w), (kh, kw) = self._size, self._kernel
         taps = [Signal(vector_layout(self._fmt, self._c), name=f"win_tap{d}")
                 for d in range((kh - 1) * w + kw)]          # taps[0]: the newest pixel
-        row, col = Signal(range(h), name="win_row"), Signal(range(w), name="win_col")
+        # a 1-pixel axis (a 1-D stream's columns) has no counter: it is always 0
+        row = Signal(range(h), name="win_row") if h > 1 else Const(0, 1)
+        col = Signal(range(w), name="win_col") if w > 1 else Const(0, 1)
         row_hit, col_hit = _one_hot_rows(h, self._hit(0)), _one_hot_rows(w, self._hit(1))
         take = self._handshake(m, row_hit.bit_select(row, 1) & col_hit.bit_select(col, 1))
         with m.If(take):
             m.d.sync += taps[0].eq(self.i.payload)
             m.d.sync += [taps[d].eq(taps[d - 1]) for d in range(1, len(taps))]
-            with m.If(col == w - 1):
-                m.d.sync += [col.eq(0), row.eq(Mux(row == h - 1, 0, row + 1))]
-            with m.Else():
-                m.d.sync += col.eq(col + 1)
+            next_row = Mux(row == h - 1, 0, row + 1)
+            if w > 1:
+                with m.If(col == w - 1):
+                    m.d.sync += col.eq(0)
+                    if h > 1:
+                        m.d.sync += row.eq(next_row)
+                with m.Else():
+                    m.d.sync += col.eq(col + 1)
+            elif h > 1:
+                m.d.sync += row.eq(next_row)
         c = self._c
         for a in range(kh):
             for b in range(kw):

@@ -66,6 +66,20 @@ def test_every_mode_eval_forward_equals_the_artifact(every_mode_artifact, data):
     assert spec.layers[5].weight.fmt.bits == 5      # the learned binary point, resolved
 
 
+def test_predict_raw_is_the_artifacts(every_mode_artifact, data):
+    model, d = every_mode_artifact
+    loaded = Model.load(d)
+    x = probe_inputs(loaded.input_format, 64, 500, seed=5)
+    with fxp.overflow_policy("ignore"):
+        assert np.array_equal(model.predict_raw(x), loaded.predict_raw(x))
+    with pytest.raises(ValueError, match=r"^predict_raw: raw inputs must lie in 0..31 \(the "
+                                         r"input format ufixed<5,5>\)$"):
+        model.predict_raw(x + 1)
+    with pytest.raises(TypeError, match=r"^predict_raw: expected integer raw inputs, not "
+                                        r"float64$"):
+        model.predict_raw(x * 1.0)
+
+
 def test_vectors_are_the_test_set_and_the_models_outputs(digits_artifact, data):
     _, d = digits_artifact
     vec = load_vectors(d)

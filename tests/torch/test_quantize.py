@@ -124,3 +124,13 @@ def test_bad_arguments_are_one_line_errors():
         quantize(torch.tensor([1.0]), "fixed<8>")
     with pytest.raises(TypeError, match=r"^Fixed-point format must be a string or FixedFormat"):
         quantize(torch.tensor([1.0]), 8)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+def test_half_precision_tensors_get_the_value_in_their_dtype(dtype):
+    t = torch.linspace(-5, 5, 4001, dtype=getattr(torch, dtype))
+    f = FixedFormat.parse("fixed<6,2,RND_INF,SAT>")
+    got = quantize(t, f)
+    assert got.dtype == t.dtype
+    want = fxp.quantize(t.to(torch.float64).numpy(), f).to_float()   # exact in float64
+    assert np.array_equal(got.to(torch.float64).numpy(), want)     # 4 fraction bits fit

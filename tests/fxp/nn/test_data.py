@@ -20,7 +20,7 @@ DIABETES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "examples",
                         "diabetes_mlp.yaml")
 SHAPES = {"sklearn_digits": (1797, 64, 10), "sklearn_iris": (150, 4, 3),
           "sklearn_wine": (178, 13, 3), "sklearn_breast_cancer": (569, 30, 2),
-          "sklearn_diabetes": (442, 10, None)}
+          "sklearn_diabetes": (442, 10, None), "synthetic_waveforms": (1200, 32, 3)}
 
 
 def _doc(data, n_in=4, units=3, loss=None, tail=True):
@@ -63,7 +63,7 @@ def test_sklearn_datasets_have_their_sizes_classes_and_a_reproducible_split(name
     ds = load_data({"dataset": name, "test_fraction": 0.25, "seed": 4})
     assert ds.classes == classes
     assert len(ds.x_train) + len(ds.x_test) == n and len(ds.x_test) == round(n * 0.25)
-    assert ds.x_train.shape[1:] == (features,)
+    assert ds.x_train[0].size == features
     assert ds.y_train.dtype == (np.float64 if classes is None else np.int64)
     again = load_data({"dataset": name, "test_fraction": 0.25, "seed": 4})
     assert np.array_equal(ds.x_test, again.x_test) and np.array_equal(ds.y_test, again.y_test)
@@ -255,6 +255,9 @@ def test_paths_are_recorded_relative_to_the_artifact(tmp_path):
     assert out == {"path": "../../data/a.npz", "sha256": "0" * 64}
     assert rebase_section({"path": "/abs/a.npz"}, tmp_path, tmp_path / "x") == \
         {"path": "/abs/a.npz"}
+    # sharing nothing but the root: absolute, not a climb to /
+    assert rebase_section({"path": "a.npz"}, "/data", "/work/build/m") == \
+        {"path": "/data/a.npz"}
 
 
 def test_train_on_arrays_records_them_and_the_artifact_evaluates_without_them(tmp_path):

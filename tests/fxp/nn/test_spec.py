@@ -302,7 +302,8 @@ BAD = [
     # data
     ("bad dataset", _set(["data", "dataset"], "mnist"),
      "data.dataset: unknown dataset 'mnist'; expected one of sklearn_digits, "
-     "sklearn_iris, sklearn_wine, sklearn_breast_cancer, sklearn_diabetes"),
+     "sklearn_iris, sklearn_wine, sklearn_breast_cancer, sklearn_diabetes, "
+     "synthetic_waveforms"),
     ("dataset missing", _del(["data", "dataset"]),
      "data: expected exactly one of 'dataset', 'path' or 'source', not none"),
     ("unknown data key", _set(["data", "shuffle"], True),

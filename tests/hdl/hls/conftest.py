@@ -7,7 +7,8 @@ import pytest
 
 import fxp
 from fxp.nn import Model, load_spec, parse_spec
-from fxp.nn.layers import default_table_bits, make_table
+from fxp.nn.layers import make_table
+from fxp.nn.layers.softmax import softmax_tables
 from fxp.nn.model import write_artifact
 from fxp.nn.training import train
 
@@ -64,27 +65,35 @@ def trained_artifact(tmp_path_factory, spec, name):
     return out
 
 
+def random_params(spec, rng) -> dict:
+    """Random raw weights and biases for every tensor of the concrete spec ``spec`` (uniform
+    over their formats) and the exact lookup tables of its activations and softmaxes."""
+    params, shape, fmt = {}, tuple(spec.input_shape), spec.input_format
+    for layer in spec.layers:
+        tensors = {}
+        for key, (size, f) in layer.tensors(shape, fmt).items():
+            if key == "table":
+                raw = make_table(layer.type, fmt, layer.output.fmt, layer.index_bits(fmt)).raw
+            elif key in ("exp_table", "recip_table"):
+                tables = softmax_tables(fmt, layer.output.fmt, shape[-1], layer.index_bits(fmt))
+                raw = tables[key == "recip_table"].raw
+            else:
+                raw = rng.integers(f.raw_min, f.raw_max, size, endpoint=True)
+            params[f"{layer.index}.{key}"] = raw
+            tensors[key] = fxp.from_raw(raw, f)
+        shape, fmt = layer.output_shape(shape), layer.output_format(shape, fmt, tensors)
+    return params
+
+
 def random_artifact(tmp_path_factory, doc, name, seed=0, count=64):
     """An artifact of the concrete spec ``doc`` with random weights and biases, the exact
-    lookup tables of its activations and ``count`` random test vectors."""
+    lookup tables of its activations (:func:`random_params`) and ``count`` random test
+    vectors."""
     spec = parse_spec(doc)
     rng = np.random.default_rng(seed)
-    params, n, fmt = {}, spec.input_shape[0], spec.input_format
-    for layer in spec.layers:
-        i = layer.index
-        if layer.type == "dense":
-            for key, f, shape in ((f"{i}.weight", layer.weight.fmt, (layer.units, n)),
-                                  (f"{i}.bias", layer.bias.fmt, (layer.units,))):
-                params[key] = rng.integers(f.raw_min, f.raw_max, shape, endpoint=True)
-            n = layer.units
-        elif layer.type in ("sigmoid", "tanh"):
-            tb = layer.table_bits or default_table_bits(fmt)
-            params[f"{i}.table"] = make_table(layer.type, fmt, layer.output.fmt, tb).raw
-        if layer.output is not None:
-            fmt = layer.output.fmt
-    model = Model(spec, params)
+    model = Model(spec, random_params(spec, rng))
     fin = spec.input_format
-    x = rng.integers(fin.raw_min, fin.raw_max, (count, spec.input_shape[0]), endpoint=True)
+    x = rng.integers(fin.raw_min, fin.raw_max, (count, *spec.input_shape), endpoint=True)
     with fxp.overflow_policy("ignore"):
         y = model.predict_raw(x)
     out = tmp_path_factory.mktemp(name) / spec.name

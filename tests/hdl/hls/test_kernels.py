@@ -34,7 +34,7 @@ def test_kernels_of_asmall_model():
 
 def test_unknown_layer_type_is_one_line():
     model = small_model()
-    model.spec.layers[3].type = "softmax"
+    model.spec.layers[3].type = "lstm"
     with pytest.raises(SpecError) as info:
         render_hls(model)
-    assert str(info.value) == "layer 3 (softmax): no HLS kernel for layer type 'softmax'"
+    assert str(info.value) == "layer 3 (lstm): no HLS kernel for layer type 'lstm'"

@@ -3,6 +3,8 @@
 backpressure against the emulator (fxp.nn's windows and layers), and the tops' advertised
 latency and II at full rate."""
 
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -10,11 +12,13 @@ import fxp
 from fxp.array import from_raw
 from fxp.nn import Model, parse_spec
 from fxp.nn.layers.window import Window
-from hdl.rtl.emit import build_manifest
+from fxp.nn import write_artifact
+from hdl.rtl.emit import build_manifest, generate_rtl
 from hdl.rtl.stream import SlidingWindow
 from hdl.rtl.top import ModelTop
 
 from .streamsim import run_stream
+from .test_top import WAIVERS
 
 
 @pytest.mark.parametrize("size, kernel, stride, channels", [
@@ -148,3 +152,63 @@ def test_padding_same_is_refused_by_name():
     with pytest.raises(ValueError, match=r"^layer 0 \(conv2d\): padding 'same' with a "
                                          r"non-zero pad has no streaming RTL yet"):
         ModelTop(model=_random_model(doc, seed=0))
+
+
+@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT, "sm_vec"],
+                         ids=lambda d: d if isinstance(d, str) else d["name"])
+def test_streamed_verilog_lints_clean_and_is_deterministic(doc, tmp_path):
+    doc = SOFTMAX[0] if doc == "sm_vec" else doc
+    model = _random_model(doc, seed=2)
+    art = tmp_path / doc["name"]
+    with fxp.overflow_policy("ignore"):
+        write_artifact(art, model.spec, model.params)
+    generate_rtl(art)
+    first = (art / "rtl" / f"{doc['name']}.v").read_bytes()
+    generate_rtl(art)
+    assert (art / "rtl" / f"{doc['name']}.v").read_bytes() == first
+    r = subprocess.run(["verilator", "--lint-only", "-Wall", WAIVERS,
+                        str(art / "rtl" / f"{doc['name']}.v")], capture_output=True, text=True)
+    assert r.returncode == 0 and "%Warning" not in r.stderr and "%Error" not in r.stderr, \
+        r.stderr[:2000]
+
+
+SOFTMAX = [   # signed and unsigned inputs, coarse and full tables, a softmax per pixel
+    {"name": "sm_vec", "input": {"shape": [7], "format": "fixed<8,3>"},
+     "layers": [_layer("dense", units=10, weight="fixed<5,1>", bias="fixed<6,2>",
+                       accumulator="fixed<16,6>", output="fixed<8,3,RND_CONV,SAT>"),
+                _layer("softmax", output="ufixed<8,0,RND_CONV,SAT>", table_bits=6)]},
+    {"name": "sm_unsigned", "input": {"shape": [5], "format": "ufixed<6,2>"},
+     "layers": [_layer("softmax", output="ufixed<10,1,TRN,WRAP>", table_bits=6)]},
+    {"name": "sm_pixels", "input": {"shape": [4, 3, 3], "format": "fixed<6,2>"},
+     "layers": [_layer("softmax", output="fixed<7,1,RND_INF,SAT_SYM>", table_bits=3)]},
+]
+
+
+@pytest.mark.parametrize("doc", SOFTMAX, ids=lambda d: d["name"])
+def test_softmax_block_matches_the_emulator(doc):
+    from fxp.nn.layers.softmax import softmax_tables
+    spec = parse_spec(doc)
+    rng = np.random.default_rng(9)
+    params, shape, fmt = {}, tuple(spec.input_shape), spec.input_format
+    for layer in spec.layers:
+        if layer.type == "softmax":
+            tb = layer.index_bits(fmt)
+            e, r = softmax_tables(fmt, layer.output.fmt, shape[-1], tb)
+            params.update({f"{layer.index}.exp_table": e.raw, f"{layer.index}.recip_table": r.raw})
+            fmt = layer.output.fmt
+        else:
+            for key, (s, f) in layer.tensors(shape, fmt).items():
+                params[f"{layer.index}.{key}"] = rng.integers(f.raw_min, f.raw_max, s,
+                                                              endpoint=True)
+            fmt = layer.output.fmt
+        shape = layer.output_shape(shape)
+    model = Model(spec, params)
+    top = ModelTop(model=model)
+    x = _frames(model, 200, seed=5)
+    x[2] = 0                                 # every input equal: a tie for the maximum
+    c = model.input_shape[-1]
+    beats = [list(px) for f in x for px in f.reshape(-1, c)]
+    with fxp.overflow_policy("ignore"):
+        want = np.asarray(model.predict_raw(x)).reshape(len(x) * top.output_beats, -1)
+    got, _ = run_stream(top, beats, expect=len(want), seed=2)
+    assert np.array_equal(np.array(_signed(got, top.out_fmt)), want)
