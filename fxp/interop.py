@@ -18,10 +18,10 @@ import operator
 
 import numpy as np
 
-from .array import FixedArray, _operand, check_operand
+from .array import FixedArray, check_operand, operand
 from .format import FixedFormat
 
-__all__ = ["array_ufunc", "array_function", "refuse_conversion"]
+__all__ = ["array_ufunc", "array_function", "refuse_conversion", "install"]
 
 _OPERATORS = {
     np.add: (operator.add, "+"), np.subtract: (operator.sub, "-"),
@@ -84,7 +84,7 @@ def array_ufunc(ufunc, method, *inputs, **kwargs):
         fn, symbol = _OPERATORS[ufunc]
         a, b = inputs
         a, b = (v if isinstance(v, FixedArray) else
-                _operand(v, symbol) if symbol in "+-*" else check_operand(v, symbol)
+                operand(v, symbol) if symbol in "+-*" else check_operand(v, symbol)
                 for v in (a, b))
         return fn(a, b)
     if ufunc is np.negative:
@@ -121,3 +121,25 @@ def array_function(func, types, args, kwargs):
             raws = [r.astype(object) for r in raws]
         return _wrap_raw(func(raws, *rest, **kwargs), fmt)
     raise _refusal(f"numpy.{func.__name__}")
+
+
+def _array(self, dtype=None, copy=None):
+    refuse_conversion()
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    return array_ufunc(ufunc, method, *inputs, **kwargs)
+
+
+def _array_function(self, func, types, args, kwargs):
+    return array_function(func, types, args, kwargs)
+
+
+def install(cls=FixedArray):
+    """Give ``cls`` numpy's ``__array__``, ``__array_ufunc__`` and ``__array_function__``."""
+    cls.__array__ = _array
+    cls.__array_ufunc__ = _array_ufunc
+    cls.__array_function__ = _array_function
+
+
+install()
