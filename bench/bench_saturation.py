@@ -91,7 +91,7 @@ def table(kind, pairs, n, rng, out=print):
                 for x in inputs]
         what = (f"fxp.quantize -> fixed<{BITS},{INT_BITS},Q,O> / numpy "
                 f"clip(rint(x * 2**10), -2**15, 2**15 - 1)")
-    out(f"{what}: {n / 1e6:g}M float64, median of {REPEAT}, default policy")
+    out(f"{what}: {n / 1e6:g}M values, median of {REPEAT}, default policy")
     out(f"  baseline ms: " + "  ".join(f"{r:>4.0%} {b:6.1f}" for r, b in zip(RATES, base)))
     out(f"  {'quantization,overflow':24}" + "".join(f"{r:>9.0%}" for r in RATES))
     worst = (0.0, None, None)

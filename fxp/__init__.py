@@ -2,6 +2,7 @@
 
 from .format import FixedFormat, Overflow, Quantization
 from .array import FixedArray, from_raw, zeros
+from . import interop  # noqa: F401  (numpy protocols of FixedArray)
 from .quantize import quantize
 from .accumulate import matmul, sum
 from .bounds import a2q_l1_bound, accumulator_format, extreme_sums

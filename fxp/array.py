@@ -10,7 +10,7 @@ import numpy as np
 from . import kernels
 from .format import FixedFormat, raw_to_float
 
-__all__ = ["FixedArray", "from_raw", "zeros", "check_operand"]
+__all__ = ["FixedArray", "from_raw", "zeros", "check_operand", "operand"]
 
 
 class FixedArray:
@@ -36,25 +36,8 @@ class FixedArray:
 
     __slots__ = ("_raw", "_fmt")
 
-    # numpy interoperability (fxp.interop): exact results or a TypeError, never an object
-    # array of 0-d FixedArrays.
-    def __array__(self, dtype=None, copy=None):
-        from . import interop
-        interop.refuse_conversion()
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        from . import interop
-        return interop.array_ufunc(FixedArray, ufunc, method, *inputs, **kwargs)
-
-    def __array_function__(self, func, types, args, kwargs):
-        from . import interop
-        return interop.array_function(FixedArray, func, types, args, kwargs)
-
-    @staticmethod
-    def operand(value, op: str) -> FixedArray:
-        """``value`` as an operand of ``op``: a FixedArray as it is, a Python or numpy
-        integer exactly for ``+ - *``; anything else is a TypeError naming ``fxp.quantize``."""
-        return _operand(value, op) if op in ("+", "-", "*") else check_operand(value, op)
+    # numpy's __array__, __array_ufunc__ and __array_function__ are installed by fxp.interop:
+    # exact results or a TypeError, never an object array of 0-d FixedArrays.
 
     def __init__(self, raw, fmt):
         fmt = FixedFormat.parse(fmt)
@@ -196,7 +179,7 @@ class FixedArray:
         return self
 
     def _binary(self, other, fmt, op):
-        other = _operand(other, op)
+        other = operand(other, op)
         f = fmt.frac_bits
         a = kernels.working(self._raw, fmt.bits + 1)
         b = kernels.working(other._raw, fmt.bits + 1)
@@ -207,19 +190,19 @@ class FixedArray:
         return a, b
 
     def __add__(self, other) -> FixedArray:
-        other = _operand(other, "+")
+        other = operand(other, "+")
         fmt = self._fmt.add(other.fmt)
         a, b = self._binary(other, fmt, "+")
         return FixedArray.trusted(kernels.to_storage(a + b, fmt), fmt)
 
     def __sub__(self, other) -> FixedArray:
-        other = _operand(other, "-")
+        other = operand(other, "-")
         fmt = self._fmt.sub(other.fmt)
         a, b = self._binary(other, fmt, "-")
         return FixedArray.trusted(kernels.to_storage(a - b, fmt), fmt)
 
     def __mul__(self, other) -> FixedArray:
-        other = _operand(other, "*")
+        other = operand(other, "*")
         fmt = self._fmt.mul(other.fmt)
         a = kernels.working(self._raw, fmt.bits + 1)
         b = kernels.working(other._raw, fmt.bits + 1)
@@ -228,13 +211,13 @@ class FixedArray:
         return FixedArray.trusted(kernels.to_storage(a * b, fmt), fmt)
 
     def __radd__(self, other):
-        return _operand(other, "+") + self
+        return operand(other, "+") + self
 
     def __rsub__(self, other):
-        return _operand(other, "-") - self
+        return operand(other, "-") - self
 
     def __rmul__(self, other):
-        return _operand(other, "*") * self
+        return operand(other, "*") * self
 
     def __matmul__(self, other) -> FixedArray:
         other = check_operand(other, "@")
@@ -315,7 +298,7 @@ def check_operand(value, op: str) -> FixedArray:
                     f"convert it first with fxp.quantize or fxp.from_raw")
 
 
-def _operand(value, op: str) -> FixedArray:
+def operand(value, op: str) -> FixedArray:
     """An operand of ``+ - *``: a FixedArray, or a Python/numpy integer taken exactly.
 
     An integer ``n`` becomes a 0-d FixedArray of the smallest format holding it (no

@@ -18,9 +18,10 @@ import operator
 
 import numpy as np
 
+from .array import FixedArray, check_operand, operand
 from .format import FixedFormat
 
-__all__ = ["array_ufunc", "array_function", "refuse_conversion"]
+__all__ = ["array_ufunc", "array_function", "refuse_conversion", "install"]
 
 _OPERATORS = {
     np.add: (operator.add, "+"), np.subtract: (operator.sub, "-"),
@@ -57,65 +58,88 @@ def _aligned(arrays) -> tuple[list[np.ndarray], FixedFormat]:
     return raws, fmt
 
 
-def _wrap_raw(cls, raw, fmt: FixedFormat):
+def _wrap_raw(raw, fmt: FixedFormat) -> FixedArray:
     raw = np.asarray(raw)
     if fmt.fits_int64:
         raw = raw.astype(np.int64, copy=False)
     elif raw.dtype != object:
         raw = raw.astype(object)
-    return cls.trusted(raw, fmt)
+    return FixedArray.trusted(raw, fmt)
 
 
-def _fixed_args(cls, args, what):
+def _fixed_args(args, what):
     for a in args:
-        if not isinstance(a, cls):
+        if not isinstance(a, FixedArray):
             raise TypeError(f"{what} needs FixedArrays, not {type(a).__name__}; convert it "
                             f"first with fxp.quantize or fxp.from_raw")
     return list(args)
 
 
-def array_ufunc(cls, ufunc, method, *inputs, **kwargs):
-    """``FixedArray.__array_ufunc__`` (``cls``: the FixedArray class): see the module table."""
+def array_ufunc(ufunc, method, *inputs, **kwargs):
+    """``FixedArray.__array_ufunc__``: see the module table."""
     name = f"numpy.{ufunc.__name__}" + ("" if method == "__call__" else f".{method}")
     if method != "__call__" or kwargs:
         raise _refusal(name + (" with keyword arguments" if method == "__call__" else ""))
     if ufunc in _OPERATORS:
         fn, symbol = _OPERATORS[ufunc]
         a, b = inputs
-        a, b = (cls.operand(v, symbol) for v in (a, b))
+        a, b = (v if isinstance(v, FixedArray) else
+                operand(v, symbol) if symbol in "+-*" else check_operand(v, symbol)
+                for v in (a, b))
         return fn(a, b)
     if ufunc is np.negative:
-        return -_fixed_args(cls, inputs, name)[0]
+        return -_fixed_args(inputs, name)[0]
     if ufunc is np.absolute:
-        x = _fixed_args(cls, inputs, name)[0]
+        x = _fixed_args(inputs, name)[0]
         fmt = FixedFormat(x.fmt.bits, x.fmt.int_bits, False)
         raw = x.raw if fmt.fits_int64 else x.raw.astype(object)   # |-2**63| needs 64 bits
-        return _wrap_raw(cls, np.abs(raw), fmt)
+        return _wrap_raw(np.abs(raw), fmt)
     if ufunc is np.maximum or ufunc is np.minimum:
-        raws, fmt = _aligned(_fixed_args(cls, inputs, name))
-        return _wrap_raw(cls, ufunc(*raws), fmt)
+        raws, fmt = _aligned(_fixed_args(inputs, name))
+        return _wrap_raw(ufunc(*raws), fmt)
     raise _refusal(name)
 
 
-def array_function(cls, func, types, args, kwargs):
-    """``FixedArray.__array_function__`` (``cls``: the FixedArray class): see the module
-    table."""
+def array_function(func, types, args, kwargs):
+    """``FixedArray.__array_function__``: see the module table."""
     if func is np.where:
         if len(args) + len(kwargs) != 3 or kwargs:
             raise _refusal("numpy.where with other than three positional arguments")
         cond, x, y = args
-        if isinstance(cond, cls):
+        if isinstance(cond, FixedArray):
             raise TypeError("numpy.where needs a boolean condition, not a FixedArray; compare "
                             "it first (x > y)")
-        raws, fmt = _aligned(_fixed_args(cls, (x, y), "numpy.where"))
-        return _wrap_raw(cls, np.where(np.asarray(cond, dtype=bool), *raws), fmt)
+        raws, fmt = _aligned(_fixed_args((x, y), "numpy.where"))
+        return _wrap_raw(np.where(np.asarray(cond, dtype=bool), *raws), fmt)
     if func is np.concatenate or func is np.stack:
         seq, *rest = args
-        seq = _fixed_args(cls, tuple(seq), f"numpy.{func.__name__}")
+        seq = _fixed_args(tuple(seq), f"numpy.{func.__name__}")
         if set(kwargs) - {"axis"}:
             raise _refusal(f"numpy.{func.__name__} with {sorted(set(kwargs) - {'axis'})[0]}=")
         raws, fmt = _aligned(seq)
         if any(r.dtype == object for r in raws):
             raws = [r.astype(object) for r in raws]
-        return _wrap_raw(cls, func(raws, *rest, **kwargs), fmt)
+        return _wrap_raw(func(raws, *rest, **kwargs), fmt)
     raise _refusal(f"numpy.{func.__name__}")
+
+
+def _array(self, dtype=None, copy=None):
+    refuse_conversion()
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    return array_ufunc(ufunc, method, *inputs, **kwargs)
+
+
+def _array_function(self, func, types, args, kwargs):
+    return array_function(func, types, args, kwargs)
+
+
+def install(cls=FixedArray):
+    """Give ``cls`` numpy's ``__array__``, ``__array_ufunc__`` and ``__array_function__``."""
+    cls.__array__ = _array
+    cls.__array_ufunc__ = _array_ufunc
+    cls.__array_function__ = _array_function
+
+
+install()
