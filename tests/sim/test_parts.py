@@ -141,7 +141,7 @@ def test_checker_compares_every_bit_and_reports():
     c.receive(0, 10)
     assert (c.extra, c.mismatches) == (1, 2)
     with pytest.raises(ValueError, match=r"^Expected outputs shaped \(3, 2\) do not match 2 "
-                                         r"inputs of 2 output elements$"):
+                                         r"inputs of 1 x 2 output elements$"):
         Checker(inputs[:2], expected, layout)
 
 

@@ -19,7 +19,7 @@ from hdl.hls.aptypes import ap_types_dir
 from hdl.hls.csim import compile_csim, random_inputs, run_csim
 from hdl.hls.generate import generate_hls, render_hls
 
-from .conftest import ROOT, random_artifact, random_params
+from .conftest import ROOT, random_artifact
 
 pytestmark = pytest.mark.oracle
 
@@ -240,14 +240,15 @@ def test_pixel_loops_are_pipelined_for_vitis(image, tmp_path):
 
 
 def test_new_identifiers_are_refused_as_layer_names():
-    # the softmax tables' arrays are identifiers of the generated C++ too
-    doc = {**SEQUENCE, "layers": [dict(SEQUENCE["layers"][0], name="recip_table5"),
-                                  *SEQUENCE["layers"][1:]]}
-    spec = parse_spec(doc)
-    model = Model(spec, random_params(spec, np.random.default_rng(0)))
-    with pytest.raises(ValueError, match=r"^layer 0 \(conv1d\) field 'name': 'recip_table5' "
-                                         r"collides with an identifier of the generated C\+\+$"):
-        render_hls(model)
+    # the softmax tables' arrays are identifiers of the generated C++ too: refused when the
+    # spec loads, before any training
+    for table in ("recip_table5", "exp_table0"):
+        doc = {**SEQUENCE, "layers": [dict(SEQUENCE["layers"][0], name=table),
+                                      *SEQUENCE["layers"][1:]]}
+        with pytest.raises(ValueError, match=rf"^layer 0 \(conv1d\) field 'name': '{table}' "
+                                             r"collides with an identifier of the generated "
+                                             r"C\+\+$"):
+            parse_spec(doc)
 
 
 def test_broken_conv_weight_is_caught(digits_cnn, tmp_path):
