@@ -1,7 +1,7 @@
 """Streamed CNNs on the real simulators: the bundled digits CNN (one pixel per beat) on
 Verilator at full rate (exactly the manifest's cycles), small 2-D (every mode) and 1-D models
-with random weights under idle cycles and backpressure, and a flipped conv weight caught;
-every output bit against the emulator."""
+with random weights on Icarus under idle cycles and backpressure, and a flipped conv weight
+caught; every output bit against the emulator."""
 
 import os
 
@@ -49,9 +49,9 @@ def test_digits_cnn_on_verilator_at_full_rate(digits_cnn):
     assert result.bench.cycles == (TESTS + 40 - 1) * 64 + man.latency + 1
 
 
-@pytest.mark.parametrize("doc, simulator", [(IMAGE, "icarus"), (SEQUENCE, "icarus"),
-                                            (IMAGE, "verilator")],
-                         ids=["cnn_mix-icarus", "seq_mix-icarus", "cnn_mix-verilator"])
+# (Verilator runs the digits CNN above; a second Verilator build costs the suite ~100 s)
+@pytest.mark.parametrize("doc, simulator", [(IMAGE, "icarus"), (SEQUENCE, "icarus")],
+                         ids=["cnn_mix-icarus", "seq_mix-icarus"])
 def test_random_cnns_under_backpressure(doc, simulator, tmp_path):
     # every quantization and overflow mode (2-D), conv1d and the 1-D and global pools
     model = _random_model(doc, seed=5)
