@@ -455,7 +455,7 @@ class _Table(Layer):
 
     output_signed = False
 
-    def __init__(self, output, table_bits, name):
+    def __init__(self, *, output, table_bits: int | None = None, name: str | None = None):
         super().__init__(name)
         where = type(self).__name__
         self.output = FormatField(output, "output", self.output_signed, f"{where} output")
@@ -525,9 +525,6 @@ class Sigmoid(_Table):
 
     spec_type = "sigmoid"
 
-    def __init__(self, *, output, table_bits: int | None = None, name: str | None = None):
-        super().__init__(output, table_bits, name)
-
     def function(self, x):
         return torch.sigmoid(x)
 
@@ -545,9 +542,6 @@ class Tanh(_Table):
 
     spec_type = "tanh"
     output_signed = True
-
-    def __init__(self, *, output, table_bits: int | None = None, name: str | None = None):
-        super().__init__(output, table_bits, name)
 
     def function(self, x):
         return torch.tanh(x)
