@@ -26,7 +26,7 @@ class Pool(Chain):
     """A pool layer's hardware: its sliding windows, then each channel's max or mean."""
 
 
-def _geometry(ctx, window):
+def _geometry(ctx):
     """``(size, channels)`` of the layer's input image (1-D: ``(L, 1)``)."""
     shape = ctx.model.inputs[ctx.layer.index][0]
     return ((shape[0], 1) if len(shape) == 2 else tuple(shape[:2])), shape[-1]
@@ -41,7 +41,7 @@ def check_stream(model, layer) -> None:
 
 
 def _window(ctx, win):
-    size, c = _geometry(ctx, win)
+    size, c = _geometry(ctx)
     return SlidingWindow(fmt=ctx.in_fmt, channels=c, size=size, kernel=win.kernel,
                          stride=win.stride)
 
@@ -61,7 +61,7 @@ def conv_block(ctx):
 
 def conv_fields(ctx, block) -> dict:
     layer, i = ctx.layer, ctx.layer.index
-    size, c = _geometry(ctx, None)
+    size, c = _geometry(ctx)
     w = ctx.model.weight(i)
     return dict(filters=layer.filters, kernel=list(layer.window(ctx.model.inputs[i][0]).kernel),
                 stride=list(layer.stride), padding=layer.padding, input_size=list(size),
@@ -74,7 +74,7 @@ def pool_block(ctx):
     layer = ctx.layer
     shape = ctx.model.inputs[layer.index][0]
     win = layer.window(shape)
-    _, c = _geometry(ctx, win)
+    _, c = _geometry(ctx)
     window = _window(ctx, win)
     if layer.type.startswith("max"):
         reduce = PoolReduce(op="max", n=win.count, channels=c, in_fmt=ctx.in_fmt)
@@ -88,7 +88,7 @@ def pool_block(ctx):
 def pool_fields(ctx, block) -> dict:
     layer = ctx.layer
     win = layer.window(ctx.model.inputs[layer.index][0])
-    size, c = _geometry(ctx, win)
+    size, c = _geometry(ctx)
     return dict(pool=list(win.kernel), stride=list(win.stride), input_size=list(size),
                 channels=c)
 

@@ -21,12 +21,22 @@ from fxp import FixedFormat
 from .common import as_format, fmt_shape, positive_int, vector_layout
 from .requantize import requantize
 
-__all__ = ["SlidingWindow", "PoolReduce", "GlobalAvgPool", "Flatten", "Chain", "frame_beats"]
+__all__ = ["SlidingWindow", "PoolReduce", "GlobalAvgPool", "Flatten", "Chain", "frame_beats",
+           "beat_times"]
 
 
 def frame_beats(shape) -> int:
     """Beats per frame of a tensor of ``shape`` streamed as pixels (``(N,)``: one vector)."""
     return 1 if len(shape) <= 1 else shape[0] * (shape[1] if len(shape) == 3 else 1)
+
+
+def beat_times(block, times) -> list:
+    """The cycles ``block``'s output beats leave in for input beats arriving at ``times`` (at
+    full rate): its own ``beat_times``, or each beat delayed by its latency (a vector or
+    per-pixel block)."""
+    if hasattr(block, "beat_times"):
+        return block.beat_times(times)
+    return [t + block.latency for t in times]
 
 
 def _pair(value, what):
@@ -334,8 +344,7 @@ class Chain(wiring.Component):
 
     def beat_times(self, times) -> list:
         for blk in self.parts:
-            times = blk.beat_times(times) if hasattr(blk, "beat_times") else \
-                [t + blk.latency for t in times]
+            times = beat_times(blk, times)
         return times
 
     def elaborate(self, platform):

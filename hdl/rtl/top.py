@@ -15,7 +15,7 @@ from fxp.nn.hardware import STRATEGIES
 from .blocks import LayerContext, block_kind
 from .common import vector_layout
 from .manifest import submodule_name
-from .stream import frame_beats
+from .stream import beat_times, frame_beats
 
 __all__ = ["ModelTop", "layer_config", "layer_configs", "STRATEGIES"]
 
@@ -156,8 +156,7 @@ class ModelTop(wiring.Component):
         cycle from cycle 0 and the output is always ready."""
         times = list(range(self._input_beats))
         for _, b in self._blocks:
-            times = b.beat_times(times) if hasattr(b, "beat_times") else \
-                [t + b.latency for t in times]
+            times = beat_times(b, times)
         return [t + (1 if self._free else 0) for t in times]
 
     @property
