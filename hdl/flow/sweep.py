@@ -280,14 +280,17 @@ def run_sweep(spec_path, *, weight_bits=(4, 6, 8), acc_bits=("auto",), output=No
                "reuse": reuse}
     version = code_version()
     base_dir = os.path.dirname(os.path.abspath(spec_path))
+    digest = None
     tasks = []
     from fxp.nn.spec import parse_spec
     for w in weight_bits:
         for a in acc_bits:
             pdoc = point_spec(doc, w, a, epochs)
             pspec = parse_spec(copy.deepcopy(pdoc), base_dir=base_dir)  # fails before any work
+            if digest is None:             # every point reads the same data file
+                digest = _data_digest(pspec)
             text = yaml.safe_dump(pdoc, sort_keys=True, default_flow_style=None, width=100)
-            key = _point_key(text, options, version + _data_digest(pspec))
+            key = _point_key(text, options, version + digest)
             tasks.append({"label": _label(w, a), "weight_bits": w, "acc_bits": a,
                           "spec_text": text, "options": options, "base_dir": base_dir,
                           "dir": os.path.abspath(os.path.join(cache_dir, key)),
