@@ -9,6 +9,7 @@ from ..nn.model import Model, write_artifact
 from ..nn.spec import parse_spec
 from ..nn.training import scores
 from ..quantize import quantize as fxp_quantize
+from .layers import to_channels_first, to_channels_last
 from .sequential import Sequential
 
 __all__ = ["export", "to_model"]
@@ -38,7 +39,7 @@ def to_model(model: Sequential, *, name: str, hardware: dict | None = None,
         entries.append(entry)
         params.update({f"{layer.index}.{k}": v for k, v in tensors.items()})
         floats.update(fw)
-    doc = {"name": name, "input": {"shape": list(model.input.shape),
+    doc = {"name": name, "input": {"shape": list(model.input.spec_shape),
                                    "format": str(model.input.fmt)},
            "layers": entries}
     if data:
@@ -66,7 +67,10 @@ def export(model: Sequential, directory, *, name: str, data, hardware: dict | No
     name : str
         The model's name (an identifier: it names the RTL and HLS tops).
     data : fxp.nn.data.Dataset, (x, y) or (x_train, y_train, x_test, y_test)
-        As :func:`fxp.nn.data.as_dataset` takes it (``(x, y)`` is split as a spec's data
+        Samples shaped as the Input (torch's layout, channels first) are moved to the
+        artifact's channels-last layout; samples of any other shape holding as many values
+        are read row-major as the channels-last shape, as a spec's ``data:`` is. As
+        :func:`fxp.nn.data.as_dataset` takes it (``(x, y)`` is split as a spec's data
         would be: test fraction 0.2, seed 0). Its test set makes ``vectors.npz`` (quantized
         inputs, the model's outputs, the labels) and ``metrics.json`` (accuracies, or MSE and
         MAE for regression targets); the spec's ``data:`` records its section (a sha256 for
@@ -84,7 +88,11 @@ def export(model: Sequential, directory, *, name: str, data, hardware: dict | No
     if not isinstance(model, Sequential):
         raise TypeError(f"export: model must be an fxp.torch.Sequential, not "
                         f"{type(model).__name__}")
-    dataset = as_dataset(data).reshaped(model.input.shape)
+    dataset = as_dataset(data)
+    torch_shape, shape = model.input.shape, model.input.spec_shape
+    if dataset.x_train.shape[1:] == torch_shape and torch_shape != shape:
+        dataset = _transposed(dataset)
+    dataset = dataset.reshaped(shape)
     loss = "mse" if dataset.classes is None else None
     fxm, floats = to_model(model, name=name, hardware=hardware, data=dataset.section(),
                            loss=loss)
@@ -92,8 +100,8 @@ def export(model: Sequential, directory, *, name: str, data, hardware: dict | No
     x_raw = fxp_quantize(x, fxm.input_format, label="test inputs").raw
     outputs = fxm.predict_raw(x_raw)
     loss = fxm.spec.loss
-    metrics = {f"float_{k}": v for k, v in
-               scores(loss, model.float_forward(x).detach().numpy(), y).items()}
+    logits = model.float_forward(to_channels_first(x)).detach().numpy()
+    metrics = {f"float_{k}": v for k, v in scores(loss, to_channels_last(logits), y).items()}
     metrics.update({f"fixed_{k}": v for k, v in scores(loss, fxm.predict(x), y).items()})
     metrics.update({"loss": loss, "source": "fxp.torch",
                     "test_vectors": int(len(x_raw))})
@@ -103,3 +111,10 @@ def export(model: Sequential, directory, *, name: str, data, hardware: dict | No
                                 + "\n"},
                    float_weights=floats if float_weights else None)
     return fxm
+
+
+def _transposed(dataset):
+    """``dataset`` with channels-first samples moved to channels-last."""
+    return type(dataset)(to_channels_last(dataset.x_train), dataset.y_train,
+                         to_channels_last(dataset.x_test), dataset.y_test, dataset.classes,
+                         dataset.source)

@@ -37,7 +37,8 @@ def _name(name, where):
     return name
 
 
-def _positive(n, what):
+def positive_arg(n, what: str) -> int:
+    """``n`` when it is a positive int; a TypeError/ValueError naming ``what`` otherwise."""
     if isinstance(n, bool) or not isinstance(n, int):
         raise TypeError(f"{what}: expected a positive integer, not {n!r}")
     if n < 1:
@@ -75,18 +76,19 @@ class Layer(torch.nn.Module):
         """The formats being trained."""
         return []
 
-    def features_out(self, features: int) -> int:
-        """Output features for ``features`` input features."""
-        return features
+    def shape_out(self, shape: tuple) -> tuple:
+        """One sample's output shape (torch layout: channels first) for an input of ``shape``;
+        a ValueError naming the layer when the layer cannot take that shape."""
+        return shape
 
     def out_format(self, in_fmt: FixedFormat) -> FixedFormat:
         """The output's format for inputs of ``in_fmt`` (the formats in force)."""
         return self.output.fmt()
 
     @classmethod
-    def from_spec(cls, layer, features: int, weights: dict) -> Layer:
-        """The module of a resolved spec layer (concrete formats), with its float weights
-        (``"<i>.weight"``, ...) loaded."""
+    def from_spec(cls, layer, shape: tuple, weights: dict) -> Layer:
+        """The module of a resolved spec layer (concrete formats) whose input is ``shape``
+        (torch layout), with its float weights (``"<i>.weight"``, ...) loaded."""
         return cls(output=layer.output.fmt, name=layer.name)
 
     def export(self, in_fmt: FixedFormat):
@@ -108,7 +110,9 @@ class Input(torch.nn.Module):
     Parameters
     ----------
     shape : int or tuple of int
-        One sample's shape, e.g. ``64`` or ``(64,)``.
+        One sample's shape in torch's layout: ``64`` or ``(64,)`` for vectors, ``(C, L)`` for
+        1-D signals, ``(C, H, W)`` for images (the artifact's input is channels-last:
+        ``[L, C]``, ``[H, W, C]``; see :attr:`spec_shape`).
     fmt : FixedFormat or str
         A concrete format (inputs are quantized to it, as ``Model.predict`` does).
     """
@@ -119,11 +123,16 @@ class Input(torch.nn.Module):
         if not isinstance(shape, (tuple, list)) or not shape:
             raise TypeError(f"Input shape: expected a positive integer or a tuple of them, "
                             f"not {shape!r}")
-        self.shape = tuple(_positive(n, "Input shape") for n in shape)
-        if len(self.shape) != 1:
-            raise ValueError(f"Input shape: fxp.torch takes vector inputs, not shape "
+        self.shape = tuple(positive_arg(n, "Input shape") for n in shape)
+        if len(self.shape) > 3:
+            raise ValueError(f"Input shape: expected (features,), (C, L) or (C, H, W), not "
                              f"{list(self.shape)}")
         self.fmt = format_spec(fmt, "Input fmt", allow_open=False).fmt
+
+    @property
+    def spec_shape(self) -> tuple:
+        """The artifact's channels-last shape: ``(N,)``, ``(L, C)`` or ``(H, W, C)``."""
+        return channels_last_shape(self.shape)
 
     def forward(self, x: torch.Tensor, mode: str):
         if mode == "float":
@@ -163,38 +172,39 @@ class Linear(Layer):
                  accumulator="auto", output, accumulator_bits: int | None = None,
                  name: str | None = None):
         super().__init__(name)
-        self.in_features = _positive(in_features, "Linear in_features")
-        self.out_features = _positive(out_features, "Linear out_features")
+        where = type(self).__name__
+        self.in_features = positive_arg(in_features, f"{where} in_features")
+        self.out_features = positive_arg(out_features, f"{where} out_features")
         std = math.sqrt(2.0 / in_features)
         self.weight = torch.nn.Parameter(torch.randn(out_features, in_features, dtype=_F64) * std)
         self.bias = torch.nn.Parameter(torch.zeros(out_features, dtype=_F64))
-        self.weight_format = FormatField(weight, "weight", True, "Linear weight")
-        self.bias_format = FormatField(bias, "bias", True, "Linear bias")
-        self.output = FormatField(output, "output", True, "Linear output")
-        acc = format_spec(accumulator, "Linear accumulator")
+        self.weight_format = FormatField(weight, "weight", True, f"{where} weight")
+        self.bias_format = FormatField(bias, "bias", True, f"{where} bias")
+        self.output = FormatField(output, "output", True, f"{where} output")
+        acc = format_spec(accumulator, f"{where} accumulator")
         if acc.learn or not (acc.auto or acc.concrete):
-            raise ValueError(f"Linear accumulator: expected 'auto' or a concrete WRAP format, "
+            raise ValueError(f"{where} accumulator: expected 'auto' or a concrete WRAP format, "
                              f"not {accumulator!r}")
         if acc.concrete and acc.fmt.overflow is not Overflow.WRAP:
-            raise ValueError(f"Linear accumulator: an accumulator must use WRAP overflow, not "
+            raise ValueError(f"{where} accumulator: an accumulator must use WRAP overflow, not "
                              f"{acc.fmt.overflow} (saturate in the output format instead)")
         self.accumulator = acc.fmt
         if accumulator_bits is not None:
             if isinstance(accumulator_bits, bool) or not isinstance(accumulator_bits, int):
-                raise TypeError(f"Linear accumulator_bits: expected an integer >= 2, not "
+                raise TypeError(f"{where} accumulator_bits: expected an integer >= 2, not "
                                 f"{accumulator_bits!r}")
             if accumulator_bits < 2:
-                raise ValueError(f"Linear accumulator_bits: expected an integer >= 2, not "
+                raise ValueError(f"{where} accumulator_bits: expected an integer >= 2, not "
                                  f"{accumulator_bits!r}")
         self.accumulator_bits = accumulator_bits
         for key, field in (("weight", self.weight_format), ("bias", self.bias_format),
                            ("output", self.output)):
-            _register(self, key, field)
+            register_format(self, key, field)
         self.__dict__["batchnorm"] = None      # a folded BatchNorm1d (not a submodule)
 
     @classmethod
-    def from_spec(cls, layer, features, weights):
-        m = cls(features, layer.units, weight=layer.weight.fmt, bias=layer.bias.fmt,
+    def from_spec(cls, layer, shape, weights):
+        m = cls(shape[-1], layer.units, weight=layer.weight.fmt, bias=layer.bias.fmt,
                 accumulator=layer.accumulator.fmt, output=layer.output.fmt, name=layer.name)
         _load(m, weights, layer.index, (("weight", "weight"), ("bias", "bias")))
         return m
@@ -202,8 +212,23 @@ class Linear(Layer):
     def fields(self):
         return [self.weight_format, self.bias_format, self.output]
 
-    def features_out(self, features):
-        return self.out_features
+    def shape_out(self, shape):
+        if len(shape) != 1:
+            raise ValueError(f"{self.label}: a Linear takes vectors, not samples shaped "
+                             f"{list(shape)} (put a Flatten before it)")
+        if shape[0] != self.in_features:
+            raise ValueError(f"{self.label}: in_features {self.in_features} does not match "
+                             f"the {shape[0]} features of its input")
+        return (self.out_features,)
+
+    @property
+    def fan_in(self) -> int:
+        """Products summed per output."""
+        return self.in_features
+
+    def combine(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """The exact sums ``x @ w.T + b`` (float64: exact while :meth:`check_exact` holds)."""
+        return x @ w.T + b
 
     def fold(self, bn: BatchNorm1d) -> None:
         """Fold ``bn`` (the next layer) into this one's weights and bias."""
@@ -219,7 +244,7 @@ class Linear(Layer):
     def forward(self, x, in_fmt, mode):
         W, b = self.effective(x, mode)
         if mode == "float":
-            return x @ W.T + b, None
+            return self.combine(x, W, b), None
         wf, bf, of = self.weight_format, self.bias_format, self.output
         if mode == "calibrate":
             wf.calibrate(W)
@@ -227,8 +252,8 @@ class Linear(Layer):
         wq = wf.quantize(W, f"layer {self.index} weight")
         bq = bf.quantize(b, f"layer {self.index} bias")
         w_fmt, b_fmt = wf.fmt(), bf.fmt()
-        self._check_exact(wq, bq, w_fmt, b_fmt, in_fmt)
-        acc = x @ wq.T + bq
+        self.check_exact(wq, bq, w_fmt, b_fmt, in_fmt)
+        acc = self.combine(x, wq, bq)
         if self.accumulator is not None:
             with torch.no_grad():
                 raw, _ = quantize_raw(acc, self.accumulator, label=f"{self.op} accumulator",
@@ -241,7 +266,7 @@ class Linear(Layer):
             of.observe(acc)
         return of.quantize(acc, f"{self.op} output"), of.fmt()
 
-    def _check_exact(self, wq, bq, w_fmt, b_fmt, in_fmt):
+    def check_exact(self, wq, bq, w_fmt, b_fmt, in_fmt):
         """The float64 sums are exact: every partial sum's raw value is below 2**53."""
         frac = max(w_fmt.frac_bits + in_fmt.frac_bits, b_fmt.frac_bits)
         acc = self.accumulator
@@ -252,7 +277,8 @@ class Linear(Layer):
                              f"bits, fewer than the {frac} of the {term}")
         with torch.no_grad():
             xmax = max(abs(in_fmt.min), abs(in_fmt.max))
-            bound = float((wq.abs().sum(dim=1) * xmax + bq.abs()).max()) if wq.numel() else 0.0
+            bound = float((wq.abs().flatten(1).sum(dim=1) * xmax + bq.abs()).max()) \
+                if wq.numel() else 0.0
         if math.ldexp(bound, frac) >= 2.0 ** (_EXACT_BITS - 1):
             raise ValueError(f"{self.label}: the accumulator needs more than "
                              f"{_EXACT_BITS - 1} bits, past what fxp.torch computes exactly "
@@ -269,7 +295,8 @@ class Linear(Layer):
                               label=f"layer {self.index} weight")
             bq = fxp_quantize(b.detach().numpy(), self.bias_format.fmt(),
                               label=f"layer {self.index} bias")
-        acc = self.accumulator or accumulator_format(wq, in_fmt, bias=bq)
+        acc = self.accumulator or accumulator_format(wq.reshape(wq.shape[0], -1), in_fmt,
+                                                     bias=bq)
         return wq, bq, acc
 
     def export(self, in_fmt):
@@ -298,11 +325,13 @@ class Linear(Layer):
                                  "weight": str(self.weight_format.fmt()),
                                  "bias": str(self.bias_format.fmt()), "accumulator": "auto",
                                  "output": str(self.output.fmt())}, self.index)
-            trainer = dense.trainer((self.in_features,), np.random.default_rng(0), 1.0, None)
+            trainer = dense.trainer((self.fan_in,), np.random.default_rng(0), 1.0, None)
             if self.__dict__["batchnorm"] is not None:
                 trainer.fold(self.__dict__["batchnorm"])
-            # numpy views of the parameters: fxp.nn's projection updates them in place
-            trainer.W, trainer.b = self.weight.data.numpy(), self.bias.data.numpy()
+            # numpy views of the parameters: fxp.nn's projection updates them in place (the
+            # per-row L1 projection does not depend on the order of a filter's weights)
+            trainer.W = self.weight.data.view(self.out_features, -1).numpy()
+            trainer.b = self.bias.data.numpy()
             trainer.a2q_project(in_fmt, self.accumulator_bits)
 
 
@@ -325,7 +354,7 @@ class BatchNorm1d(Layer):
 
     def __init__(self, num_features: int, *, eps: float = 1e-3, name: str | None = None):
         super().__init__(name)
-        self.num_features = _positive(num_features, "BatchNorm1d num_features")
+        self.num_features = positive_arg(num_features, "BatchNorm1d num_features")
         if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
             raise ValueError(f"BatchNorm1d eps: expected a positive number, not {eps!r}")
         self.eps = float(eps)
@@ -335,8 +364,8 @@ class BatchNorm1d(Layer):
         self.register_buffer("running_var", torch.ones(num_features, dtype=_F64))
 
     @classmethod
-    def from_spec(cls, layer, features, weights):
-        m = cls(features, eps=layer.eps, name=layer.name)
+    def from_spec(cls, layer, shape, weights):
+        m = cls(shape[-1], eps=layer.eps, name=layer.name)
         _load(m, weights, layer.index, (("weight", "gamma"), ("bias", "beta"),
                                         ("running_mean", "mean"), ("running_var", "var")))
         return m
@@ -378,7 +407,7 @@ class _Elementwise(Layer):
         super().__init__(name)
         self.output = FormatField(output, "output", self.output_signed,
                                   f"{type(self).__name__} output")
-        _register(self, "output", self.output)
+        register_format(self, "output", self.output)
 
     def fields(self):
         return [self.output]
@@ -439,7 +468,7 @@ class LeakyReLU(_Elementwise):
         self.alpha = 2.0 ** -self.shift
 
     @classmethod
-    def from_spec(cls, layer, features, weights):
+    def from_spec(cls, layer, shape, weights):
         return cls(layer.alpha, output=layer.output.fmt, name=layer.name)
 
     def function(self, x):
@@ -459,7 +488,7 @@ class _Table(Layer):
         super().__init__(name)
         where = type(self).__name__
         self.output = FormatField(output, "output", self.output_signed, f"{where} output")
-        _register(self, "output", self.output)
+        register_format(self, "output", self.output)
         if table_bits is not None and (isinstance(table_bits, bool) or
                                        not isinstance(table_bits, int) or
                                        not 1 <= table_bits <= 16):
@@ -469,7 +498,7 @@ class _Table(Layer):
         self._tables = {}
 
     @classmethod
-    def from_spec(cls, layer, features, weights):
+    def from_spec(cls, layer, shape, weights):
         return cls(output=layer.output.fmt, table_bits=layer.table_bits, name=layer.name)
 
     def fields(self):
@@ -560,8 +589,14 @@ class Argmax(Layer):
         super().__init__(name)
 
     @classmethod
-    def from_spec(cls, layer, features, weights):
+    def from_spec(cls, layer, shape, weights):
         return cls(name=layer.name)
+
+    def shape_out(self, shape):
+        if len(shape) != 1:
+            raise ValueError(f"{self.label}: Argmax takes vectors, not samples shaped "
+                             f"{list(shape)}")
+        return ()
 
     def forward(self, x, in_fmt, mode):
         if mode != "eval":
@@ -575,12 +610,34 @@ class Argmax(Layer):
         return self._entry({}), {}, {}, in_fmt
 
 
-def _register(module, key: str, field: FormatField) -> None:
+def register_format(module, key: str, field: FormatField) -> None:
     """A field's state as a buffer ``<key>_format_state``, its learned fraction bits as the
     parameter ``<key>_frac_bits``."""
     module.register_buffer(f"{key}_format_state", field.state)
     if field.f is not None:
         module.register_parameter(f"{key}_frac_bits", field.f)
+
+
+def channels_last_shape(shape: tuple) -> tuple:
+    """A sample shape in torch's layout (``(N,)``, ``(C, L)``, ``(C, H, W)``) in the spec's
+    channels-last one (``(N,)``, ``(L, C)``, ``(H, W, C)``)."""
+    return tuple(shape) if len(shape) < 2 else (*shape[1:], shape[0])
+
+
+def to_channels_last(x):
+    """A batch ``(n, C, ...)`` (tensor or array) moved to ``(n, ..., C)``; vectors unchanged."""
+    if x.ndim < 3:
+        return x
+    order = (0, *range(2, x.ndim), 1)
+    return x.permute(*order) if isinstance(x, torch.Tensor) else x.transpose(order)
+
+
+def to_channels_first(x):
+    """The inverse of :func:`to_channels_last`."""
+    if x.ndim < 3:
+        return x
+    order = (0, x.ndim - 1, *range(1, x.ndim - 1))
+    return x.permute(*order) if isinstance(x, torch.Tensor) else x.transpose(order)
 
 
 def _load(module, weights, index, keys):
@@ -591,6 +648,6 @@ def _load(module, weights, index, keys):
                 np.asarray(weights[f"{index}.{key}"], dtype=np.float64)))
 
 
-# The module of each spec layer type (from_float builds a resolved spec's network with it).
+# The module of each spec layer type (fxp.torch.conv registers the convolutional ones).
 MODULES = {cls.spec_type: cls for cls in (Linear, BatchNorm1d, ReLU, LeakyReLU, Sigmoid, Tanh,
                                           Argmax)}

@@ -125,9 +125,11 @@ def from_float(module, *, input_format, calibration, weight="fixed<8,auto>", bia
 
 def _sequential(spec, in_fmt, weights) -> Sequential:
     """The fxp.torch network of a resolved spec, with the float weights loaded."""
-    mods, features = [Input(spec.input_shape, in_fmt)], spec.input_shape[-1]
+    mods = [Input(spec.input_shape, in_fmt)]
+    shape = mods[0].shape
     for layer in spec.layers:
-        m = MODULES[layer.type].from_spec(layer, features, weights)
-        features = m.features_out(features)
+        m = MODULES[layer.type].from_spec(layer, shape, weights)
+        m.index = layer.index
+        shape = m.shape_out(shape)
         mods.append(m)
     return Sequential(*mods).eval()

@@ -20,13 +20,14 @@ class Sequential(torch.nn.Module):
         The input's shape and format (first).
     *layers : Layer
         :class:`Linear`, :class:`BatchNorm1d` (after a Linear: folded into it),
-        :class:`ReLU`, :class:`LeakyReLU`, :class:`Sigmoid`, :class:`Tanh`, and
-        :class:`Argmax` last.
+        :class:`Conv1d`, :class:`Conv2d`, the pools, :class:`Flatten`, :class:`ReLU`,
+        :class:`LeakyReLU`, :class:`Sigmoid`, :class:`Tanh`, and :class:`Argmax` last.
 
     Notes
     -----
-    ``forward(x)`` takes floats ``(batch, features)`` (any float dtype or a numpy array) and
-    computes in float64. In ``train()`` mode it returns the logits through the fake-quantized
+    ``forward(x)`` takes floats ``(batch, *input.shape)`` in torch's layout (``(batch, C, H,
+    W)`` for images; any float dtype or a numpy array) and computes in float64; tensors stay
+    in torch's layout (the artifact's are channels-last, see :mod:`fxp.torch.conv`). In ``train()`` mode it returns the logits through the fake-quantized
     network (gradients by straight-through estimators); in ``eval()`` mode every value equals
     the exported artifact's (``fxp.nn.Model.predict``), an Argmax giving int64 class indices.
     """
@@ -46,24 +47,22 @@ class Sequential(torch.nn.Module):
                                 f"{type(layer).__name__}")
         self.input = layers[0]
         self.layers = torch.nn.ModuleList(layers[1:])
-        features = self.input.shape[-1]
+        shape = self.input.shape
         for k, layer in enumerate(self.layers):
             layer.index = k
-            if isinstance(layer, Linear) and layer.in_features != features:
-                raise ValueError(f"{layer.label}: in_features {layer.in_features} does not "
-                                 f"match the {features} features of its input")
             if isinstance(layer, BatchNorm1d):
                 prev = self.layers[k - 1] if k else None
                 if not isinstance(prev, Linear):
                     raise ValueError(f"{layer.label}: BatchNorm1d must follow a Linear (it is "
                                      f"folded into it)")
-                if layer.num_features != features:
+                if layer.num_features != shape[0]:
                     raise ValueError(f"{layer.label}: num_features {layer.num_features} does "
-                                     f"not match the {features} features of its input")
+                                     f"not match the {shape[0]} features of its input")
                 prev.fold(layer)
             if isinstance(layer, Argmax) and k != len(self.layers) - 1:
                 raise ValueError(f"{layer.label}: Argmax must be the last layer")
-            features = layer.features_out(features)
+            shape = layer.shape_out(shape)
+        self.output_shape = shape
 
     # -- running ----------------------------------------------------------------------------
     def _inputs(self, x) -> torch.Tensor:
@@ -98,7 +97,8 @@ class Sequential(torch.nn.Module):
 
         Parameters
         ----------
-        x_raw : array_like of int, shape (batch, features)
+        x_raw : array_like of int, shape (batch, *input.shape)
+            In torch's layout (channels first); tensor outputs are too.
         """
         raw = np.asarray(x_raw)
         if raw.dtype.kind not in "iu":

@@ -12,8 +12,8 @@ W = dict(weight="fixed<6,1>", bias="fixed<8,3>", output="fixed<8,3>")
 @pytest.mark.parametrize("make,exc,message", [
     (lambda: ft.Input("64", "fixed<8,3>"), TypeError,
      "Input shape: expected a positive integer or a tuple of them, not '64'"),
-    (lambda: ft.Input((8, 8), "fixed<8,3>"), ValueError,
-     "Input shape: fxp.torch takes vector inputs, not shape [8, 8]"),
+    (lambda: ft.Input((2, 8, 8, 1), "fixed<8,3>"), ValueError,
+     "Input shape: expected (features,), (C, L) or (C, H, W), not [2, 8, 8, 1]"),
     (lambda: ft.Input(0, "fixed<8,3>"), ValueError,
      "Input shape: expected a positive integer, not 0"),
     (lambda: ft.Input(4, "fixed<8,auto>"), ValueError,
