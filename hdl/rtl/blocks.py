@@ -10,7 +10,7 @@ from fxp import FixedFormat
 from fxp.nn import Model
 
 from .activation import LUT, Argmax, ReLU
-from .conv import check_stream, conv_block, conv_fields, flatten_block, global_pool_block, \
+from .conv import conv_block, conv_fields, flatten_block, global_pool_block, \
     pool_block, pool_fields
 from .dense import DenseFolded, DenseParallel
 from .leaky_relu import leaky_relu_block, leaky_relu_fields
@@ -138,8 +138,8 @@ BLOCKS = {
     "argmax": BlockKind(argmax_block),
     "batchnorm": None,
     "leaky_relu": BlockKind(leaky_relu_block, leaky_relu_fields),
-    "conv2d": BlockKind(conv_block, conv_fields, check_stream),
-    "conv1d": BlockKind(conv_block, conv_fields, check_stream),
+    "conv2d": BlockKind(conv_block, conv_fields),
+    "conv1d": BlockKind(conv_block, conv_fields),
     "maxpool2d": BlockKind(pool_block, pool_fields),
     "maxpool1d": BlockKind(pool_block, pool_fields),
     "avgpool2d": BlockKind(pool_block, pool_fields),

@@ -3,7 +3,9 @@
 A conv layer is a :class:`~hdl.rtl.stream.SlidingWindow` feeding a
 :class:`~hdl.rtl.dense.DenseParallel` over each window (the weights ``(filters, kh, kw, C)``
 as ``(filters, kh * kw * C)``, the window's order): one output pixel per window, one input
-pixel per cycle. Padding ``same`` with a non-zero pad is not in the streaming RTL yet.
+pixel per cycle. Padding ``same`` with a non-zero pad puts a :class:`~hdl.rtl.stream.Pad`
+before the windows: the padded image streams one pixel per cycle, the image's pixels wait
+while its zeros go out (a frame then takes the padded image's pixel count in cycles).
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from __future__ import annotations
 from fxp.nn.layers.pool import mean_format
 
 from .dense import DenseParallel
-from .stream import Chain, Flatten, GlobalAvgPool, PoolReduce, SlidingWindow, frame_beats
+from .stream import Chain, Flatten, GlobalAvgPool, Pad, PoolReduce, SlidingWindow, frame_beats
 
-__all__ = ["Conv", "Pool", "check_stream", "conv_block", "conv_fields", "pool_block",
+__all__ = ["Conv", "Pool", "conv_block", "conv_fields", "pool_block",
            "pool_fields", "global_pool_block",
            "flatten_block"]
 
@@ -32,18 +34,23 @@ def _geometry(ctx):
     return ((shape[0], 1) if len(shape) == 2 else tuple(shape[:2])), shape[-1]
 
 
-def check_stream(model, layer) -> None:
-    """Refuse what the pixel stream cannot do yet: padding with a non-zero pad."""
-    win = layer.window(model.inputs[layer.index][0])
-    if any(p for pair in win.pads for p in pair):
-        raise ValueError(f"{layer.label}: padding 'same' with a non-zero pad has no "
-                         f"streaming RTL yet; use padding 'valid'")
+def _windowed_before(ctx) -> bool:
+    """Whether a layer before this one streams windows (its pixels then come with gaps)."""
+    return any(getattr(layer, "window", None) is not None and layer.type != "global_avgpool"
+               for layer in ctx.model.spec.layers[:ctx.layer.index])
 
 
-def _window(ctx, win):
+def _windows(ctx, win) -> list:
+    """``[("pad", Pad)]`` when the layer pads, then ``("window", SlidingWindow)``."""
     size, c = _geometry(ctx)
-    return SlidingWindow(fmt=ctx.in_fmt, channels=c, size=size, kernel=win.kernel,
-                         stride=win.stride)
+    parts = []
+    if any(p for pair in win.pads for p in pair):
+        pad = Pad(fmt=ctx.in_fmt, channels=c, size=size, pads=win.pads,
+                  gated=not _windowed_before(ctx))
+        parts.append(("pad", pad))
+        size = pad.out_size
+    return parts + [("window", SlidingWindow(fmt=ctx.in_fmt, channels=c, size=size,
+                                             kernel=win.kernel, stride=win.stride))]
 
 
 def conv_block(ctx):
@@ -51,12 +58,11 @@ def conv_block(ctx):
     layer, i = ctx.layer, ctx.layer.index
     shape = ctx.model.inputs[i][0]
     win = layer.window(shape)
-    window = _window(ctx, win)
     w = ctx.model.weight(i)
     dense = DenseParallel(weight=w.reshape(w.shape[0], -1), bias=ctx.model.bias(i),
                           in_fmt=ctx.in_fmt, acc_fmt=layer.accumulator.fmt,
                           out_fmt=layer.output.fmt, pipeline=ctx.pipeline)
-    return Conv([("window", window), ("dense", dense)])
+    return Conv(_windows(ctx, win) + [("dense", dense)])
 
 
 def conv_fields(ctx, block) -> dict:
@@ -75,14 +81,13 @@ def pool_block(ctx):
     shape = ctx.model.inputs[layer.index][0]
     win = layer.window(shape)
     _, c = _geometry(ctx)
-    window = _window(ctx, win)
     if layer.type.startswith("max"):
         reduce = PoolReduce(op="max", n=win.count, channels=c, in_fmt=ctx.in_fmt)
     else:
         reduce = PoolReduce(op="avg", n=win.count, channels=c, in_fmt=ctx.in_fmt,
                             mean_fmt=mean_format(ctx.in_fmt, win.count),
                             out_fmt=None if layer.output is None else layer.output.fmt)
-    return Pool([("window", window), ("reduce", reduce)])
+    return Pool(_windows(ctx, win) + [("reduce", reduce)])
 
 
 def pool_fields(ctx, block) -> dict:

@@ -21,7 +21,7 @@ from fxp import FixedFormat
 from .common import as_format, fmt_shape, positive_int, vector_layout
 from .requantize import requantize
 
-__all__ = ["SlidingWindow", "PoolReduce", "GlobalAvgPool", "Flatten", "Chain", "frame_beats",
+__all__ = ["Pad", "SlidingWindow", "PoolReduce", "GlobalAvgPool", "Flatten", "Chain", "frame_beats",
            "beat_times"]
 
 
@@ -74,6 +74,131 @@ class _Registered(wiring.Component):
     @property
     def ii(self) -> int:
         return 1
+
+
+class Pad(wiring.Component):
+    """The zeros of padding ``same`` inserted into a raster pixel stream.
+
+    The output is the padded image ``(H + top + bottom, W + left + right)`` in raster order:
+    an image pixel is passed on when it is taken; a padding pixel is a zero beat the block
+    makes itself. A padding beat that comes before an image pixel of the same frame is made
+    only while that pixel is offered (``i.valid``) when ``gated``, so that every frame, the
+    first one after reset included, keeps the same timing (for a pad fed one pixel per cycle:
+    the model's input); ungated, it goes out as soon as it can, so that a pad fed by windows
+    (whose pixels come with gaps) has its zeros out before the next pixel comes and does not
+    stall the blocks before it. The padding after the frame's last pixel goes out at once.
+    The block takes at most one pixel per cycle and needs ``ii`` = padded pixels cycles per
+    frame (the image pixels wait while padding goes out). Registered output.
+
+    Parameters
+    ----------
+    fmt : FixedFormat or str
+    channels : int
+    size : tuple of int
+        ``(H, W)`` of the image.
+    pads : tuple of (int, int)
+        ``((top, bottom), (left, right))``, as :attr:`fxp.nn.layers.window.Window.pads`.
+    gated : bool, default True
+        Padding before a pixel waits for that pixel to be offered.
+
+    Attributes
+    ----------
+    i, o : stream of ``vector_layout(fmt, channels)``
+    out_size : tuple of int
+        The padded ``(H', W')``.
+    """
+
+    def __init__(self, *, fmt, channels, size, pads, gated: bool = True):
+        self._gated = bool(gated)
+        self._fmt = as_format(fmt, "Pad format")
+        self._c = positive_int(channels, "Pad channels")
+        self._size = _pair(size, "Pad size")
+        try:
+            (t, b), (lf, r) = pads
+        except (TypeError, ValueError):
+            raise TypeError(f"Pad pads must be ((top, bottom), (left, right)), not "
+                            f"{pads!r}") from None
+        for v in (t, b, lf, r):
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"Pad pads must be non-negative integers, not {pads!r}")
+        self._pads = ((t, b), (lf, r))
+        layout = vector_layout(self._fmt, self._c)
+        super().__init__({"i": In(stream.Signature(layout)), "o": Out(stream.Signature(layout))})
+
+    @property
+    def out_fmt(self) -> FixedFormat:
+        return self._fmt
+
+    @property
+    def out_size(self) -> tuple:
+        (h, w), ((t, b), (lf, r)) = self._size, self._pads
+        return h + t + b, w + lf + r
+
+    @property
+    def latency(self) -> int:
+        return 1
+
+    @property
+    def ii(self) -> int:
+        ph, pw = self.out_size
+        return ph * pw
+
+    def _inside(self, y: int, x: int) -> bool:
+        (h, w), ((t, _), (lf, _)) = self._size, self._pads
+        return t <= y < t + h and lf <= x < lf + w
+
+    def beat_times(self, times) -> list:
+        ph, pw = self.out_size
+        out, prev, k = [], -1, 0          # k: the next image pixel
+        for y in range(ph):
+            for x in range(pw):
+                if self._inside(y, x):
+                    prev = max(prev + 1, times[k] + 1)
+                    k += 1
+                elif self._gated and k < len(times):   # waits for the next pixel
+                    prev = max(prev + 1, times[k] + 1)
+                else:                                   # at once
+                    prev += 1
+                out.append(prev)
+        return out
+
+    def elaborate(self, platform):
+        m = Module()
+        (h, w), ((t, _), (lf, _)) = self._size, self._pads
+        ph, pw = self.out_size
+        row = Signal(range(ph), name="pad_row") if ph > 1 else Const(0, 1)
+        col = Signal(range(pw), name="pad_col") if pw > 1 else Const(0, 1)
+        in_row = _one_hot_rows(ph, lambda y: t <= y < t + h).bit_select(row, 1)
+        in_col = _one_hot_rows(pw, lambda x: lf <= x < lf + w).bit_select(col, 1)
+        past_row = _one_hot_rows(ph, lambda y: y >= t + h).bit_select(row, 1)
+        last_row = _one_hot_rows(ph, lambda y: y == t + h - 1).bit_select(row, 1)
+        past_col = _one_hot_rows(pw, lambda x: x >= lf + w).bit_select(col, 1)
+        inside = Signal(name="pad_inside")
+        tail = Signal(name="pad_tail")
+        valid = Signal(name="pad_valid")
+        step = Signal(name="pad_step")
+        data = Signal(vector_layout(self._fmt, self._c), name="pad_data")
+        free = ~valid | self.o.ready
+        m.d.comb += [inside.eq(in_row & in_col), tail.eq(past_row | (last_row & past_col)),
+                     self.i.ready.eq(free & inside),
+                     step.eq(free & (self.i.valid | ~inside) if not self._gated else
+                             free & (self.i.valid | (tail & ~inside))),
+                     self.o.valid.eq(valid), self.o.payload.eq(data)]
+        with m.If(step):
+            m.d.sync += [valid.eq(1),
+                         data.eq(Mux(inside, self.i.payload.as_value(), 0))]
+            if pw > 1:
+                with m.If(col == pw - 1):
+                    m.d.sync += col.eq(0)
+                    if ph > 1:
+                        m.d.sync += row.eq(Mux(row == ph - 1, 0, row + 1))
+                with m.Else():
+                    m.d.sync += col.eq(col + 1)
+            elif ph > 1:
+                m.d.sync += row.eq(Mux(row == ph - 1, 0, row + 1))
+        with m.Elif(self.o.ready):
+            m.d.sync += valid.eq(0)
+        return m
 
 
 class SlidingWindow(_Registered):

@@ -1,7 +1,8 @@
 """Streamed CNNs on the real simulators: the bundled digits CNN (one pixel per beat) on
-Verilator at full rate (exactly the manifest's cycles), small 2-D (every mode) and 1-D models
-with random weights on Icarus under idle cycles and backpressure, and a flipped conv weight
-caught; every output bit against the emulator."""
+Verilator at full rate (exactly the manifest's cycles), the mixed every-mode CNN (padding
+same and valid, pools, flatten, dense, argmax) with random weights on Icarus under idle
+cycles and backpressure and on Verilator at full rate, a 1-D model on Icarus, and a flipped
+conv weight caught; every output bit against the emulator."""
 
 import os
 
@@ -17,7 +18,7 @@ from sim.golden import expected_outputs
 from sim.runner import run
 from sim.stimulus import stimulus
 
-from tests.hdl.rtl.test_stream import IMAGE, SEQUENCE, _frames, _random_model
+from tests.hdl.rtl.test_stream import MIXED, SEQUENCE, _frames, _padded_ii, _random_model
 
 from .artifacts import ROOT, with_rtl
 
@@ -49,19 +50,43 @@ def test_digits_cnn_on_verilator_at_full_rate(digits_cnn):
     assert result.bench.cycles == (TESTS + 40 - 1) * 64 + man.latency + 1
 
 
-# (Verilator runs the digits CNN above; a second Verilator build costs the suite ~100 s)
-@pytest.mark.parametrize("doc, simulator", [(IMAGE, "icarus"), (SEQUENCE, "icarus")],
-                         ids=["cnn_mix-icarus", "seq_mix-icarus"])
-def test_random_cnns_under_backpressure(doc, simulator, tmp_path):
-    # every quantization and overflow mode (2-D), conv1d and the 1-D and global pools
-    model = _random_model(doc, seed=5)
+@pytest.fixture(scope="module")
+def every_mode_cnn(tmp_path_factory):
+    """The mixed every-mode CNN (same and valid convs, pools, a table, dense, argmax) with
+    random weights, 10 test images (the extremes first)."""
+    model = _random_model(MIXED, seed=5)
     x = _frames(model, 10, seed=6)
     with fxp.overflow_policy("ignore"):      # random weights wrap their WRAP formats
         y = model.predict_raw(x)
-    art = tmp_path / doc["name"]
+    art = tmp_path_factory.mktemp("every_mode_cnn") / MIXED["name"]
     write_artifact(art, model.spec, model.params, {"inputs": x, "outputs": y})
     assert np.array_equal(load_vectors(art)["inputs"], x)
-    _check(run(with_rtl(art, tmp_path / "rtl"), simulator, vectors=20, seed=3), 30)
+    return with_rtl(art, tmp_path_factory.mktemp("every_mode_cnn_rtl") / MIXED["name"])
+
+
+def test_every_mode_cnn_on_icarus_under_backpressure(every_mode_cnn):
+    _check(run(every_mode_cnn, "icarus", vectors=30, seed=3), 40)
+
+
+def test_every_mode_cnn_on_verilator_at_full_rate(every_mode_cnn):
+    # the first conv pads (same): a frame takes its padded 11 x 9 pixels, not 9 x 8
+    man = Manifest.load(os.path.join(every_mode_cnn, "rtl"))
+    assert (man.ii, man.input_beats) == (_padded_ii(Model.load(every_mode_cnn)), 72)
+    assert man.ii == 99
+    result = run(every_mode_cnn, "verilator", vectors=60, seed=4, full_rate=True)
+    _check(result, 70)
+    assert result.bench.cycles == (70 - 1) * man.ii + man.latency + 1
+
+
+def test_conv1d_cnn_on_icarus_under_backpressure(tmp_path):
+    # conv1d and the 1-D and global pools
+    model = _random_model(SEQUENCE, seed=5)
+    x = _frames(model, 10, seed=6)
+    with fxp.overflow_policy("ignore"):
+        y = model.predict_raw(x)
+    art = tmp_path / SEQUENCE["name"]
+    write_artifact(art, model.spec, model.params, {"inputs": x, "outputs": y})
+    _check(run(with_rtl(art, tmp_path / "rtl"), "icarus", vectors=20, seed=3), 30)
 
 
 def test_one_flipped_conv_weight_is_caught(tmp_path):

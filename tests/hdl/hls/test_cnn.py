@@ -19,6 +19,8 @@ from hdl.hls.aptypes import ap_types_dir
 from hdl.hls.csim import compile_csim, random_inputs, run_csim
 from hdl.hls.generate import generate_hls, render_hls
 
+from tests.hdl.rtl.test_stream import MIXED
+
 from .conftest import ROOT, random_artifact
 
 pytestmark = pytest.mark.oracle
@@ -124,7 +126,13 @@ def digits_cnn(tmp_path_factory):
     return out
 
 
-MODELS = ["image", "sequence", "digits_cnn"]
+@pytest.fixture(scope="module")
+def every_mode_cnn(tmp_path_factory):
+    """The mixed every-mode CNN that Icarus and Verilator also run (tests/sim/test_cnn.py)."""
+    return random_artifact(tmp_path_factory, MIXED, "every_mode_cnn", seed=3)
+
+
+MODELS = ["image", "sequence", "digits_cnn", "every_mode_cnn"]
 
 
 def _project(artifact, tmp_path):

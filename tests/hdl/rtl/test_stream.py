@@ -14,7 +14,7 @@ from fxp.nn import Model, parse_spec
 from fxp.nn.layers.window import Window
 from fxp.nn import write_artifact
 from hdl.rtl.emit import build_manifest, generate_rtl
-from hdl.rtl.stream import SlidingWindow
+from hdl.rtl.stream import Pad, SlidingWindow
 from hdl.rtl.top import ModelTop
 
 from .streamsim import run_stream
@@ -36,6 +36,23 @@ def test_sliding_window_emits_every_window_in_raster_order(size, kernel, stride,
     assert dut.out_size == win.out
     got, _ = run_stream(dut, beats, expect=len(want), seed=len(beats))
     assert np.array_equal(np.array(_signed(got, fmt)), want)
+
+
+@pytest.mark.parametrize("size, pads, channels", [
+    ((4, 5), ((1, 1), (1, 1)), 2), ((5, 4), ((0, 1), (1, 2)), 1), ((7, 1), ((1, 2), (0, 0)), 3),
+    ((2, 2), ((2, 0), (0, 3)), 1)], ids=["1-all", "uneven", "1d", "top-right"])
+@pytest.mark.parametrize("gated", [True, False], ids=["gated", "free"])
+def test_pad_streams_the_zero_padded_image(size, pads, channels, gated):
+    rng = np.random.default_rng(sum(size))
+    fmt = fxp.FixedFormat(6, 2)
+    frames = rng.integers(fmt.raw_min, fmt.raw_max, (3, *size, channels), endpoint=True)
+    beats = [list(px) for f in frames for px in f.reshape(-1, channels)]
+    want = np.pad(frames, ((0, 0), *pads, (0, 0))).reshape(-1, channels)
+    dut = Pad(fmt=fmt, channels=channels, size=size, pads=pads, gated=gated)
+    assert dut.out_size == tuple(n + a + b for n, (a, b) in zip(size, pads))
+    got, _ = run_stream(dut, beats, expect=len(want), seed=len(beats))
+    assert np.array_equal(np.array(_signed(got, fmt)), want)
+    assert dut.ii == len(want) // 3
 
 
 def _random_model(doc, seed):
@@ -103,6 +120,75 @@ STREAM_OUT = {   # the output is still an image: it streams out too
 }
 
 
+PADDED = {   # padding 'same': uneven pads with stride 2 first, then after other blocks
+    "name": "pad_mix", "input": {"shape": [6, 5, 2], "format": "fixed<6,2>"},
+    "layers": [
+        _layer("conv2d", filters=3, kernel=[3, 2], stride=[2, 2], padding="same",
+               weight="fixed<4,1>", bias="fixed<6,2>", accumulator="fixed<14,6>",
+               output="fixed<7,3,RND_CONV,SAT>"),
+        _layer("relu", output="ufixed<5,2,RND_CONV,SAT>"),
+        _layer("conv2d", filters=2, kernel=[3, 3], padding="same", weight="fixed<4,1>",
+               bias="fixed<6,2>", accumulator="fixed<16,6>", output="fixed<8,4,RND,SAT>"),
+        _layer("maxpool2d", pool=[1, 2], stride=[1, 1]),
+        _layer("flatten"),
+        _layer("dense", units=3, weight="fixed<4,0>", bias="fixed<4,0>",
+               accumulator="fixed<14,5>", output="fixed<8,4,RND,WRAP>"),
+    ],
+    "hardware": {"pipeline": 1},
+}
+
+PADDED_1D = {
+    "name": "pad_seq", "input": {"shape": [9, 2], "format": "ufixed<5,3>"},
+    "layers": [
+        _layer("conv1d", filters=3, kernel=4, stride=1, padding="same", weight="fixed<5,1>",
+               bias="fixed<6,2>", accumulator="fixed<16,6>", output="fixed<8,4,RND_CONV,SAT>"),
+        _layer("conv1d", filters=2, kernel=3, stride=2, padding="same", weight="fixed<5,1>",
+               bias="fixed<6,2>", accumulator="fixed<16,7>", output="fixed<8,4,RND,SAT>"),
+    ],
+    "hardware": {"pipeline": 2},
+}
+
+# The issue's mixed CNN, also simulated in Icarus and Verilator (tests/sim/test_cnn.py) and
+# C-simulated (tests/hdl/hls/test_cnn.py): conv2d same (stride 2, uneven pads) and valid,
+# maxpool, avgpool, a table, flatten, dense, argmax; every quantization and overflow mode in
+# some output; the first accumulator too narrow on purpose (it wraps).
+MIXED = {
+    "name": "cnn_every_mode", "input": {"shape": [9, 8, 2], "format": "fixed<6,2>"},
+    "layers": [
+        _layer("conv2d", filters=4, kernel=[3, 3], stride=[2, 2], padding="same",
+               weight="fixed<4,1>", bias="fixed<6,2>", accumulator="fixed<12,5>",
+               output="fixed<8,3,RND_INF,SAT_SYM>"),
+        _layer("relu", output="ufixed<6,3,RND_CONV,SAT_ZERO>"),
+        _layer("maxpool2d", pool=[2, 1], stride=[1, 1]),
+        _layer("conv2d", filters=3, kernel=[2, 2], weight="fixed<5,2>", bias="fixed<7,3>",
+               accumulator="fixed<20,8>", output="fixed<8,3,TRN_ZERO,WRAP_SM>"),
+        _layer("leaky_relu", alpha=0.25, output="fixed<7,2,RND_ZERO,WRAP>"),
+        _layer("tanh", output="fixed<6,1,TRN,SAT>", table_bits=7),
+        _layer("avgpool2d", pool=[1, 2], stride=[1, 1], output="fixed<7,1,RND_MIN_INF,SAT>"),
+        _layer("flatten"),
+        _layer("dense", units=5, weight="fixed<5,1>", bias="fixed<8,3>",
+               accumulator="fixed<20,8>", output="fixed<8,3,RND,SAT>"),
+        _layer("argmax"),
+    ],
+    "hardware": {"pipeline": 1},
+}
+
+STREAMED = [IMAGE, SEQUENCE, STREAM_OUT, PADDED, PADDED_1D, MIXED]
+
+
+def _padded_ii(model) -> int:
+    """Cycles per frame: the input's pixels, or a padded layer's padded image (fxp.nn's
+    windows)."""
+    ii = int(np.prod(model.input_shape[:-1]))
+    for layer in model.spec.layers:
+        if getattr(layer, "padding", "valid") == "same":
+            shape = model.inputs[layer.index][0]
+            win = layer.window(shape)
+            size = (shape[0], 1) if len(shape) == 2 else shape[:2]
+            ii = max(ii, int(np.prod([n + a + b for n, (a, b) in zip(size, win.pads)])))
+    return ii
+
+
 def _frames(model, count, seed):
     fmt = model.input_format
     rng = np.random.default_rng(seed)
@@ -117,7 +203,7 @@ def _signed(rows, fmt):
             for row in rows]
 
 
-@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT], ids=lambda d: d["name"])
+@pytest.mark.parametrize("doc", STREAMED, ids=lambda d: d["name"])
 def test_streamed_tops_match_the_emulator(doc):
     model = _random_model(doc, seed=len(doc["layers"]))
     top = ModelTop(model=model)
@@ -131,7 +217,7 @@ def test_streamed_tops_match_the_emulator(doc):
     assert top.input_beats == len(beats) // len(x)
 
 
-@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT], ids=lambda d: d["name"])
+@pytest.mark.parametrize("doc", STREAMED, ids=lambda d: d["name"])
 def test_full_rate_takes_the_advertised_cycles(doc):
     model = _random_model(doc, seed=1)
     top = ModelTop(model=model)
@@ -142,19 +228,12 @@ def test_full_rate_takes_the_advertised_cycles(doc):
     with fxp.overflow_policy("ignore"):
         expect = n * top.output_beats
         _, cycles = run_stream(top, beats, idle=0, stall=0, expect=expect)
-    assert man.ii == top.input_beats            # one pixel per cycle
+    assert man.ii == _padded_ii(model)          # one (padded) pixel per cycle
     assert cycles == (n - 1) * man.ii + man.latency + 1
     assert (man.input_beats, man.output_beats) == (top.input_beats, top.output_beats)
 
 
-def test_padding_same_is_refused_by_name():
-    doc = {**STREAM_OUT, "layers": [{**STREAM_OUT["layers"][0], "padding": "same"}]}
-    with pytest.raises(ValueError, match=r"^layer 0 \(conv2d\): padding 'same' with a "
-                                         r"non-zero pad has no streaming RTL yet"):
-        ModelTop(model=_random_model(doc, seed=0))
-
-
-@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT, "sm_vec"],
+@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT, PADDED, "sm_vec"],
                          ids=lambda d: d if isinstance(d, str) else d["name"])
 def test_streamed_verilog_lints_clean_and_is_deterministic(doc, tmp_path):
     doc = SOFTMAX[0] if doc == "sm_vec" else doc
