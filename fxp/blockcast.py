@@ -19,7 +19,6 @@ from .rounding import EXACT_BELOW, round_fraction, round_to_int64
 __all__ = ["BLOCK", "limits", "quantize_float64", "IntStage", "cast_int64", "check_nan", "check_inf"]
 
 BLOCK = 1 << 17
-_INT_CLIP = 2.0 ** 51   # below this, rounding is exact with the cheap formulas; clip as int64
 # 128K values: the working set stays in the L3 cache and numpy's per-call overhead is small.
 _U64 = np.uint64
 
@@ -69,69 +68,108 @@ class IntStage:
             self.raw_min = raw_min if self.raw_min is None else min(self.raw_min, raw_min)
             self.raw_max = raw_max if self.raw_max is None else max(self.raw_max, raw_max)
 
-    def __call__(self, q: np.ndarray, offset: int, floor=None, extremes=None):
+    def _scratch(self, n: int):
+        if self._mask is None or self._mask.size < n:
+            self._mask = np.empty(n, dtype=bool)
+            self._tmp = np.empty(n, dtype=bool)
+            self._flip = np.empty(n, dtype=np.int64)
+            self._bits = np.empty(n, dtype=np.int64)
+
+    def __call__(self, q: np.ndarray, offset: int, floor_at=None, extremes=None):
         """Handle overflow of the rounded int64 block ``q`` (flat index ``offset``) in place.
 
-        ``floor()`` gives the unrounded floor of the block (WRAP_SM only; default ``q``);
-        ``extremes``, when known, is ``(q.min(), q.max())``.
+        ``floor_at(idx)`` gives the unrounded floor at block indices ``idx`` (WRAP_SM only;
+        default ``q``: nothing was rounded); ``extremes``, when known, is ``(q.min(), q.max())``.
         """
         lo, hi, mode = self.lo, self.hi, self.mode
         qmin, qmax = extremes if extremes is not None else (int(q.min()), int(q.max()))
         if lo <= qmin and qmax <= hi:
             return
+        self._scratch(q.size)
+        if not mode.saturates and self.fmt.signed and self.fmt.bits <= 62:
+            self._wrap_signed(q, offset, floor_at, qmin, qmax)
+            return
         below, above = qmin < lo, qmax > hi
         mask = None
-        if self.stats or mode is Overflow.SAT_ZERO or mode is Overflow.WRAP_SM:
-            if self._mask is None or self._mask.size < q.size:
-                self._mask = np.empty(q.size, dtype=bool)
-                self._tmp = np.empty(q.size, dtype=bool)
+        if self.stats or mode is Overflow.SAT_ZERO:
             mask = self._mask[:q.size]
             if below and above:
-                tmp = self._tmp[:q.size]
-                np.less(q, lo, out=mask)
-                np.greater(q, hi, out=tmp)
-                mask |= tmp
+                # lo <= q <= hi exactly when q - lo, as an unsigned integer, is <= hi - lo
+                tmp = self._flip[:q.size]
+                np.subtract(q, lo, out=tmp)
+                np.greater(tmp.view(_U64), _U64(hi - lo), out=mask)
             elif below:
                 np.less(q, lo, out=mask)
             else:
                 np.greater(q, hi, out=mask)
         if self.stats:
-            count = int(np.count_nonzero(mask))
-            i = int(np.argmax(mask))
-            raw_min = raw_max = None
-            if self.extremes:
-                # min over values > hi: (q - (hi + 1)) is smallest there as an unsigned int
-                raw_min = qmin if below else \
-                    hi + 1 + int(np.min(np.subtract(q, hi + 1).view(_U64)))
-                raw_max = qmax if above else \
-                    lo - 1 - int(np.min(np.subtract(lo - 1, q).view(_U64)))
-            self.add(count, offset + i, int(q[i]), raw_min, raw_max)
+            self._gather(q, offset, mask, qmin, qmax)
         if mode is Overflow.SAT or mode is Overflow.SAT_SYM:
             np.clip(q, lo, hi, out=q)
         elif mode is Overflow.SAT_ZERO:
-            np.logical_not(mask, out=mask)
-            np.multiply(q, mask, out=q)
+            np.copyto(q, 0, where=mask)
         else:
-            flip = None
-            w = self.fmt.bits
-            if mode is Overflow.WRAP_SM:
-                # ap_fixed_base overflow_adjust, AP_WRAP_SM with N = 0: where the wrapped sign
-                # bit (bit w-1) differs from the dropped bit w of the floor, invert every bit
-                # (xor with -1), only where the value overflowed.
-                fl = q if floor is None else floor()
-                if self._flip is None or self._flip.size < q.size:
-                    self._flip = np.empty(q.size, dtype=np.int64)
-                    self._bits = np.empty(q.size, dtype=np.int64)
-                flip, bits = self._flip[:q.size], self._bits[:q.size]
-                np.right_shift(fl, w, out=flip)
-                np.right_shift(q, w - 1, out=bits)
-                flip ^= bits
-                flip &= 1
-                np.multiply(flip, mask, out=flip)
             _wrap(q, self.fmt)
-            if flip is not None:
-                np.negative(flip, out=flip)
-                q ^= flip
+
+    def _gather(self, q, offset, mask, qmin, qmax):
+        """Count the offending values of the block (``mask``) and find the first, min and max."""
+        lo, hi = self.lo, self.hi
+        count = int(np.count_nonzero(mask))
+        i = int(np.argmax(mask))
+        raw_min = raw_max = None
+        if self.extremes:
+            # min over values > hi: (q - (hi + 1)) is smallest there as an unsigned int
+            raw_min = qmin if qmin < lo else \
+                hi + 1 + int(np.min(np.subtract(q, hi + 1).view(_U64)))
+            raw_max = qmax if qmax > hi else \
+                lo - 1 - int(np.min(np.subtract(lo - 1, q).view(_U64)))
+        self.add(count, offset + i, int(q[i]), raw_min, raw_max)
+
+    def _wrap_signed(self, q, offset, floor_at, qmin, qmax):
+        """WRAP / WRAP_SM of a signed format of at most 62 bits, with shifts only.
+
+        The wrapped value is ``q << (64 - w) >> (64 - w)``; it differs from ``q`` exactly
+        where ``q`` overflowed (the mask). WRAP_SM (ap_fixed_base overflow_adjust, N = 0)
+        inverts every bit where the wrapped sign (bit w-1) differs from the dropped bit w of
+        the floor; bits w and w-1 of an in-range value are equal, so no mask is needed. Bit w
+        of the rounded ``q`` is the floor's except where rounding carried into it: then ``q``
+        wraps to 0, and those rare values are fixed from ``floor_at``.
+        """
+        n, w = q.size, self.fmt.bits
+        mask = self._mask[:n]
+        wr = self._flip[:n]
+        uq, uwr = q.view(_U64), wr.view(_U64)
+        sm = self.mode is Overflow.WRAP_SM
+        if sm:
+            top = self._bits[:n]
+            np.left_shift(uq, _U64(63 - w), out=top.view(_U64))   # bit w at the sign
+            np.left_shift(top.view(_U64), _U64(1), out=uwr)
+        else:
+            np.left_shift(uq, _U64(64 - w), out=uwr)
+        np.right_shift(wr, 64 - w, out=wr)
+        np.not_equal(wr, q, out=mask)
+        if self.stats:
+            self._gather(q, offset, mask, qmin, qmax)
+        if not sm:
+            np.copyto(q, wr)
+            return
+        np.bitwise_xor(top, wr, out=top)
+        np.right_shift(top, 63, out=top)     # -1 where the bits differ: invert
+        if floor_at is not None:
+            zero = self._tmp[:n]
+            np.equal(wr, 0, out=zero)
+            zero &= mask                     # overflowed values that wrap to 0
+            k = int(np.count_nonzero(zero))
+            if k > n // 32:                  # many (values pinned at a multiple of 2**w)
+                fl = floor_at(slice(None))
+                zero &= fl != q
+                np.copyto(top, -((fl >> w) & 1), where=zero)
+            elif k:
+                idx = np.flatnonzero(zero)
+                fl = floor_at(idx)
+                carried = fl != q[idx]
+                top[idx[carried]] = -((fl[carried] >> w) & 1)
+        np.bitwise_xor(wr, top, out=q)
 
     def report(self, operation: str, total: int, shape):
         """Record the gathered statistics (and apply the policy) once for the whole cast."""
@@ -189,7 +227,10 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
     clip_lo, clip_hi = (lo - 1, hi + 1) if mode is Overflow.SAT_ZERO else (lo, hi)
     trn_sub = f < 0 and q is Quantization.TRN
     buf = np.empty(min(n, BLOCK), dtype=np.float64)
-    fbuf = None
+    floor_at = None
+    if mode is Overflow.WRAP_SM and q is not Quantization.TRN:
+        def floor_at(idx):   # of the current block, whose values are below 2**62: exact
+            return np.floor(flat[s:e][idx] * scale).astype(np.int64)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         for s in range(0, n, BLOCK):
             e = min(n, s + BLOCK)
@@ -206,13 +247,12 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
                 round_to_int64(v, q, large=False, out=qb)
                 continue
             if clip_only:
-                if vmin < -_INT_CLIP or vmax > _INT_CLIP:
-                    np.clip(v, clip_lo, clip_hi, out=v)
+                # rounding is monotone and keeps integers: round(clip(v)) = clip(round(v))
+                np.clip(v, clip_lo, clip_hi, out=v)
                 round_to_int64(v, q, large=False, out=qb)
                 if mode is Overflow.SAT_ZERO:
-                    stage(qb, s)
-                else:
-                    np.clip(qb, lo, hi, out=qb)
+                    stage(qb, s, extremes=(_round1(min(max(vmin, clip_lo), clip_hi), q),
+                                           _round1(min(max(vmax, clip_lo), clip_hi), q)))
                 continue
             if vmin <= -EXACT_BELOW or vmax >= EXACT_BELOW:
                 if not mode.saturates:
@@ -220,20 +260,17 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
                     return None
                 _huge_block(ab, qb, s, fmt, stage)
                 continue
-            floor = None
             ends = round_to_int64(np.array([vmin, vmax]), q)   # rounding is monotone
             extremes = (int(ends[0]), int(ends[1]))
-            if mode is Overflow.WRAP_SM and q is not Quantization.TRN and \
-                    (extremes[0] < lo or extremes[1] > hi):
-                if fbuf is None:
-                    fbuf = np.empty(buf.size, dtype=np.int64)
-                fl = fbuf[:e - s]
-                np.floor(v, out=fl, casting="unsafe")   # before rounding overwrites v
-                floor = (lambda fl=fl: fl)
             round_to_int64(v, q, large=max(-vmin, vmax) >= 2.0 ** 52, out=qb)
-            stage(qb, s, floor, extremes)
+            stage(qb, s, floor_at, extremes)
     stage.report(operation, n, shape)
     return out.reshape(shape)
+
+
+def _round1(x: float, q: Quantization) -> int:
+    """One float below 2**62 rounded (the ends of a block)."""
+    return int(round_to_int64(np.array([x], dtype=np.float64), q)[0])
 
 
 def _huge_block(ab, qb, offset, fmt, stage):
@@ -291,15 +328,14 @@ def cast_int64(raw: np.ndarray, shift: int, quantization: Quantization, fmt: Fix
     for s in range(0, n, BLOCK):
         e = min(n, s + BLOCK)
         rb, qb = flat[s:e], out[s:e]
-        floor = None
+        floor_at = None
         if shift > 0:
             qb[...] = round_shift(rb, shift, quantization)
-            if fmt.overflow is Overflow.WRAP_SM:
-                floor = (lambda rb=rb: rb >> shift)
+            floor_at = (lambda idx, rb=rb: rb[idx] >> shift)
         elif shift < 0:
             np.left_shift(rb, -shift, out=qb)
         else:
             qb[...] = rb
-        stage(qb, s, floor)
+        stage(qb, s, floor_at)
     stage.report(operation, n, shape)
     return out.reshape(shape)

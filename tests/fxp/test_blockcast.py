@@ -6,6 +6,7 @@ field against statistics computed from the exact values.
 """
 
 import math
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -146,8 +147,27 @@ def test_quantize_fast_path_and_log_match_the_exact_values(q, o):
         assert got.raw.dtype == np.int64 and got.shape == x.shape
         assert got.raw.reshape(-1).tolist() == _expected_raws(x, fmt), name
         assert _log_fields(log, name) == _expected_log(x, fmt), name
-        with fxp.overflow_policy("ignore"):   # no log consumer but the policy: same bits
-            assert fxp.quantize(x, fmt).raw.tolist() == got.raw.tolist()
+        with warnings.catch_warnings():   # no policy block, no log: the clip-only paths
+            warnings.simplefilter("ignore", fxp.OverflowWarning)
+            assert fxp.quantize(x, fmt).raw.tolist() == got.raw.tolist(), name
+
+
+@pytest.mark.parametrize("q", QUANT)
+def test_wrap_sm_rounding_carry_into_the_dropped_bit(q):
+    """Values rounding up onto a multiple of 2**bits wrap to 0; WRAP_SM reads the floor's bit
+    there. Few of them in a block (fixed one by one) and many (fixed for the whole block)."""
+    fmt = FixedFormat(16, 6, True, q, "WRAP_SM")
+    lsb = 2.0 ** -10
+    near = np.array([m * 64.0 + d * lsb for m in (-3, -2, -1, 1, 2, 3)
+                     for d in (-0.5, -0.25, 0.25, 0.5, -1.0, 0.0)])
+    sparse = np.zeros(N)
+    sparse[[3, SMALL_BLOCK + 1, N - 2]] = near[[1, 14, 33]]
+    dense = np.tile(near, N // near.size + 1)[:N]
+    for x in (sparse, dense, near):
+        with fxp.overflow_policy("ignore"):
+            assert fxp.quantize(x, fmt).raw.tolist() == _expected_raws(x, fmt)
+            src = fxp.quantize(x, FixedFormat(28, 12))   # exact: 16 fraction bits
+            assert src.cast(fmt).raw.tolist() == _expected_raws(x, fmt)
 
 
 @pytest.mark.parametrize("o", ["SAT", "SAT_SYM", "SAT_ZERO"])
@@ -221,6 +241,9 @@ def test_int64_cast_and_log_match_the_exact_values(q, o):
                 kernels.INT64_SAFE_BITS = kernels_saved
         assert got.raw.dtype == np.int64
         assert got.raw.tolist() == want, name
+        with warnings.catch_warnings():   # no policy block, no log
+            warnings.simplefilter("ignore", fxp.OverflowWarning)
+            assert x.cast(dst).raw.tolist() == want, name
         if o in MODELLED:
             assert want == [cast_value(Fraction(int(v), 2 ** 20), 16, 6, True, q, o) for v in r]
         lo, hi = _limits(dst)

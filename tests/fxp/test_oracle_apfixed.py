@@ -183,7 +183,9 @@ def _cast_raws(rng, src: FixedFormat, dst: FixedFormat, n_random: int) -> list[i
     """Edges of src, ties and near-ties at dst's lsb, dst's range limits, then random."""
     s = src.frac_bits - dst.frac_bits   # raw_src = raw_dst * 2**s
     vals = [src.raw_min, src.raw_max, 0, -1, 1, src.raw_min + 1, src.raw_max - 1, 2, -2]
-    limits = [dst.raw_max, dst.raw_max + 1, dst.raw_min, dst.raw_min - 1, -dst.raw_max]
+    # +-2**bits: a rounding carry into the dropped bit wraps to 0 (WRAP_SM reads that bit)
+    limits = [dst.raw_max, dst.raw_max + 1, dst.raw_min, dst.raw_min - 1, -dst.raw_max,
+              1 << dst.bits, -(1 << dst.bits)]
     if s > 0:
         half = 1 << (s - 1)
         ks = [-3, -2, -1, 0, 1, 2] + [rng.randint(dst.raw_min - 4, dst.raw_max + 4)
@@ -265,6 +267,7 @@ def _doubles(rng, f: FixedFormat) -> list[float]:
              f.raw_max + 2, f.raw_min - 2]
     ties = [k + Fraction(1, 2) for k in range(-3, 3)]
     ties += [Fraction(e) + Fraction(d, 2) for e in edges[:3] for d in (-1, 1)]
+    ties += [Fraction(e * (1 << f.bits)) + Fraction(d, 2) for e in (-1, 1) for d in (-1, 1)]
     ties += [Fraction(rng.randint(f.raw_min, f.raw_max)) + Fraction(1, 2) for _ in range(4)]
     for v in [Fraction(e) for e in edges] + ties:
         d = _exact_double(v * lsb)
