@@ -107,7 +107,8 @@ class IntStage:
         if mode is Overflow.SAT or mode is Overflow.SAT_SYM:
             np.clip(q, lo, hi, out=q)
         elif mode is Overflow.SAT_ZERO:
-            np.copyto(q, 0, where=mask)
+            np.logical_not(mask, out=mask)   # a multiply: a masked copy branches per value
+            np.multiply(q, mask, out=q)
         else:
             _wrap(q, self.fmt)
 
@@ -163,7 +164,12 @@ class IntStage:
             if k > n // 32:                  # many (values pinned at a multiple of 2**w)
                 fl = floor_at(slice(None))
                 zero &= fl != q
-                np.copyto(top, -((fl >> w) & 1), where=zero)
+                fl >>= w
+                fl &= 1
+                np.negative(fl, out=fl)
+                fl ^= top
+                np.multiply(fl, zero, out=fl)   # branch-free: a masked copy is slow here
+                top ^= fl
             elif k:
                 idx = np.flatnonzero(zero)
                 fl = floor_at(idx)
