@@ -83,10 +83,13 @@ def _clamp_shift(s, src_bits: int):
 def cast_raw(raw: np.ndarray, src: FixedFormat, dst: FixedFormat, operation: str):
     """Cast raw integers of ``src`` to ``dst``: round the exact value, then handle overflow."""
     s = src.frac_bits - dst.frac_bits
+    s_eff = _clamp_shift(s, src.bits) if s > 0 else s
     if raw.dtype != object and dst.fits_int64 and \
             max(src.bits + 1, dst.bits, src.bits - s) + 1 <= INT64_SAFE_BITS:
-        s_eff = _clamp_shift(s, src.bits) if s > 0 else s
         return blockcast.cast_int64(raw, s_eff, dst.quantization, dst, operation, round_shift)
+    if dst.fits_int64 and s_eff > 0 and src.bits - s_eff + 3 <= INT64_SAFE_BITS and \
+            (raw.dtype == object or s_eff < 64):
+        return _cast_split(raw, s_eff, dst, operation)
     if s > 0:
         s = _clamp_shift(s, src.bits)
         work = working(raw, max(src.bits + 1, dst.bits) + 1)
@@ -99,6 +102,29 @@ def cast_raw(raw: np.ndarray, src: FixedFormat, dst: FixedFormat, operation: str
         floor = (lambda: q)
         q_bits = src.bits - s + (not src.signed)
     return overflow(q, dst, operation, floor=floor, q_bits=q_bits)
+
+
+def _cast_split(raw: np.ndarray, s: int, dst: FixedFormat, operation: str) -> np.ndarray:
+    """Cast wide raws (Python ints, or int64 without room for the int64 kernels) to an int64
+    format by splitting each into its floor ``raw >> s`` (which fits an int64) and remainder.
+
+    Rounding reads only the floor (its sign and parity) and where the remainder lies against
+    the half (zero, below, at, above): ``y = 4 * floor + code`` rounds by 2 bits exactly as
+    ``raw`` rounds by ``s``, so the int64 blocked cast finishes the job. Python ints are
+    touched twice each (a shift and a mask) instead of a dozen times on the exact path.
+    """
+    floor = raw >> s
+    rem = raw & ((1 << s) - 1)
+    if raw.dtype == object:
+        floor = floor.astype(np.int64)
+        if s <= INT64_SAFE_BITS:
+            rem = rem.astype(np.int64)
+    half = 1 << (s - 1)
+    code = np.not_equal(rem, 0).astype(np.int64)
+    code += rem >= half
+    code += rem > half
+    y = (floor << 2) + code
+    return blockcast.cast_int64(y, 2, dst.quantization, dst, operation, round_shift)
 
 
 def overflow(q: np.ndarray, dst: FixedFormat, operation: str, *, floor=None,

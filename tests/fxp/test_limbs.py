@@ -1,12 +1,16 @@
-"""Wide matmul by limb splitting against Python-int matmul: exact at every width, shape and K."""
+"""Wide integers by limbs against Python ints: matmul at every width, shape and K; casts to int64
+formats of every mode pair on random and adversarial raws."""
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import fxp
-from fxp import FixedFormat
+from fxp import FixedFormat, kernels
 from fxp.limbs import limb_matmul
+
+from .reference import cast_value, value_of
 
 
 def _reference(a, b):
@@ -45,3 +49,57 @@ def test_limb_matmul_is_exact(case):
     r = fxp.matmul(x, y)
     assert r.fmt == fa.mul(fb).sum(shape_a[-1]) and np.array_equal(
         np.asarray(r.raw, dtype=object), _reference(a, b))
+
+
+# -- casts of wide raws to int64 formats: floor and remainder split (kernels._cast_split) ---
+
+PAIRS = [(q, o) for q in fxp.Quantization for o in fxp.Overflow]
+WIDE_SOURCES = [FixedFormat(90, 30), FixedFormat(110, 30), FixedFormat(64, 30),
+                FixedFormat(63, 10, False)]   # the last two: int64 raws, no room to round
+
+
+def _exact_cast(raw, src, dst):
+    """The Python-int path: round_shift and overflow on Python ints, as kernels did before."""
+    s = min(src.frac_bits - dst.frac_bits, src.bits + 1)
+    work = kernels.to_object(raw)
+    q = kernels.round_shift(work, s, dst.quantization)
+    return kernels.overflow(q, dst, "exact", floor=lambda: work >> s).tolist()
+
+
+def _wide_raws(rng, src, dst):
+    """Random, extremes, exact ties and near-ties at dst's lsb, values rounding onto +-2**bits."""
+    s = src.frac_bits - dst.frac_bits
+    ints = [src.raw_min, src.raw_max, 0, -1, 1]
+    for k in (dst.raw_min, dst.raw_max, dst.raw_max + 1, dst.raw_min - 1, 1 << dst.bits,
+              -(1 << dst.bits), 3, -3, 4, -4):
+        for d in (-1, 0, 1):
+            ints.append((k << s) + (1 << (s - 1)) + d)    # ties at dst's lsb and around
+            ints.append((k << s) + d)
+    ints += [int(v) for v in rng.integers(-2 ** 62, 2 ** 62, 40)]
+    ints += [int(rng.integers(0, 2 ** 62)) << int(rng.integers(0, src.bits - 62)) for _ in range(40)]
+    ints = [max(src.raw_min, min(src.raw_max, v)) for v in ints]
+    return np.array(ints, dtype=np.int64 if src.fits_int64 else object)
+
+
+@pytest.mark.parametrize("src", WIDE_SOURCES, ids=str)
+def test_wide_cast_by_split_matches_the_python_int_path(src, monkeypatch):
+    calls = []
+    split = kernels._cast_split
+    monkeypatch.setattr(kernels, "_cast_split", lambda *a: calls.append(1) or split(*a))
+    rng = np.random.default_rng(src.bits)
+    for i, (q, o) in enumerate(PAIRS):
+        signed = o is fxp.Overflow.WRAP_SM or i % 3 != 0
+        dst = FixedFormat(16 + i % 5, 6 - i % 4, signed, q, o)
+        raw = _wide_raws(rng, src, dst)
+        x = fxp.from_raw(raw, src)
+        with fxp.overflow_policy("ignore") as log:
+            got = x.cast(dst, label="split")
+            want = _exact_cast(raw, src, dst)
+        assert calls and got.raw.dtype == np.int64 and got.raw.tolist() == want, dst
+        calls.clear()
+        assert log["split"].count == log["exact"].count > 0, dst
+        for field in ("first_index", "min", "max", "total"):
+            assert getattr(log["split"], field) == getattr(log["exact"], field), (dst, field)
+        if o is not fxp.Overflow.WRAP_SM:   # and against the Fraction reference
+            assert want == [cast_value(value_of(int(r), src.bits, src.int_bits), dst.bits,
+                                       dst.int_bits, dst.signed, q.value, o.value) for r in raw]
