@@ -173,7 +173,29 @@ MIXED = {
     "hardware": {"pipeline": 1},
 }
 
-STREAMED = [IMAGE, SEQUENCE, STREAM_OUT, PADDED, PADDED_1D, MIXED]
+# folded convs: windows a row at a time into a queue (reuse 2), windows after a pool with
+# stride (reuse 4), and a folded dense fed the flattened image pixel by pixel (reuse 6: 3
+# cycles per pixel) with a pipelined product tree
+FOLDED = {
+    "name": "cnn_folded", "input": {"shape": [8, 6, 2], "format": "fixed<6,2>"},
+    "layers": [
+        _layer("conv2d", filters=4, kernel=[3, 3], weight="fixed<4,1>", bias="fixed<6,2>",
+               accumulator="fixed<16,7>", output="fixed<7,3,RND_CONV,SAT>"),
+        _layer("relu", output="ufixed<5,2,RND_CONV,SAT>"),
+        _layer("maxpool2d", pool=[2, 2]),
+        _layer("conv2d", filters=3, kernel=[2, 2], stride=[1, 1], weight="fixed<5,2>",
+               bias="fixed<5,1>", accumulator="fixed<16,7>", output="fixed<6,2,RND,WRAP>"),
+        _layer("flatten"),
+        _layer("dense", units=5, weight="fixed<4,0>", bias="fixed<4,0>",
+               accumulator="fixed<14,5>", output="fixed<8,4,RND,SAT>"),
+    ],
+    "hardware": {"pipeline": 1, "layers": {0: {"strategy": "folded", "reuse": 2},
+                                           3: {"strategy": "folded", "reuse": 4},
+                                           5: {"strategy": "folded", "reuse": 6,
+                                               "pipeline": 1}}},
+}
+
+STREAMED = [IMAGE, SEQUENCE, STREAM_OUT, PADDED, PADDED_1D, MIXED, FOLDED]
 
 
 def _padded_ii(model) -> int:
