@@ -95,7 +95,8 @@ def folded_feed(ctx, block, times, parts=()):
                                      depth=queue_depth(times, starts))))
         times = arrivals
     reuse = block.reuse
-    what = f"{ctx.layer.label}: folded with reuse {reuse}, its {len(times)} beats"
+    unit = "windows" if ctx.layer.type in ("conv1d", "conv2d") else "pixels"
+    what = f"{ctx.layer.label}: folded with reuse {reuse}, its {len(times)} {unit}"
     try:
         if len(times) > 1:      # a one-beat frame waits at the input instead (ii = reuse)
             check_period(times, starts, service, ctx.period, what)

@@ -46,12 +46,12 @@ def check_period(arrivals, starts, service: int, period: int, what: str) -> None
     Raises
     ------
     ValueError
-        ``<what> keeps the layer busy B cycles per frame, more than the P cycles between
+        ``<what> keep the layer busy B cycles per frame, more than the P cycles between
         frames``.
     """
     busy = starts[-1] + service - arrivals[0]
     if busy > period:
-        raise ValueError(f"{what} keeps the layer busy {busy} cycles per frame, more than the "
+        raise ValueError(f"{what} keep the layer busy {busy} cycles per frame, more than the "
                          f"{period} cycles between frames")
 
 

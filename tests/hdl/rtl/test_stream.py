@@ -3,6 +3,7 @@
 backpressure against the emulator (fxp.nn's windows and layers), and the tops' advertised
 latency and II at full rate."""
 
+import copy
 import subprocess
 
 import numpy as np
@@ -13,6 +14,7 @@ from fxp.array import from_raw
 from fxp.nn import Model, parse_spec
 from fxp.nn.layers.window import Window
 from fxp.nn import write_artifact
+from hdl.rtl.common import silence
 from hdl.rtl.emit import build_manifest, generate_rtl
 from hdl.rtl.stream import Pad, SlidingWindow
 from hdl.rtl.top import ModelTop
@@ -255,7 +257,31 @@ def test_full_rate_takes_the_advertised_cycles(doc):
     assert (man.input_beats, man.output_beats) == (top.input_beats, top.output_beats)
 
 
-@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT, PADDED, "sm_vec"],
+def test_a_folded_conv_that_cannot_keep_up_is_refused():
+    doc = copy.deepcopy(FOLDED)
+    doc["hardware"]["layers"][0]["reuse"] = 3
+    model = _random_model(doc, seed=1)
+    with pytest.raises(ValueError) as e:
+        ModelTop(model=model)
+    assert str(e.value) == (
+        "layer 0 (conv2d): folded with reuse 3, its 24 windows keep the layer busy 72 cycles "
+        "per frame, more than the 48 cycles between frames; use reuse <= 2 or strategy "
+        "parallel")
+
+
+@pytest.mark.parametrize("reuse, flatten", [(6, False), (4, False), (3, True), (1, True)])
+def test_flatten_gathers_the_image_only_when_the_dense_cannot_take_pixels(reuse, flatten):
+    doc = copy.deepcopy(FOLDED)
+    doc["hardware"]["layers"][5]["reuse"] = reuse
+    top = ModelTop(model=_random_model(doc, seed=1))
+    kinds = [type(b).__name__ for _, b in top.blocks]
+    assert ("Flatten" in kinds) == flatten
+    dense = top.blocks[-1][1]
+    assert dense.beats == (1 if flatten else 2) and dense.reuse == reuse
+    silence([top] + [p for _, b in top.blocks for p in [b, *getattr(b, "parts", [])]])
+
+
+@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT, PADDED, FOLDED, "sm_vec"],
                          ids=lambda d: d if isinstance(d, str) else d["name"])
 def test_streamed_verilog_lints_clean_and_is_deterministic(doc, tmp_path):
     doc = SOFTMAX[0] if doc == "sm_vec" else doc
