@@ -80,42 +80,65 @@ class IntStage:
 
         ``floor_at(idx)`` gives the unrounded floor at block indices ``idx`` (WRAP_SM only;
         default ``q``: nothing was rounded); ``extremes``, when known, is ``(q.min(), q.max())``.
+        Few offending values (at most 1/16 of the block) are fixed by index; many, by
+        whole-block passes.
         """
         lo, hi, mode = self.lo, self.hi, self.mode
         qmin, qmax = extremes if extremes is not None else (int(q.min()), int(q.max()))
         if lo <= qmin and qmax <= hi:
             return
-        self._scratch(q.size)
-        if not mode.saturates and self.fmt.signed and self.fmt.bits <= 62:
-            self._wrap_signed(q, offset, floor_at, qmin, qmax)
+        if not self.stats and (mode is Overflow.SAT or mode is Overflow.SAT_SYM):
+            np.clip(q, lo, hi, out=q)
             return
-        below, above = qmin < lo, qmax > hi
-        mask = None
-        if self.stats or mode is Overflow.SAT_ZERO:
-            mask = self._mask[:q.size]
-            if below and above:
-                # lo <= q <= hi exactly when q - lo, as an unsigned integer, is <= hi - lo
-                tmp = self._flip[:q.size]
-                np.subtract(q, lo, out=tmp)
-                np.greater(tmp.view(_U64), _U64(hi - lo), out=mask)
-            elif below:
-                np.less(q, lo, out=mask)
-            else:
-                np.greater(q, hi, out=mask)
+        n = q.size
+        self._scratch(n)
+        mask = self._mask[:n]
+        if qmin < lo and qmax > hi:
+            # lo <= q <= hi exactly when q - lo, as an unsigned integer, is <= hi - lo
+            tmp = self._flip[:n]
+            np.subtract(q, lo, out=tmp)
+            np.greater(tmp.view(_U64), _U64(hi - lo), out=mask)
+        elif qmin < lo:
+            np.less(q, lo, out=mask)
+        else:
+            np.greater(q, hi, out=mask)
+        count = int(np.count_nonzero(mask))
         if self.stats:
-            self._gather(q, offset, mask, qmin, qmax)
-        if mode is Overflow.SAT or mode is Overflow.SAT_SYM:
+            self._gather(q, offset, mask, count, qmin, qmax)
+        if count * 16 <= n:
+            idx = np.flatnonzero(mask)
+            q[idx] = self._handle(q[idx], idx, floor_at)
+        elif mode is Overflow.SAT or mode is Overflow.SAT_SYM:
             np.clip(q, lo, hi, out=q)
         elif mode is Overflow.SAT_ZERO:
             np.logical_not(mask, out=mask)   # a multiply: a masked copy branches per value
             np.multiply(q, mask, out=q)
+        elif self.fmt.signed and self.fmt.bits <= 62:
+            self._wrap_signed(q, mask, floor_at)
         else:
             _wrap(q, self.fmt)
 
-    def _gather(self, q, offset, mask, qmin, qmax):
-        """Count the offending values of the block (``mask``) and find the first, min and max."""
+    def _handle(self, v: np.ndarray, idx: np.ndarray, floor_at) -> np.ndarray:
+        """The overflow mode applied to a few offending values ``v`` at block indices ``idx``."""
+        mode = self.mode
+        if mode is Overflow.SAT or mode is Overflow.SAT_SYM:
+            return np.clip(v, self.lo, self.hi)
+        if mode is Overflow.SAT_ZERO:
+            return np.zeros_like(v)
+        wr = v.copy()
+        _wrap(wr, self.fmt)
+        if mode is Overflow.WRAP_SM:
+            # ap_fixed_base overflow_adjust, AP_WRAP_SM with N = 0: invert every bit where the
+            # wrapped sign bit (w-1) differs from the dropped bit w of the floor
+            w = self.fmt.bits
+            fl = v if floor_at is None else floor_at(idx)
+            flip = ((fl >> w) ^ (wr >> (w - 1))) & 1
+            wr ^= -flip
+        return wr
+
+    def _gather(self, q, offset, mask, count, qmin, qmax):
+        """Record the block's ``count`` offending values (``mask``): first, exact min and max."""
         lo, hi = self.lo, self.hi
-        count = int(np.count_nonzero(mask))
         i = int(np.argmax(mask))
         raw_min = raw_max = None
         if self.extremes:
@@ -126,34 +149,26 @@ class IntStage:
                 lo - 1 - int(np.min(np.subtract(lo - 1, q).view(_U64)))
         self.add(count, offset + i, int(q[i]), raw_min, raw_max)
 
-    def _wrap_signed(self, q, offset, floor_at, qmin, qmax):
-        """WRAP / WRAP_SM of a signed format of at most 62 bits, with shifts only.
+    def _wrap_signed(self, q, mask, floor_at):
+        """WRAP / WRAP_SM of many values of a signed format of at most 62 bits, by shifts.
 
-        The wrapped value is ``q << (64 - w) >> (64 - w)``; it differs from ``q`` exactly
-        where ``q`` overflowed (the mask). WRAP_SM (ap_fixed_base overflow_adjust, N = 0)
-        inverts every bit where the wrapped sign (bit w-1) differs from the dropped bit w of
-        the floor; bits w and w-1 of an in-range value are equal, so no mask is needed. Bit w
-        of the rounded ``q`` is the floor's except where rounding carried into it: then ``q``
-        wraps to 0, and those rare values are fixed from ``floor_at``.
+        The wrapped value is ``q << (64 - w) >> (64 - w)``. WRAP_SM (ap_fixed_base
+        overflow_adjust, N = 0) inverts every bit where the wrapped sign (bit w-1) differs
+        from the dropped bit w of the floor; bits w and w-1 of an in-range value are equal,
+        so no mask is needed. Bit w of the rounded ``q`` is the floor's except where rounding
+        carried into it: then ``q`` wraps to 0, and those values are fixed from ``floor_at``.
         """
         n, w = q.size, self.fmt.bits
-        mask = self._mask[:n]
-        wr = self._flip[:n]
-        uq, uwr = q.view(_U64), wr.view(_U64)
-        sm = self.mode is Overflow.WRAP_SM
-        if sm:
-            top = self._bits[:n]
-            np.left_shift(uq, _U64(63 - w), out=top.view(_U64))   # bit w at the sign
-            np.left_shift(top.view(_U64), _U64(1), out=uwr)
-        else:
-            np.left_shift(uq, _U64(64 - w), out=uwr)
-        np.right_shift(wr, 64 - w, out=wr)
-        np.not_equal(wr, q, out=mask)
-        if self.stats:
-            self._gather(q, offset, mask, qmin, qmax)
-        if not sm:
-            np.copyto(q, wr)
+        uq = q.view(_U64)
+        if self.mode is not Overflow.WRAP_SM:
+            np.left_shift(uq, _U64(64 - w), out=uq)
+            np.right_shift(q, 64 - w, out=q)
             return
+        wr = self._flip[:n]
+        top = self._bits[:n]
+        np.left_shift(uq, _U64(63 - w), out=top.view(_U64))   # bit w at the sign
+        np.left_shift(top.view(_U64), _U64(1), out=wr.view(_U64))
+        np.right_shift(wr, 64 - w, out=wr)
         np.bitwise_xor(top, wr, out=top)
         np.right_shift(top, 63, out=top)     # -1 where the bits differ: invert
         if floor_at is not None:
