@@ -48,6 +48,31 @@ def time_ms(fn, repeat=REPEAT):
     return 1e3 * statistics.median(times)
 
 
+def paired_ms(fn, base, repeat=REPEAT):
+    """Median times in ms of ``fn()`` and ``base()``, run alternately after a warm-up of each.
+
+    Alternating puts both under the same load on a shared machine, so their ratio is steadier
+    than against a baseline timed once per column.
+    """
+    fn()
+    base()
+    t_fn, t_base = [], []
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            base()
+            t1 = time.perf_counter()
+            fn()
+            t_fn.append(time.perf_counter() - t1)
+            t_base.append(t1 - t0)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    return 1e3 * statistics.median(t_fn), 1e3 * statistics.median(t_base)
+
+
 def saturating_input(rng, n, rate):
     """``n`` floats: in range of fixed<16,6> except a random ``rate`` of them, which lie outside.
 
@@ -82,29 +107,32 @@ def table(kind, pairs, n, rng, out=print):
             x = fxp.from_raw(raw.astype(np.int64), SRC)
         inputs.append(x)
     if kind == "cast":
-        base = [statistics.median([time_ms(lambda r=x.raw: np_cast(r)) for _ in range(2)])
-                for x in inputs]
+        base = [lambda r=x.raw: np_cast(r) for x in inputs]
         what = (f"FixedArray.cast {SRC} -> fixed<{BITS},{INT_BITS},Q,O> / numpy int64 "
                 f"clip(round-half-even shift)")
     else:
-        base = [statistics.median([time_ms(lambda v=x: np_quantize(v)) for _ in range(2)])
-                for x in inputs]
+        base = [lambda v=x: np_quantize(v) for x in inputs]
         what = (f"fxp.quantize -> fixed<{BITS},{INT_BITS},Q,O> / numpy "
                 f"clip(rint(x * 2**10), -2**15, 2**15 - 1)")
-    out(f"{what}: {n / 1e6:g}M values, median of {REPEAT}, default policy")
-    out(f"  baseline ms: " + "  ".join(f"{r:>4.0%} {b:6.1f}" for r, b in zip(RATES, base)))
+    out(f"{what}: {n / 1e6:g}M values, median of {REPEAT} runs alternating with the baseline "
+        f"(each cell its own), default policy")
     out(f"  {'quantization,overflow':24}" + "".join(f"{r:>9.0%}" for r in RATES))
     worst = (0.0, None, None)
+    base_ms = [[] for _ in RATES]
     for q, o in pairs:
         fmt = FixedFormat(BITS, INT_BITS, True, q, o)
         cells = []
-        for rate, x, b in zip(RATES, inputs, base):
+        for j, (rate, x, b) in enumerate(zip(RATES, inputs, base)):
             fn = (lambda v=x: v.cast(fmt)) if kind == "cast" else (lambda v=x: fxp.quantize(v, fmt))
-            ratio = time_ms(fn) / b
+            ms, b_ms = paired_ms(fn, b)
+            base_ms[j].append(b_ms)
+            ratio = ms / b_ms
             cells.append(ratio)
             if ratio > worst[0]:
                 worst = (ratio, f"{q},{o}", rate)
         out(f"  {q + ',' + o:24}" + "".join(f"{c:8.2f}x" for c in cells))
+    out(f"  {'baseline ms (median)':24}" + "".join(f"{statistics.median(b):9.1f}"
+                                                   for b in base_ms))
     return worst
 
 
