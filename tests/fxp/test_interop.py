@@ -77,6 +77,7 @@ def test_abs_and_negative_are_exact():
     for x in (X, Y, W):
         a = np.abs(x)
         assert isinstance(a, fxp.FixedArray) and not a.fmt.signed
+        assert a.fmt == FixedFormat(x.fmt.bits, x.fmt.int_bits, False)   # ufixed<W,I>
         assert a.fmt.frac_bits == x.fmt.frac_bits
         assert _values(a) == [abs(v) for v in _values(x)]
         n = np.negative(x)
@@ -106,9 +107,22 @@ def test_where_concatenate_stack_are_exact():
 
 
 def test_arithmetic_ufuncs_are_the_exact_operators():
-    assert _values(np.add(X, Y)) == _values(X + Y)
-    assert _values(np.multiply(3, X)) == _values(3 * X)
-    assert np.less(X, Y).tolist() == (X < Y).tolist()
+    assert _values(np.add(X, Y)) == _values(X + Y) == [p + q for p, q in zip(_values(X),
+                                                                             _values(Y))]
+    assert _values(np.subtract(X, W)) == [p - q for p, q in zip(_values(X), _values(W))]
+    assert np.subtract(X, W).fmt == X.fmt.sub(W.fmt)
+    assert _values(np.multiply(3, X)) == _values(3 * X) == [3 * v for v in _values(X)]
+    m = np.matmul(X.reshape(2, 2), Y.reshape(2, 2))
+    assert m.fmt == (X.reshape(2, 2) @ Y.reshape(2, 2)).fmt
+    vx, vy = _values(X), _values(Y)
+    assert _values(m) == [vx[2 * i] * vy[j] + vx[2 * i + 1] * vy[2 + j]
+                          for i in range(2) for j in range(2)]
+    for ufunc, pick in ((np.less, lambda p, q: p < q), (np.less_equal, lambda p, q: p <= q),
+                        (np.greater, lambda p, q: p > q), (np.greater_equal, lambda p, q: p >= q),
+                        (np.equal, lambda p, q: p == q), (np.not_equal, lambda p, q: p != q)):
+        got = ufunc(X, W)
+        assert got.dtype == bool and got.tolist() == [pick(p, q) for p, q in
+                                                      zip(_values(X), _values(W))]
     with pytest.raises(TypeError, match=r"Operand of \* must be a FixedArray, not ndarray"):
         np.ones(4) * X
     with pytest.raises(TypeError, match=r"Operand of \+ must be a FixedArray, not float"):
