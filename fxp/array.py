@@ -34,14 +34,14 @@ class FixedArray:
     fmt : FixedFormat
     """
 
-    __slots__ = ("_raw", "_fmt")
+    __slots__ = ("_data", "_fmt")
 
     # numpy's __array__, __array_ufunc__ and __array_function__ are installed by fxp.interop:
     # exact results or a TypeError, never an object array of 0-d FixedArrays.
 
     def __init__(self, raw, fmt):
         fmt = FixedFormat.parse(fmt)
-        self._raw = _checked_raw(raw, fmt)
+        self._data = _checked_raw(raw, fmt)
         self._fmt = fmt
 
     @classmethod
@@ -58,9 +58,15 @@ class FixedArray:
             when ``fmt.fits_int64``, else an object array of Python ints.
         fmt : FixedFormat
             A parsed format (not a string).
+
+        Notes
+        -----
+        A wide result may come as :class:`fxp.limbs.Words` (int64 words, e.g. from a limb
+        matmul): its Python ints are built the first time :attr:`raw` is read, and a cast to
+        an int64 format reads the words directly.
         """
         obj = cls.__new__(cls)
-        obj._raw = raw
+        obj._data = raw
         obj._fmt = fmt
         return obj
 
@@ -72,21 +78,28 @@ class FixedArray:
         return self._raw
 
     @property
+    def _raw(self) -> np.ndarray:
+        data = self._data
+        if not isinstance(data, np.ndarray):   # fxp.limbs.Words: the Python ints, once
+            data = self._data = data.to_object()
+        return data
+
+    @property
     def fmt(self) -> FixedFormat:
         """The format of every element."""
         return self._fmt
 
     @property
     def shape(self) -> tuple:
-        return self._raw.shape
+        return self._data.shape
 
     @property
     def ndim(self) -> int:
-        return self._raw.ndim
+        return len(self._data.shape)
 
     @property
     def size(self) -> int:
-        return self._raw.size
+        return self._data.size
 
     def __len__(self):
         return len(self._raw)
@@ -135,7 +148,7 @@ class FixedArray:
             Names the operation in overflow messages and logs (default ``"cast to <fmt>"``).
         """
         fmt = FixedFormat.parse(fmt)
-        raw = kernels.cast_raw(self._raw, self._fmt, fmt, label or f"cast to {fmt}")
+        raw = kernels.cast_raw(self._data, self._fmt, fmt, label or f"cast to {fmt}")
         return FixedArray.trusted(raw, fmt)
 
     # -- shape manipulation ---------------------------------------------------------------

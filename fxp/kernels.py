@@ -84,6 +84,13 @@ def cast_raw(raw: np.ndarray, src: FixedFormat, dst: FixedFormat, operation: str
     """Cast raw integers of ``src`` to ``dst``: round the exact value, then handle overflow."""
     s = src.frac_bits - dst.frac_bits
     s_eff = _clamp_shift(s, src.bits) if s > 0 else s
+    if not isinstance(raw, limbs.Words) and np.ndim(raw) == 0 and \
+            np.asarray(raw).dtype == object:   # Python-int operations on 0-d give bare ints
+        return cast_raw(np.asarray(raw).reshape(1), src, dst, operation).reshape(())
+    if isinstance(raw, limbs.Words):
+        if dst.fits_int64 and s_eff > 0 and src.bits - s_eff + 3 <= INT64_SAFE_BITS:
+            return _cast_codes(*raw.split(s_eff), dst, operation)
+        raw = raw.to_object()
     if raw.dtype != object and dst.fits_int64 and \
             max(src.bits + 1, dst.bits, src.bits - s) + 1 <= INT64_SAFE_BITS:
         return blockcast.cast_int64(raw, s_eff, dst.quantization, dst, operation, round_shift)
@@ -123,6 +130,12 @@ def _cast_split(raw: np.ndarray, s: int, dst: FixedFormat, operation: str) -> np
     code = np.not_equal(rem, 0).astype(np.int64)
     code += rem >= half
     code += rem > half
+    return _cast_codes(floor, code, dst, operation)
+
+
+def _cast_codes(floor: np.ndarray, code: np.ndarray, dst: FixedFormat, operation: str):
+    """Finish a split cast: ``4 * floor + code`` (code 0..3: the dropped bits are zero, below
+    half, half, above) rounded by 2 bits in the blocked int64 cast."""
     y = (floor << 2) + code
     return blockcast.cast_int64(y, 2, dst.quantization, dst, operation, round_shift)
 
@@ -226,8 +239,9 @@ def _absmax(raw: np.ndarray) -> int:
 def int_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Exact integer matmul: float64 BLAS when a bound proves every partial sum < 2**53.
 
-    Past 2**62, int64 operands are split into limbs (:func:`fxp.limbs.limb_matmul`); only
-    object operands use Python-int arithmetic throughout.
+    Past 2**62, int64 operands are split into limbs (:func:`fxp.limbs.limb_matmul`) and the
+    result is a :class:`fxp.limbs.Words`; only object operands use Python-int arithmetic
+    throughout.
     """
     k = a.shape[-1]
     if a.dtype != object and b.dtype != object:
@@ -301,12 +315,19 @@ def sum_raw(raw: np.ndarray, fmt: FixedFormat, axis=None, *, acc=None,
 def _accumulated(s, term: FixedFormat, acc: FixedFormat, count: int, op: str,
                  bias: np.ndarray | None = None, bias_fmt: FixedFormat | None = None):
     """Exact sums ``s`` of ``count`` terms (plus the bias) wrapped into ``acc``."""
-    s = np.asarray(s)
     shift = acc.frac_bits - term.frac_bits
     exact = term.sum(count)
     if bias is not None:
         exact = exact.add(bias_fmt)
         shift = acc.frac_bits - exact.frac_bits
+    if isinstance(s, limbs.Words):
+        if bias is None and not shift and acc.signed and not acc.fits_int64 and \
+                exact.bits + (not exact.signed) <= acc.bits:   # cannot overflow: keep words
+            if _ovf.logging_active():
+                _ovf.report(op, "overflow", None, None, s.size, acc, acc.frac_bits)
+            return s
+        s = s.to_object()
+    s = np.asarray(s)
     s = working(s, exact.bits + shift + 1)
     if bias is not None:
         braw = working(bias, exact.bits + 1)

@@ -1,11 +1,11 @@
-"""Exact wide integer arithmetic from int64 / float64 pieces (limbs): matmul, and the split of
-wide integers for casts to int64 formats."""
+"""Wide integers as int64 pieces: exact matmul from float64 BLAS products of limbs, results
+held as int64 words until Python ints are asked for."""
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["limb_matmul"]
+__all__ = ["limb_matmul", "Words"]
 
 _F64_BITS = 53
 
@@ -18,14 +18,14 @@ def _limbs(x: np.ndarray, width: int, count: int) -> list[np.ndarray]:
     return out
 
 
-def limb_matmul(a: np.ndarray, b: np.ndarray, a_bits: int, b_bits: int) -> np.ndarray | None:
-    """Exact ``a @ b`` of int64 arrays as Python ints, or None when limbs would be too narrow.
+def limb_matmul(a: np.ndarray, b: np.ndarray, a_bits: int, b_bits: int) -> Words | None:
+    """Exact ``a @ b`` of int64 arrays as int64 :class:`Words`, or None when limbs would be
+    too narrow.
 
     Each operand is split into limbs of ``w`` bits with ``K * 2**(2w) <= 2**53``, so every
     limb product is an exact float64 BLAS matmul; all of them come from one BLAS call on the
     stacked limbs when ``b`` is a matrix. The products are summed per shift in int64, carried
-    into base ``2**w`` digits and packed into 62-bit words; only those words become Python
-    ints (one shift and one add per extra word).
+    into base ``2**w`` digits and packed into words of up to 62 bits.
 
     Parameters
     ----------
@@ -57,19 +57,18 @@ def limb_matmul(a: np.ndarray, b: np.ndarray, a_bits: int, b_bits: int) -> np.nd
             for j, y in enumerate(lb):
                 p = np.matmul(x, y).astype(np.int64)
                 groups[i + j] = p if groups[i + j] is None else groups[i + j] + p
-    out = _pack(groups, w, a_bits + b_bits + k.bit_length() + 1)
     if vec_a:
-        out = out[..., 0, :]
+        groups = [g[..., 0, :] for g in groups]
     if vec_b:
-        out = out[..., 0]
-    return out
+        groups = [g[..., 0] for g in groups]
+    return _pack(groups, w, a_bits + b_bits + k.bit_length() + 1)
 
 
-def _pack(groups: list[np.ndarray], w: int, bits: int) -> np.ndarray:
-    """``sum(g << (i * w))`` of int64 arrays (each below 2**62) as Python ints of ``bits`` bits.
+def _pack(groups: list[np.ndarray], w: int, bits: int) -> Words:
+    """``sum(g << (i * w))`` of int64 arrays (each below 2**62) as Words, ``bits`` bits wide.
 
     Carried into base ``2**w`` digits (the last carry is the sign, 0 or -1), ``62 // w``
-    digits to an int64 word; the words are joined as Python ints.
+    digits to an int64 word.
     """
     mask = (1 << w) - 1
     per_word = 62 // w
@@ -89,7 +88,76 @@ def _pack(groups: list[np.ndarray], w: int, bits: int) -> np.ndarray:
     words[-1] = words[-1] + (carry << (len(chunk) * w))   # the sign: -2**62 at most
     while len(words) > 1 and not words[-1].any():        # positive results: fewer words
         words.pop()
-    out = words[-1].astype(object)
-    for word in reversed(words[:-1]):   # object shift and add: cheaper than * and int64 +
-        out = (out << (per_word * w)) + word.astype(object)
-    return out
+    return Words(words, per_word * w)
+
+
+class Words:
+    """Wide integers as int64 words: ``sum(words[j] << (j * base))``.
+
+    Every word but the last lies in ``[0, 2**base)``; the last carries the sign. A wide
+    result stays in this form until its Python ints are needed (:meth:`to_object`); a cast
+    to an int64 format reads floors and rounding codes straight from the words
+    (:meth:`split`), so an accumulate-then-cast never builds a Python int.
+
+    Parameters
+    ----------
+    words : list of numpy.ndarray of int64
+        Same shape, lowest word first.
+    base : int
+        Bits per word, at most 62.
+    """
+
+    __slots__ = ("words", "base")
+
+    def __init__(self, words: list[np.ndarray], base: int):
+        self.words = words
+        self.base = base
+
+    @property
+    def shape(self) -> tuple:
+        return self.words[0].shape
+
+    @property
+    def size(self) -> int:
+        return self.words[0].size
+
+    def to_object(self) -> np.ndarray:
+        """The values as an object array of Python ints (one shift and add per extra word)."""
+        out = self.words[-1].astype(object)
+        for word in reversed(self.words[:-1]):   # object shift and add: cheaper than * and +
+            out = (out << self.base) + word.astype(object)
+        return np.asarray(out, dtype=object)     # 0-d operations give a Python int
+
+    def _bits_from(self, p: int) -> np.ndarray:
+        """``value >> p`` modulo 2**64 as int64 (exact when it fits an int64)."""
+        j, o = divmod(p, self.base)
+        if j >= len(self.words):
+            return self.words[-1] >> 63    # only sign bits are left
+        out = self.words[j] >> o
+        for k in range(j + 1, len(self.words)):
+            sh = (k - j) * self.base - o
+            if sh < 64:
+                out = out + (self.words[k] << sh)
+        return out
+
+    def _low_nonzero(self, p: int) -> np.ndarray:
+        """Whether ``value mod 2**p`` is not zero (``p >= 1``)."""
+        j, o = divmod(p, self.base)
+        nz = np.zeros(self.shape, dtype=bool)
+        for k in range(min(j, len(self.words))):
+            nz |= self.words[k] != 0
+        if o and j < len(self.words):
+            nz |= (self.words[j] & ((1 << o) - 1)) != 0
+        return nz
+
+    def split(self, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(value >> s, code)`` for a cast dropping ``s >= 1`` bits whose floors fit an int64.
+
+        ``code`` is 0 when the dropped bits are zero, 1 below half, 2 at half, 3 above:
+        ``2 * bit(s - 1) + (low s - 1 bits != 0)``.
+        """
+        floor = np.asarray(self._bits_from(s))
+        code = np.asarray((self._bits_from(s - 1) & 1) << 1)
+        if s > 1:
+            code = code + self._low_nonzero(s - 1)
+        return floor, code

@@ -8,9 +8,11 @@ from hypothesis import strategies as st
 
 import fxp
 from fxp import FixedFormat, kernels
-from fxp.limbs import limb_matmul
+from fxp.limbs import Words, limb_matmul
 
 from .reference import cast_value, value_of
+
+PAIRS = [(q, o) for q in fxp.Quantization for o in fxp.Overflow]
 
 
 def _reference(a, b):
@@ -25,16 +27,19 @@ def wide_case(draw):
     fb = fb if fb.fits_int64 else fb.replace(bits=63)
     m, k, n = draw(st.integers(1, 4)), draw(st.integers(1, 300)), draw(st.integers(1, 4))
     shape_a, shape_b = draw(st.sampled_from([((m, k), (k, n)), ((k,), (k, n)), ((m, k), (k,)),
-                                             ((k,), (k,)), ((2, m, k), (k, n))]))
+                                             ((k,), (k,)), ((2, m, k), (k, n)),
+                                             ((m, k), (2, k, n))]))
     seed = draw(st.integers(0, 2 ** 32 - 1))
     extreme = draw(st.booleans())
-    return fa, fb, shape_a, shape_b, seed, extreme
+    q, o = draw(st.sampled_from(PAIRS))
+    drop = draw(st.integers(1, 80))    # fraction bits the cast of the result drops
+    return fa, fb, shape_a, shape_b, seed, extreme, (q, o, drop)
 
 
 @settings(max_examples=150, deadline=None)
 @given(wide_case())
-def test_limb_matmul_is_exact(case):
-    fa, fb, shape_a, shape_b, seed, extreme = case
+def test_limb_matmul_and_the_cast_of_its_words_are_exact(case):
+    fa, fb, shape_a, shape_b, seed, extreme, (q, o, drop) = case
     rng = np.random.default_rng(seed)
     if extreme:   # every product at the largest magnitude: the carries are the longest
         a = np.full(shape_a, fa.raw_min if fa.signed else fa.raw_max, dtype=np.int64)
@@ -42,18 +47,32 @@ def test_limb_matmul_is_exact(case):
     else:
         a = rng.integers(fa.raw_min, fa.raw_max, shape_a, endpoint=True)
         b = rng.integers(fb.raw_min, fb.raw_max, shape_b, endpoint=True)
+    want = _reference(a, b)
     got = limb_matmul(a, b, fa.bits, fb.bits)
-    assert got is not None and got.dtype == object and got.shape == _reference(a, b).shape
-    assert np.array_equal(got, _reference(a, b))
+    assert isinstance(got, Words) and got.shape == want.shape
+    assert np.array_equal(got.to_object(), want)
     x, y = fxp.from_raw(a, fa), fxp.from_raw(b, fb)
     r = fxp.matmul(x, y)
-    assert r.fmt == fa.mul(fb).sum(shape_a[-1]) and np.array_equal(
-        np.asarray(r.raw, dtype=object), _reference(a, b))
+    assert r.fmt == fa.mul(fb).sum(shape_a[-1])
+    # the cast reads the words (a fresh result) or the Python ints (after r.raw): same bits
+    dst = FixedFormat(16, 16 - (r.fmt.frac_bits - drop), o is fxp.Overflow.WRAP_SM or
+                      seed % 2 == 0, q, o)
+    with fxp.overflow_policy("ignore") as log:
+        from_words = fxp.matmul(x, y).cast(dst, label="words").raw.reshape(-1).tolist()
+        exact = _exact_cast(np.asarray(want, dtype=object).reshape(r.shape), r.fmt, dst)
+        assert np.array_equal(np.asarray(r.raw, dtype=object), want)
+        from_ints = r.cast(dst).raw.reshape(-1).tolist()
+    assert from_words == exact == from_ints
+    assert log["words"].count == log["exact"].count
+    if log["exact"].count:   # the reference ran flat
+        first = log["words"].first_index
+        assert (np.ravel_multi_index(first, r.shape) if r.shape else 0) == \
+            log["exact"].first_index[0]
+        assert (log["words"].min, log["words"].max) == (log["exact"].min, log["exact"].max)
 
 
 # -- casts of wide raws to int64 formats: floor and remainder split (kernels._cast_split) ---
 
-PAIRS = [(q, o) for q in fxp.Quantization for o in fxp.Overflow]
 WIDE_SOURCES = [FixedFormat(90, 30), FixedFormat(110, 30), FixedFormat(64, 30),
                 FixedFormat(63, 10, False)]   # the last two: int64 raws, no room to round
 
@@ -61,9 +80,9 @@ WIDE_SOURCES = [FixedFormat(90, 30), FixedFormat(110, 30), FixedFormat(64, 30),
 def _exact_cast(raw, src, dst):
     """The Python-int path: round_shift and overflow on Python ints, as kernels did before."""
     s = min(src.frac_bits - dst.frac_bits, src.bits + 1)
-    work = kernels.to_object(raw)
-    q = kernels.round_shift(work, s, dst.quantization)
-    return kernels.overflow(q, dst, "exact", floor=lambda: work >> s).tolist()
+    work = kernels.to_object(raw).reshape(-1)
+    q = np.asarray(kernels.round_shift(work, s, dst.quantization), dtype=object)
+    return kernels.overflow(q, dst, "exact", floor=lambda: np.asarray(work >> s)).tolist()
 
 
 def _wide_raws(rng, src, dst):
