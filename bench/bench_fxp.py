@@ -16,11 +16,13 @@ from threadpoolctl import threadpool_limits
 
 import bench_saturation
 import fxp
+from fxp import kernels
 
 REPEAT = 7              # timed runs per measurement (median), after one warm-up run
 REPEAT_SLOW = 5         # for fxpmath, which takes about a second per call
 N = 10_000_000          # elements for the element-wise benchmarks
 N_FXPMATH = 1_000_000   # fxpmath is timed on this many and scaled linearly to N ...
+N_WIDE = 200_000        # elements for the wide (Python-int) element-wise benchmarks
 SLOW_S = 3.0            # ... when a call on N elements would take longer than this
 QUANT_LIMIT = 2.0       # target: fxp.quantize <= 2x the numpy expression
 MATMUL_LIMIT = 3.0      # target: exact 8-bit fxp.matmul <= 3x float64 numpy matmul
@@ -56,6 +58,29 @@ def _time_ms(fn, repeat=REPEAT):
     return 1e3 * statistics.median(times)
 
 
+def _paired_ms(fn, base, repeat=REPEAT):
+    """Median ms per call of ``fn`` and of ``base``, their batches alternating (same load)."""
+    def batch_size(f):
+        t0 = time.perf_counter()
+        f()
+        return min(1000, max(1, int(0.02 / max(time.perf_counter() - t0, 1e-6))))
+    n_fn, n_base = batch_size(fn), batch_size(base)
+    t_fn, t_base = [], []
+    gc_was_on = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            for f, n, out in ((base, n_base, t_base), (fn, n_fn, t_fn)):
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    f()
+                out.append((time.perf_counter() - t0) / n)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    return 1e3 * statistics.median(t_fn), 1e3 * statistics.median(t_base)
+
+
 def _section(title):
     _rows.append(title)
 
@@ -67,8 +92,10 @@ def _row(name, ms, base_ms, target="", ok=None, miss=""):
 
 
 def _verify(what, got, want):
-    if not np.array_equal(np.asarray(got, dtype=np.int64), np.asarray(want, dtype=np.int64)):
-        n = int(np.count_nonzero(np.asarray(got) != np.asarray(want)))
+    wide = np.asarray(got).dtype == object or np.asarray(want).dtype == object
+    dtype = object if wide else np.int64
+    if not np.array_equal(np.asarray(got, dtype=dtype), np.asarray(want, dtype=dtype)):
+        n = int(np.count_nonzero(np.asarray(got, dtype=dtype) != np.asarray(want, dtype=dtype)))
         print(f"bench: WRONG RESULT: {what} differs from the reference in {n} elements")
         _missed.append(f"{what} result wrong")
 
@@ -153,18 +180,29 @@ def _bench_matmul(rng, title, m, k, n, fa, fb, limit=None):
     a, b = _random_fixed(rng, (m, k), fa), _random_fixed(rng, (k, n), fb)
     a_f, b_f = a.to_float(), b.to_float()
     _section(f"matmul {title}: {m}x{k} {fa} @ {k}x{n} {fb} (BLAS {BLAS_THREADS} thread)")
-    base_ms = _time_ms(lambda: a_f @ b_f)
-    _row("numpy float64 a_f @ b_f", base_ms, base_ms, "baseline")
     res = fxp.matmul(a, b)
     if res.raw.dtype != object:  # below 2**53 the float product is exact: check against it
         _verify(f"fxp.matmul {title}", res.raw, np.ldexp(a_f @ b_f, res.fmt.frac_bits))
-    ms = _time_ms(lambda: fxp.matmul(a, b))
+    else:                        # Python ints: check against them
+        _verify(f"fxp.matmul {title}", res.raw,
+                np.matmul(a.raw.astype(object), b.raw.astype(object)))
+    # timed alternately with the float matmul: their ratio is steadier on a shared machine
+    ms, base_ms = _paired_ms(lambda: fxp.matmul(a, b), lambda: a_f @ b_f)
+    _row("numpy float64 a_f @ b_f", base_ms, base_ms, "baseline")
     name = f"fxp.matmul -> {res.fmt} ({res.raw.dtype})"
     if limit is None:
         _row(name, ms, base_ms, "info")
-    else:
-        _row(name, ms, base_ms, f"<= {limit:.2f}x", ms / base_ms <= limit,
-             f"fxp.matmul {title} <= {limit}x numpy")
+        return
+    _row(name, ms, base_ms, f"<= {limit:.2f}x", ms / base_ms <= limit,
+         f"fxp.matmul {title} <= {limit}x numpy")
+    if res.raw.dtype == object:   # a wide result is int64 words until its ints are read
+        ms, base_ms = _paired_ms(lambda: fxp.matmul(a, b).raw, lambda: a_f @ b_f)
+        _row("  ... and reading .raw (Python ints built)", ms, base_ms, "info")
+        out = fxp.FixedFormat.parse("fixed<16,6,RND_CONV,SAT>")
+        _verify("cast of the wide matmul", fxp.matmul(a, b).cast(out).raw,
+                fxp.from_raw(res.raw, res.fmt).cast(out).raw)
+        ms, base_ms = _paired_ms(lambda: fxp.matmul(a, b).cast(out), lambda: a_f @ b_f)
+        _row(f"  ... then .cast({out}) from the words", ms, base_ms, "info")
 
 
 def _matmul_rows(rng):
@@ -197,6 +235,41 @@ def _elementwise_rows(rng):
         _row(f"FixedArray x {op} y", _time_ms(lambda: fn(x, y)), base_ms, "info")
 
 
+def _python_int_cast(raw, src, dst):
+    """The cast of Python-int raws on Python ints throughout (fxp's path before the split)."""
+    s = src.frac_bits - dst.frac_bits
+    with fxp.overflow_policy("ignore"):
+        q = kernels.round_shift(raw, s, dst.quantization)
+        return kernels.overflow(q, dst, "python ints", floor=lambda: raw >> s)
+
+
+def _wide_rows(rng):
+    """Wide formats (raws past int64) element-wise: the limb/split paths against Python ints."""
+    n = N_WIDE
+    src = fxp.FixedFormat.parse("fixed<86,26>")   # a 40b x 40b dot product's accumulator
+    hi, lo = rng.integers(-2 ** 39, 2 ** 39, n), rng.integers(0, 2 ** 46, n)
+    raw = (hi.astype(object) << 46) + lo.astype(object)
+    x = fxp.from_raw(raw, src)
+    for dst in ("fixed<16,6,RND_CONV,SAT>", "fixed<24,14,RND,WRAP_SM>"):
+        dst = fxp.FixedFormat.parse(dst)
+        _section(f"cast {n // 1000}k {src} (Python-int raws) -> {dst}")
+        base_ms = _time_ms(lambda: _python_int_cast(raw, src, dst), REPEAT_SLOW)
+        _row("Python ints throughout (the exact path)", base_ms, base_ms, "baseline")
+        with fxp.overflow_policy("ignore"):
+            _verify(f"split cast to {dst}", x.cast(dst).raw, _python_int_cast(raw, src, dst))
+            ms = _time_ms(lambda: x.cast(dst), REPEAT_SLOW)
+        _row("FixedArray.cast: floor/remainder split, int64", ms, base_ms, "faster",
+             ms < base_ms, f"split cast to {dst} faster than Python ints")
+    a = _random_fixed(rng, n, "fixed<40,10>")
+    b = _random_fixed(rng, n, "fixed<40,12>")
+    _section(f"x * y on {n // 1000}k fixed<40,10> x fixed<40,12> -> {(a * b).fmt} (Python ints)")
+    base_ms = _time_ms(lambda: a.raw.astype(object) * b.raw.astype(object), REPEAT_SLOW)
+    _row("numpy object x.raw * y.raw", base_ms, base_ms, "baseline")
+    _verify("wide x * y", (a * b).raw, a.raw.astype(object) * b.raw.astype(object))
+    _row("FixedArray x * y (one Python-int product each)", _time_ms(lambda: a * b, REPEAT_SLOW),
+         base_ms, "info")
+
+
 def _print_table():
     width = max(len(r[0]) for r in _rows if isinstance(r, tuple)) + 2
     print(f"{'name':<{width}}{'ms':>11}{'ratio':>10}  {'target':<12}ok")
@@ -219,6 +292,7 @@ def main():
     with threadpool_limits(limits=BLAS_THREADS, user_api="blas"):
         _matmul_rows(rng)
     _elementwise_rows(rng)
+    _wide_rows(rng)
     _print_table()
     print()
     worst = bench_saturation.run_tables(bench_saturation.ALL, bench_saturation.N, rng)
