@@ -84,9 +84,6 @@ def cast_raw(raw: np.ndarray, src: FixedFormat, dst: FixedFormat, operation: str
     """Cast raw integers of ``src`` to ``dst``: round the exact value, then handle overflow."""
     s = src.frac_bits - dst.frac_bits
     s_eff = _clamp_shift(s, src.bits) if s > 0 else s
-    if not isinstance(raw, limbs.Words) and np.ndim(raw) == 0 and \
-            np.asarray(raw).dtype == object:   # Python-int operations on 0-d give bare ints
-        return cast_raw(np.asarray(raw).reshape(1), src, dst, operation).reshape(())
     if isinstance(raw, limbs.Words):
         if dst.fits_int64 and s_eff > 0 and src.bits - s_eff + 3 <= INT64_SAFE_BITS:
             return _cast_codes(*raw.split(s_eff), dst, operation)
@@ -94,6 +91,8 @@ def cast_raw(raw: np.ndarray, src: FixedFormat, dst: FixedFormat, operation: str
     if raw.dtype != object and dst.fits_int64 and \
             max(src.bits + 1, dst.bits, src.bits - s) + 1 <= INT64_SAFE_BITS:
         return blockcast.cast_int64(raw, s_eff, dst.quantization, dst, operation, round_shift)
+    if np.ndim(raw) == 0:   # Python-int operations on 0-d arrays give bare ints
+        return cast_raw(np.asarray(raw).reshape(1), src, dst, operation).reshape(())
     if dst.fits_int64 and s_eff > 0 and src.bits - s_eff + 3 <= INT64_SAFE_BITS and \
             (raw.dtype == object or s_eff < 64):
         return _cast_split(raw, s_eff, dst, operation)
@@ -321,8 +320,11 @@ def _accumulated(s, term: FixedFormat, acc: FixedFormat, count: int, op: str,
         exact = exact.add(bias_fmt)
         shift = acc.frac_bits - exact.frac_bits
     if isinstance(s, limbs.Words):
-        if bias is None and not shift and acc.signed and not acc.fits_int64 and \
-                exact.bits + (not exact.signed) <= acc.bits:   # cannot overflow: keep words
+        if not shift and acc.signed and not acc.fits_int64 and \
+                exact.bits + (not exact.signed) <= acc.bits and \
+                (bias is None or (bias.dtype != object and exact.frac_bits == term.frac_bits)):
+            if bias is not None:   # the words keep the sum: it cannot overflow
+                s = s.plus(bias, exact.frac_bits - bias_fmt.frac_bits)
             if _ovf.logging_active():
                 _ovf.report(op, "overflow", None, None, s.size, acc, acc.frac_bits)
             return s

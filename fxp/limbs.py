@@ -128,6 +128,24 @@ class Words:
             out = (out << self.base) + word.astype(object)
         return np.asarray(out, dtype=object)     # 0-d operations give a Python int
 
+    def plus(self, b: np.ndarray, shift: int) -> Words:
+        """``self + (b << shift)`` for int64 ``b`` broadcast to this shape (a bias)."""
+        base, mask = self.base, (1 << self.base) - 1
+        j, o = divmod(shift, base)
+        shape = np.broadcast_shapes(self.shape, np.shape(b))
+        words = [np.broadcast_to(w, shape) for w in self.words]
+        while len(words) < j + 2:   # the old top's sign is carried up by the loop below
+            words.append(np.zeros(shape, dtype=np.int64))
+        words[j] = words[j] + ((b & ((1 << (base - o)) - 1)) << o)
+        words[j + 1] = words[j + 1] + (b >> (base - o))
+        carry = 0
+        for i in range(len(words) - 1):   # back to [0, 2**base) digits; the top keeps the sign
+            t = words[i] + carry
+            words[i] = t & mask
+            carry = t >> base
+        words[-1] = words[-1] + carry
+        return Words(words, base)
+
     def _bits_from(self, p: int) -> np.ndarray:
         """``value >> p`` modulo 2**64 as int64 (exact when it fits an int64)."""
         j, o = divmod(p, self.base)

@@ -33,13 +33,16 @@ def wide_case(draw):
     extreme = draw(st.booleans())
     q, o = draw(st.sampled_from(PAIRS))
     drop = draw(st.integers(1, 80))    # fraction bits the cast of the result drops
-    return fa, fb, shape_a, shape_b, seed, extreme, (q, o, drop)
+    bias = draw(st.one_of(st.none(), st.builds(
+        FixedFormat, st.integers(2, 64),
+        st.integers(-10, 40).map(lambda i: i), st.just(True))))
+    return fa, fb, shape_a, shape_b, seed, extreme, (q, o, drop, bias)
 
 
 @settings(max_examples=150, deadline=None)
 @given(wide_case())
 def test_limb_matmul_and_the_cast_of_its_words_are_exact(case):
-    fa, fb, shape_a, shape_b, seed, extreme, (q, o, drop) = case
+    fa, fb, shape_a, shape_b, seed, extreme, (q, o, drop, bias_fmt) = case
     rng = np.random.default_rng(seed)
     if extreme:   # every product at the largest magnitude: the carries are the longest
         a = np.full(shape_a, fa.raw_min if fa.signed else fa.raw_max, dtype=np.int64)
@@ -54,11 +57,22 @@ def test_limb_matmul_and_the_cast_of_its_words_are_exact(case):
     x, y = fxp.from_raw(a, fa), fxp.from_raw(b, fb)
     r = fxp.matmul(x, y)
     assert r.fmt == fa.mul(fb).sum(shape_a[-1])
+    bias = None
+    if bias_fmt is not None and want.ndim:   # a bias (N,) added to every output
+        prod = fa.mul(fb)
+        bias_fmt = bias_fmt.replace(int_bits=bias_fmt.bits - min(bias_fmt.frac_bits,
+                                                                 prod.frac_bits))
+        bias = fxp.from_raw(rng.integers(bias_fmt.raw_min, bias_fmt.raw_max, want.shape[-1],
+                                         endpoint=True), bias_fmt)
+        r = fxp.matmul(x, y, bias=bias)
+        scale = prod.frac_bits - bias_fmt.frac_bits
+        want = want + np.array([int(v) << scale for v in bias.raw], dtype=object)
+    words = lambda: fxp.matmul(x, y, bias=bias)   # noqa: E731 - a fresh (unread) result
     # the cast reads the words (a fresh result) or the Python ints (after r.raw): same bits
     dst = FixedFormat(16, 16 - (r.fmt.frac_bits - drop), o is fxp.Overflow.WRAP_SM or
                       seed % 2 == 0, q, o)
     with fxp.overflow_policy("ignore") as log:
-        from_words = fxp.matmul(x, y).cast(dst, label="words").raw.reshape(-1).tolist()
+        from_words = words().cast(dst, label="words").raw.reshape(-1).tolist()
         exact = _exact_cast(np.asarray(want, dtype=object).reshape(r.shape), r.fmt, dst)
         assert np.array_equal(np.asarray(r.raw, dtype=object), want)
         from_ints = r.cast(dst).raw.reshape(-1).tolist()
