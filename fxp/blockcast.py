@@ -105,7 +105,7 @@ class IntStage:
         count = int(np.count_nonzero(mask))
         if self.stats:
             self._gather(q, offset, mask, count, qmin, qmax)
-        if count * 16 <= n:
+        if count * 16 <= n or (mode is Overflow.WRAP_SM and self.fmt.bits > 62):
             idx = np.flatnonzero(mask)
             q[idx] = self._handle(q[idx], idx, floor_at)
         elif mode is Overflow.SAT or mode is Overflow.SAT_SYM:
