@@ -56,6 +56,7 @@ class IntStage:
         self.raw_min = None
         self.raw_max = None
         self._mask = self._tmp = self._flip = self._bits = None
+        self._dense = False   # the last block had many offending values (WRAP_SM)
 
     def add(self, count, first, first_raw, raw_min, raw_max):
         """Merge statistics of a block whose first offending value has flat index ``first``."""
@@ -93,6 +94,11 @@ class IntStage:
         n = q.size
         self._scratch(n)
         mask = self._mask[:n]
+        sm_shifts = mode is Overflow.WRAP_SM and self.fmt.bits <= 62
+        if sm_shifts and self._dense:   # likely many again: the mask comes with the shifts
+            count = self._wrap_signed(q, None, floor_at, offset, qmin, qmax)
+            self._dense = count * 16 > n
+            return
         if qmin < lo and qmax > hi:
             # lo <= q <= hi exactly when q - lo, as an unsigned integer, is <= hi - lo
             tmp = self._flip[:n]
@@ -105,6 +111,7 @@ class IntStage:
         count = int(np.count_nonzero(mask))
         if self.stats:
             self._gather(q, offset, mask, count, qmin, qmax)
+        self._dense = count * 16 > n
         if count * 16 <= n or (mode is Overflow.WRAP_SM and self.fmt.bits > 62):
             idx = np.flatnonzero(mask)
             q[idx] = self._handle(q[idx], idx, floor_at)
@@ -149,8 +156,11 @@ class IntStage:
                 lo - 1 - int(np.min(np.subtract(lo - 1, q).view(_U64)))
         self.add(count, offset + i, int(q[i]), raw_min, raw_max)
 
-    def _wrap_signed(self, q, mask, floor_at):
+    def _wrap_signed(self, q, mask, floor_at, offset=0, qmin=0, qmax=0):
         """WRAP / WRAP_SM of many values of a signed format of at most 62 bits, by shifts.
+
+        ``mask`` flags the offending values; None (WRAP_SM) makes one from the shifts, gathers
+        the statistics and returns the count.
 
         The wrapped value is ``q << (64 - w) >> (64 - w)``. WRAP_SM (ap_fixed_base
         overflow_adjust, N = 0) inverts every bit where the wrapped sign (bit w-1) differs
@@ -160,15 +170,22 @@ class IntStage:
         """
         n, w = q.size, self.fmt.bits
         uq = q.view(_U64)
-        if self.mode is not Overflow.WRAP_SM:
+        if self.mode is not Overflow.WRAP_SM:   # (the mask is given)
             np.left_shift(uq, _U64(64 - w), out=uq)
             np.right_shift(q, 64 - w, out=q)
-            return
+            return None
         wr = self._flip[:n]
         top = self._bits[:n]
         np.left_shift(uq, _U64(63 - w), out=top.view(_U64))   # bit w at the sign
         np.left_shift(top.view(_U64), _U64(1), out=wr.view(_U64))
         np.right_shift(wr, 64 - w, out=wr)
+        count = None
+        if mask is None:   # the wrapped value differs from q exactly where q overflowed
+            mask = self._mask[:n]
+            np.not_equal(wr, q, out=mask)
+            count = int(np.count_nonzero(mask))
+            if self.stats:
+                self._gather(q, offset, mask, count, qmin, qmax)
         np.bitwise_xor(top, wr, out=top)
         np.right_shift(top, 63, out=top)     # -1 where the bits differ: invert
         if floor_at is not None:
@@ -191,6 +208,7 @@ class IntStage:
                 carried = fl != q[idx]
                 top[idx[carried]] = -((fl[carried] >> w) & 1)
         np.bitwise_xor(wr, top, out=q)
+        return count
 
     def report(self, operation: str, total: int, shape):
         """Record the gathered statistics (and apply the policy) once for the whole cast."""
