@@ -16,7 +16,8 @@ from . import overflow as _ovf
 from .format import FixedFormat, Overflow, Quantization
 from .rounding import EXACT_BELOW, round_fraction, round_to_int64
 
-__all__ = ["BLOCK", "limits", "quantize_float64", "IntStage", "cast_int64", "check_nan", "check_inf"]
+__all__ = ["BLOCK", "limits", "quantize_float64", "IntStage", "cast_int64", "round_shift_into",
+           "check_nan", "check_inf"]
 
 BLOCK = 1 << 17
 # 128K values: the working set stays in the L3 cache and numpy's per-call overhead is small.
@@ -353,8 +354,8 @@ def check_inf(a, fmt, op):
 # -- int64 -> fixed (FixedArray.cast, accumulators) ----------------------------------------------
 
 def cast_int64(raw: np.ndarray, shift: int, quantization: Quantization, fmt: FixedFormat,
-               operation: str, round_shift) -> np.ndarray:
-    """Cast int64 raws: ``round_shift(block, shift, q)`` (shift > 0) or ``block << -shift``.
+               operation: str) -> np.ndarray:
+    """Cast int64 raws: rounded ``block >> shift`` (shift > 0) or ``block << -shift``.
 
     The caller guarantees every intermediate fits an int64.
     """
@@ -364,12 +365,13 @@ def cast_int64(raw: np.ndarray, shift: int, quantization: Quantization, fmt: Fix
     out = np.empty(n, dtype=np.int64)
     logging = _ovf.logging_active()
     stage = IntStage(fmt, stats=logging or not fmt.overflow.saturates, extremes=logging)
+    tmp = np.empty(min(n, BLOCK), dtype=np.int64) if shift > 0 else None
     for s in range(0, n, BLOCK):
         e = min(n, s + BLOCK)
         rb, qb = flat[s:e], out[s:e]
         floor_at = None
         if shift > 0:
-            qb[...] = round_shift(rb, shift, quantization)
+            round_shift_into(rb, shift, quantization, qb, tmp[:e - s])
             floor_at = (lambda idx, rb=rb: rb[idx] >> shift)
         elif shift < 0:
             np.left_shift(rb, -shift, out=qb)
@@ -378,3 +380,40 @@ def cast_int64(raw: np.ndarray, shift: int, quantization: Quantization, fmt: Fix
         stage(qb, s, floor_at)
     stage.report(operation, n, shape)
     return out.reshape(shape)
+
+
+def round_shift_into(x: np.ndarray, s: int, q: Quantization, out: np.ndarray,
+                     tmp: np.ndarray) -> None:
+    """``out = x / 2**s`` rounded under ``q`` (int64, ``1 <= s <= 62``), in place: no allocation.
+
+    The same formulas as :func:`fxp.kernels.round_shift`, with the sign of ``x`` as
+    ``x >> 63`` (0 or -1) instead of a boolean array; ``tmp`` is scratch of ``x``'s size.
+    """
+    half = 1 << (s - 1)
+    if q is Quantization.TRN:
+        np.right_shift(x, s, out=out)
+        return
+    if q is Quantization.RND:
+        np.add(x, half, out=out)
+    elif q is Quantization.RND_MIN_INF:
+        np.add(x, half - 1, out=out)
+    elif q is Quantization.RND_CONV:      # x + half - 1 + (floor's lowest bit)
+        np.right_shift(x, s, out=tmp)
+        np.bitwise_and(tmp, 1, out=tmp)
+        np.add(x, half - 1, out=out)
+        out += tmp
+    elif q is Quantization.RND_ZERO:      # x + half - 1 + (x < 0)
+        np.right_shift(x, 63, out=tmp)
+        np.add(x, half - 1, out=out)
+        out -= tmp
+    elif q is Quantization.RND_INF:       # x + half - (x < 0)
+        np.right_shift(x, 63, out=tmp)
+        np.add(x, half, out=out)
+        out += tmp
+    elif q is Quantization.TRN_ZERO:      # x + (x < 0) * (2**s - 1)
+        np.right_shift(x, 63, out=tmp)
+        np.bitwise_and(tmp, (1 << s) - 1, out=tmp)
+        np.add(x, tmp, out=out)
+    else:
+        raise AssertionError(q)
+    np.right_shift(out, s, out=out)

@@ -90,7 +90,7 @@ def cast_raw(raw: np.ndarray, src: FixedFormat, dst: FixedFormat, operation: str
         raw = raw.to_object()
     if raw.dtype != object and dst.fits_int64 and \
             max(src.bits + 1, dst.bits, src.bits - s) + 1 <= INT64_SAFE_BITS:
-        return blockcast.cast_int64(raw, s_eff, dst.quantization, dst, operation, round_shift)
+        return blockcast.cast_int64(raw, s_eff, dst.quantization, dst, operation)
     if np.ndim(raw) == 0:   # Python-int operations on 0-d arrays give bare ints
         return cast_raw(np.asarray(raw).reshape(1), src, dst, operation).reshape(())
     if dst.fits_int64 and s_eff > 0 and src.bits - s_eff + 3 <= INT64_SAFE_BITS and \
@@ -136,7 +136,7 @@ def _cast_codes(floor: np.ndarray, code: np.ndarray, dst: FixedFormat, operation
     """Finish a split cast: ``4 * floor + code`` (code 0..3: the dropped bits are zero, below
     half, half, above) rounded by 2 bits in the blocked int64 cast."""
     y = (floor << 2) + code
-    return blockcast.cast_int64(y, 2, dst.quantization, dst, operation, round_shift)
+    return blockcast.cast_int64(y, 2, dst.quantization, dst, operation)
 
 
 def overflow(q: np.ndarray, dst: FixedFormat, operation: str, *, floor=None,
@@ -164,7 +164,7 @@ def overflow(q: np.ndarray, dst: FixedFormat, operation: str, *, floor=None,
                         q.size, dst, dst.frac_bits)
         return to_storage(q, dst)
     if q.dtype != object and dst.fits_int64 and (floor is None or mode is not Overflow.WRAP_SM):
-        return blockcast.cast_int64(q, 0, dst.quantization, dst, operation, round_shift)
+        return blockcast.cast_int64(q, 0, dst.quantization, dst, operation)
     kind = "saturation" if mode.saturates else "overflow"
     clip = mode is Overflow.SAT or mode is Overflow.SAT_SYM
     mask = None
