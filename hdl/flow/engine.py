@@ -181,16 +181,29 @@ def run_tasks(fn, tasks: list, labels: list, *, scheduler: Scheduler | None = No
     return _run_pool(fn, tasks, labels, jobs, tally)
 
 
-def _ignore_sigint():
-    # Ctrl-C reaches the whole process group: the parent cancels, children stay quiet
+def _exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _pool_process_signals():
+    # Ctrl-C reaches the whole process group: the parent cancels, children stay quiet; the
+    # parent's terminate() unwinds a running task (its cleanup runs) instead of killing it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _exit)
+
+
+def _call(fn, task):
+    try:
+        return fn(task)
+    except SystemExit:      # terminated by the parent: fn's cleanup has run; end the process
+        os._exit(143)
 
 
 def _run_pool(fn, tasks, labels, jobs, tally) -> list:
     out = [None] * len(tasks)
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_pool_process_signals)
     try:
-        futs = {pool.submit(fn, t): i for i, t in enumerate(tasks)}
+        futs = {pool.submit(_call, fn, t): i for i, t in enumerate(tasks)}
         for fut in as_completed(futs):
             i = futs[fut]
             try:
@@ -199,9 +212,10 @@ def _run_pool(fn, tasks, labels, jobs, tally) -> list:
                 out[i] = TaskFailure(_message(e))
             tally.finished(labels[i], out[i])
     except BaseException:
+        # running tasks would go on after we exit (their processes ignore SIGINT)
+        procs = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=False, cancel_futures=True)
-        # running points would go on after we exit; their processes ignore SIGINT
-        for proc in list(getattr(pool, "_processes", {}).values()):
+        for proc in procs:
             proc.terminate()
         raise
     pool.shutdown()

@@ -39,7 +39,7 @@ class Progress:
         t0 = time.perf_counter()
         try:
             yield
-        except BaseException:
+        except Exception:           # an interruption (Ctrl-C, terminate) is no failure
             self.line(f"{label} FAILED after {time.perf_counter() - t0:.1f} s")
             raise
         self.line(f"{label} done in {time.perf_counter() - t0:.1f} s")

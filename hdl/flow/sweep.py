@@ -341,6 +341,9 @@ def run_point(task: dict) -> dict:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         res["error"] = msg
         progress.line(f"FAILED: {msg}")
+    except BaseException:               # interrupted, terminated: leave nothing behind
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     res["seconds"] = round(time.perf_counter() - t0, 1)
     if "error" in res:                  # failures are not cached
         shutil.rmtree(work, ignore_errors=True)
