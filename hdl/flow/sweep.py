@@ -45,7 +45,7 @@ import time
 import yaml
 
 from fxp import FixedFormat
-from fxp.files import atomic_files
+from fxp.files import atomic_files, check_output_directory
 
 from .engine import Scheduler, TaskFailure, run_tasks
 from .errors import ReportError
@@ -431,8 +431,8 @@ def run_sweep(spec_path, *, weight_bits=(4, 6, 8), acc_bits=("auto",), act_bits=
     name = doc["name"]
     out_dir = os.fspath(output) if output is not None else os.path.join("build", name, "sweep")
     cache_dir = os.fspath(cache_dir) if cache_dir is not None else CACHE_DIR
-    os.makedirs(out_dir, exist_ok=True)
-    os.makedirs(cache_dir, exist_ok=True)
+    check_output_directory(out_dir)      # both made only when there is something to write
+    check_output_directory(cache_dir)
     options = {"targets": list(targets), "pnr": bool(pnr)}
     version = code_version()
     base_dir = os.path.dirname(os.path.abspath(spec_path))
