@@ -276,6 +276,23 @@ def test_parse_scheduler_errors(text, message):
     assert str(e.value) == message
 
 
+@pytest.mark.parametrize("option, value, message", [
+    ("--act-bits", "spec,0", "--act-bits: '0' is not a positive integer or spec"),
+    ("--reuse", "2,two", "--reuse: 'two' is not a positive integer or spec"),
+    ("--pipeline", "-1", "--pipeline: '-1' is not an integer >= 0 or spec"),
+    ("--strategy", "parallel,fast", "--strategy: 'fast' is not parallel, folded or spec"),
+    ("--strategy", "folded,folded", "--strategy: 'folded' is given twice"),
+    ("--scheduler", "tcp://h", "--scheduler: 'tcp://h' is not tcp://HOST:PORT, local or "
+                               "local:N"),
+])
+def test_bad_axis_or_scheduler_is_a_one_line_error(spec, tmp_path, capfd, option, value,
+                                                   message):
+    assert main(["sweep", str(spec), option, value, "--cache", str(tmp_path / "c"), "-o",
+                 str(tmp_path / "o")]) == 2
+    assert capfd.readouterr() == ("", f"error: {message}\n")
+    assert not (tmp_path / "c").exists() and not (tmp_path / "o").exists()
+
+
 def test_unreachable_scheduler_is_a_one_line_error(spec, tmp_path, capfd, monkeypatch):
     monkeypatch.setattr("hdl.flow.engine.CONNECT_TIMEOUT", 1)
     port = _free_port()
