@@ -92,6 +92,9 @@ def _regress(args) -> int:
         raise SimError("--waves: one run at a time (without --regress)")
     if args.jobs is not None and args.jobs < 1:
         raise SimError(f"--jobs must be a positive integer, not {args.jobs}")
+    if args.jobs is not None and args.scheduler is not None:
+        raise SimError("--jobs: not with --scheduler (the cluster's workers run the "
+                       "simulations)")
     rows = regress(args.regress, parse_simulators(args.sim), vectors=args.vectors,
                    seed=args.seed, full_rate=args.full_rate,
                    scheduler=parse_scheduler(args.scheduler), jobs=args.jobs)

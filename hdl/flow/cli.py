@@ -111,6 +111,9 @@ def run_subcommand(args) -> int:
             raise ReportError(f"--jobs must be a positive integer, not {args.jobs}")
         if args.epochs is not None and args.epochs < 1:
             raise ReportError(f"--epochs must be a positive integer, not {args.epochs}")
+        if args.jobs is not None and args.scheduler is not None:
+            raise ReportError("--jobs: not with --scheduler (the cluster's workers run the "
+                              "points)")
         if args.no_synth and args.pnr:
             raise ReportError("--pnr needs synthesis; drop --no-synth")
         sw = run_sweep(args.spec, weight_bits=parse_bits(args.weight_bits, "--weight-bits",

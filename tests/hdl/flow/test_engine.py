@@ -284,11 +284,13 @@ def test_parse_scheduler_errors(text, message):
     ("--strategy", "folded,folded", "--strategy: 'folded' is given twice"),
     ("--scheduler", "tcp://h", "--scheduler: 'tcp://h' is not tcp://HOST:PORT, local or "
                                "local:N"),
+    ("--scheduler", "local --jobs 2", "--jobs: not with --scheduler (the cluster's workers "
+                                      "run the points)"),
 ])
 def test_bad_axis_or_scheduler_is_a_one_line_error(spec, tmp_path, capfd, option, value,
                                                    message):
-    assert main(["sweep", str(spec), option, value, "--cache", str(tmp_path / "c"), "-o",
-                 str(tmp_path / "o")]) == 2
+    assert main(["sweep", str(spec), option, *value.split(), "--cache", str(tmp_path / "c"),
+                 "-o", str(tmp_path / "o")]) == 2
     assert capfd.readouterr() == ("", f"error: {message}\n")
     assert not (tmp_path / "c").exists() and not (tmp_path / "o").exists()
 
