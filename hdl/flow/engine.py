@@ -181,7 +181,11 @@ def run_tasks(fn, tasks: list, labels: list, *, scheduler: Scheduler | None = No
     return _run_pool(fn, tasks, labels, jobs, tally)
 
 
+_terminated = []           # in a pool process: the parent's terminate() arrived
+
+
 def _exit(signum, frame):
+    _terminated.append(signum)
     raise SystemExit(128 + signum)
 
 
@@ -195,8 +199,10 @@ def _pool_process_signals():
 def _call(fn, task):
     try:
         return fn(task)
-    except SystemExit:      # terminated by the parent: fn's cleanup has run; end the process
-        os._exit(143)
+    except SystemExit:
+        if _terminated:     # by the parent: fn's cleanup has run; end the process here
+            os._exit(128 + _terminated[0])
+        raise
 
 
 def _run_pool(fn, tasks, labels, jobs, tally) -> list:
