@@ -1,4 +1,4 @@
-"""Accuracy and hardware cost against bit widths and hardware settings (``python -m hdl sweep``), in parallel or on a Dask cluster, cached.
+"""Accuracy and hardware cost over bit widths and hardware settings (``python -m hdl sweep``), cached.
 
 ``python -m hdl sweep SPEC --weight-bits 4,6,8 --acc-bits auto,16,12`` trains, generates and
 synthesizes every point of the axes' product; ``--act-bits``, ``--strategy``, ``--reuse`` and
