@@ -1,7 +1,8 @@
 """hdl.flow.engine: a sweep on a real Dask cluster (a scheduler and two worker processes on
 127.0.0.1) equals the local run and survives a worker killed mid-point; the shared cache is
-written atomically, a failed point is not cached, a rerun is all cache hits. Points are a tiny
-model without synthesis (train + RTL generation, about a second each)."""
+written atomically, a failed point is not cached, a rerun is all cache hits; Ctrl-C is one line
+on the pool and on Dask. Points are a tiny model without synthesis (train + RTL generation,
+about a second each)."""
 
 import json
 import os
@@ -305,3 +306,56 @@ def test_unreachable_scheduler_is_a_one_line_error(spec, tmp_path, capfd, monkey
     assert err[-1].startswith(f"error: --scheduler tcp://127.0.0.1:{port}: cannot reach the "
                               f"scheduler: ")
     assert not (tmp_path / "c").exists() and not (tmp_path / "o").exists()
+
+
+def _interrupt_after_first_point_starts(proc, logs):
+    """SIGINT ``proc`` once a ``train ...`` line is in one of ``logs`` (callables)."""
+    deadline = time.monotonic() + RUN_TIMEOUT
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(re.search(r"\] w\d-\S+: train \.\.\.\n", log()) for log in logs):
+            proc.send_signal(signal.SIGINT)
+            return
+        time.sleep(0.02)
+    raise AssertionError("no point started")
+
+
+@pytest.mark.parametrize("where", ["pool", "dask"])
+def test_ctrl_c_cancels_the_points_and_is_one_line(spec, tmp_path, where, request):
+    cache = tmp_path / "cache"
+    extra = ["--jobs", "2"]
+    if where == "dask":
+        c = request.getfixturevalue("cluster")
+        seen = {w.pid: len(w.log.read_text()) for w in c.workers}
+        extra = ["--scheduler", c.address]
+    err_file = tmp_path / "err"
+    with open(err_file, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "hdl", "sweep", str(spec),
+                                 "--weight-bits", "7,8", "--act-bits", "spec,5", "--no-synth",
+                                 "-o", str(tmp_path / "out"), "--cache", str(cache), *extra],
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
+    try:
+        if where == "dask":
+            logs = [lambda w=w: w.log.read_text()[seen[w.pid]:] for w in c.workers]
+        else:
+            logs = [err_file.read_text]
+        _interrupt_after_first_point_starts(proc, logs)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err_file.read_text()
+    assert (proc.returncode, out) == (130, ""), err[-2000:]
+    assert err.endswith("\ninterrupted\n") and "Traceback" not in err, err[-2000:]
+    assert not (tmp_path / "out").exists()
+    if where == "pool":
+        # the running points were stopped and removed their temporary folders
+        time.sleep(1)
+        assert not cache.exists() or [e for e in os.listdir(cache) if ".tmp-" in e] == []
+    else:
+        # nothing of the sweep is left on the scheduler
+        with distributed.Client(c.address, timeout=START_TIMEOUT) as client:
+            deadline = time.monotonic() + 30
+            while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
+                assert time.monotonic() < deadline, "tasks left on the scheduler"
+                time.sleep(0.2)
