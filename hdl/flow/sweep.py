@@ -59,7 +59,7 @@ from .tools import tool_versions
 __all__ = ["parse_bits", "parse_axis", "point_spec", "run_point", "run_sweep", "write_sweep",
            "code_version", "code_files", "write_json_atomic", "AXES", "CACHE_DIR"]
 
-SCHEMA = "fxpga.sweep/1"
+SCHEMA = "fxpga.sweep/2"      # 2: six axes (lists at the top level, values per point)
 CACHE_DIR = os.path.join("build", "cache", "sweep")
 _ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # the code that decides a point's result: every module of these packages, every template
