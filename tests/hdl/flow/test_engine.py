@@ -4,6 +4,7 @@ written atomically, a failed point is not cached, a rerun is all cache hits; Ctr
 on the pool and on Dask. Points are a tiny model without synthesis (train + RTL generation,
 about a second each)."""
 
+import io
 import json
 import os
 import re
@@ -18,7 +19,8 @@ import yaml
 
 from hdl.__main__ import main
 from hdl.flow import sweep as sw
-from hdl.flow.engine import Scheduler, SchedulerError, parse_scheduler
+from hdl.flow.engine import (Scheduler, SchedulerError, TaskFailure, parse_scheduler,
+                             run_tasks)
 from hdl.flow.progress import Progress
 
 from .test_report import TINY
@@ -359,3 +361,18 @@ def test_ctrl_c_cancels_the_points_and_is_one_line(spec, tmp_path, where, reques
             while client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)):
                 assert time.monotonic() < deadline, "tasks left on the scheduler"
                 time.sleep(0.2)
+
+
+def test_local_cluster_runs_tasks_in_order_and_reports_failures():
+    lines = io.StringIO()
+    tasks = ["/a/b.v", "/c/d.json", None, "/e"]
+    got = run_tasks(os.path.basename, tasks, ["one", "two", "three", "four"],
+                    scheduler=parse_scheduler("local:1"), retries=0,
+                    progress=Progress(stream=lines))
+    assert got[:2] + got[3:] == ["b.v", "d.json", "e"]
+    assert isinstance(got[2], TaskFailure) and got[2].error.startswith("TypeError: ")
+    text = lines.getvalue()
+    assert re.search(r"\] LocalCluster: 1 workers, dashboard http://127\.0\.0\.1:\d+/status\n",
+                     text)
+    assert re.search(rf"\] \[\d/4\] three: FAILED: {re.escape(got[2].error)} \(elapsed ", text)
+    assert len(re.findall(r"\] \[\d/4\] ", text)) == 4
