@@ -1,5 +1,4 @@
-"""Wide integers as int64 pieces: exact matmul from float64 BLAS products of limbs, results
-held as int64 words until Python ints are asked for."""
+"""Wide integers as int64 pieces: exact limb matmul on float64 BLAS, results kept as int64 words."""
 
 from __future__ import annotations
 
