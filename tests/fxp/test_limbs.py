@@ -109,7 +109,8 @@ def _wide_raws(rng, src, dst):
             ints.append((k << s) + (1 << (s - 1)) + d)    # ties at dst's lsb and around
             ints.append((k << s) + d)
     ints += [int(v) for v in rng.integers(-2 ** 62, 2 ** 62, 40)]
-    ints += [int(rng.integers(0, 2 ** 62)) << int(rng.integers(0, src.bits - 62)) for _ in range(40)]
+    ints += [int(rng.integers(0, 2 ** 62)) << int(rng.integers(0, src.bits - 62))
+             for _ in range(40)]
     ints = [max(src.raw_min, min(src.raw_max, v)) for v in ints]
     return np.array(ints, dtype=np.int64 if src.fits_int64 else object)
 
