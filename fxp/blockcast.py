@@ -43,9 +43,13 @@ class IntStage:
         Count offending values (needed for a WRAP overflow or an active log).
     extremes : bool
         Also find their exact min and max (an active log).
+    floor_block : bool
+        WRAP_SM: a whole block's floor costs one pass (an int64 shift), so many offending
+        values take their inversions from it rather than from the rounded values.
     """
 
-    def __init__(self, fmt: FixedFormat, *, stats: bool, extremes: bool):
+    def __init__(self, fmt: FixedFormat, *, stats: bool, extremes: bool,
+                 floor_block: bool = False):
         self.fmt = fmt
         self.lo, self.hi = limits(fmt)
         self.mode = fmt.overflow
@@ -58,6 +62,7 @@ class IntStage:
         self.raw_max = None
         self._mask = self._tmp = self._flip = self._bits = None
         self._dense = False   # the last block had many offending values (WRAP_SM)
+        self._floor_block = floor_block
 
     def add(self, count, first, first_raw, raw_min, raw_max):
         """Merge statistics of a block whose first offending value has flat index ``first``."""
@@ -177,8 +182,11 @@ class IntStage:
             return None
         wr = self._flip[:n]
         top = self._bits[:n]
-        np.left_shift(uq, _U64(63 - w), out=top.view(_U64))   # bit w at the sign
-        np.left_shift(top.view(_U64), _U64(1), out=wr.view(_U64))
+        if self._floor_block:   # the flip comes from the floor below
+            np.left_shift(uq, _U64(64 - w), out=wr.view(_U64))
+        else:
+            np.left_shift(uq, _U64(63 - w), out=top.view(_U64))   # bit w at the sign
+            np.left_shift(top.view(_U64), _U64(1), out=wr.view(_U64))
         np.right_shift(wr, 64 - w, out=wr)
         count = None
         if mask is None:   # the wrapped value differs from q exactly where q overflowed
@@ -187,6 +195,10 @@ class IntStage:
             count = int(np.count_nonzero(mask))
             if self.stats:
                 self._gather(q, offset, mask, count, qmin, qmax)
+        if self._floor_block:
+            self._flip_from_floor(q, wr, top, floor_at(slice(None)))
+            np.bitwise_xor(wr, top, out=q)
+            return count
         np.bitwise_xor(top, wr, out=top)
         np.right_shift(top, 63, out=top)     # -1 where the bits differ: invert
         if floor_at is not None:
@@ -195,14 +207,7 @@ class IntStage:
             zero &= mask                     # overflowed values that wrap to 0
             k = int(np.count_nonzero(zero))
             if k > n // 32:                  # many (values pinned at a multiple of 2**w)
-                fl = floor_at(slice(None))
-                zero &= fl != q
-                fl >>= w
-                fl &= 1
-                np.negative(fl, out=fl)
-                fl ^= top
-                np.multiply(fl, zero, out=fl)   # branch-free: a masked copy is slow here
-                top ^= fl
+                self._flip_from_floor(q, wr, top, floor_at(slice(None)))
             elif k:
                 idx = np.flatnonzero(zero)
                 fl = floor_at(idx)
@@ -210,6 +215,21 @@ class IntStage:
                 top[idx[carried]] = -((fl[carried] >> w) & 1)
         np.bitwise_xor(wr, top, out=q)
         return count
+
+    def _flip_from_floor(self, q, wr, top, fl):
+        """``top = -1`` where WRAP_SM inverts, from the block's floor ``fl`` (overwritten).
+
+        The floor's bit w is right wherever a value overflowed; in range it differs from
+        the rounded value's only at ``q == 0`` (floor -1), which never inverts.
+        """
+        w = self.fmt.bits
+        np.left_shift(fl.view(_U64), _U64(63 - w), out=fl.view(_U64))
+        np.bitwise_xor(fl, wr, out=fl)
+        np.right_shift(fl, 63, out=fl)
+        np.negative(q, out=top)
+        np.bitwise_or(top, q, out=top)
+        np.right_shift(top, 63, out=top)     # -1 where q != 0
+        np.bitwise_and(top, fl, out=top)
 
     def report(self, operation: str, total: int, shape):
         """Record the gathered statistics (and apply the policy) once for the whole cast."""
@@ -364,7 +384,8 @@ def cast_int64(raw: np.ndarray, shift: int, quantization: Quantization, fmt: Fix
     n = flat.size
     out = np.empty(n, dtype=np.int64)
     logging = _ovf.logging_active()
-    stage = IntStage(fmt, stats=logging or not fmt.overflow.saturates, extremes=logging)
+    stage = IntStage(fmt, stats=logging or not fmt.overflow.saturates, extremes=logging,
+                     floor_block=shift > 0 and fmt.overflow is Overflow.WRAP_SM)
     tmp = np.empty(min(n, BLOCK), dtype=np.int64) if shift > 0 else None
     for s in range(0, n, BLOCK):
         e = min(n, s + BLOCK)
