@@ -89,8 +89,8 @@ def test_report_files_and_structure(report, artifact):
         (0, "DenseParallel"), (1, "ReLU"), (2, "DenseParallel"), (3, "Argmax"),
         (None, "SyncFIFO")]
     assert [r["module"] for r in rep["layers"]] == [
-        "tiny_rep.layer0_denseparallel", "tiny_rep.layer1_relu",
-        "tiny_rep.layer2_denseparallel", "tiny_rep.layer3_argmax", "tiny_rep.out_fifo"]
+        "tiny_rep_layer0_dense", "tiny_rep_layer1_relu",
+        "tiny_rep_layer2_dense", "tiny_rep_layer3_argmax", "tiny_rep_out_fifo"]
     assert rep["layers"][-1]["depth"] == sum(r["latency"] for r in rep["layers"][:-1]) + 2
     ecp5 = rep["synthesis"]["ecp5"]
     assert ecp5["resources"]["lut"] == ecp5["cells"]["LUT4"] + 2 * ecp5["cells"].get("CCU2C", 0)
