@@ -20,6 +20,8 @@ from .top import ModelTop, layer_configs
 __all__ = ["build_top", "generate_rtl", "build_manifest", "top_verilog", "CLOCK", "RESET"]
 
 CLOCK, RESET = VERILOG_PORTS
+# layer names whose module <name>_<layer> is another module's
+RESERVED_LAYER_NAMES = {"axis": "AXI4-Stream wrapper", "out_fifo": "output FIFO"}
 
 
 
@@ -101,6 +103,11 @@ def generate_rtl(directory, *, model=None, output=None, **overrides) -> dict:
     if model is None:
         model = Model.load(directory)
     check_verilog_name(model.name, "model name", taken=(CLOCK, RESET))
+    for layer in model.spec.layers:
+        if layer.name in RESERVED_LAYER_NAMES:
+            raise ValueError(f"{layer.label} field 'name': {layer.name!r} would name its module "
+                             f"{model.name}_{layer.name} like the "
+                             f"{RESERVED_LAYER_NAMES[layer.name]}; rename the layer")
     top = build_top(model, **overrides)
     man = build_manifest(top)
     man = dataclasses.replace(man, axis=axis_layout(man, model.spec.hardware.ip))
