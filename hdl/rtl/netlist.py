@@ -17,6 +17,8 @@ _ATTRS = "-remove generator -remove top -remove src -remove amaranth.hierarchy "
          "-remove amaranth.decoding"
 # an RTLIL port wire: "wire width W input|output N [signed] \name"
 _PORT = re.compile(r"^(\s*wire width \d+ )(input|output|inout) (\d+) ( *(?:signed )?)\\(\S+)$")
+# any RTLIL wire with a public name
+_WIRE = re.compile(r"^  wire .*?\\(\S+)$")
 
 
 class NetlistError(RuntimeError):
@@ -107,6 +109,54 @@ def _reorder_ports(text: str, top: str, order) -> str:
     return "\n".join(lines)
 
 
+def _module_spans(lines) -> dict:
+    """Module name -> (first line, ``end`` line) of RTLIL ``lines``."""
+    spans, name = {}, None
+    for k, line in enumerate(lines):
+        if line.startswith("module "):
+            name, start = line.split()[1][1:], k
+        elif line == "end" and name is not None:
+            spans[name], name = (start, k), None
+    return spans
+
+
+def _legal_ports(text: str) -> str:
+    """The RTLIL ``text`` with every port whose name is not a Verilog identifier (Amaranth's
+    ``o__ready$14`` where names collide) renamed (``o__ready_14``) in its module and in the
+    cells instantiating it."""
+    lines = text.split("\n")
+    spans = _module_spans(lines)
+    renames = {}
+    for module, (a, b) in spans.items():
+        wires = {m[1] for m in map(_WIRE.match, lines[a:b]) if m}
+        mapping = {}
+        for m in map(_PORT.match, lines[a:b]):
+            if m and not _LEGAL.match(m[5]):
+                new = re.sub(r"\W", "_", m[5])
+                while new in wires:
+                    new += "_"
+                wires.add(new)
+                mapping[m[5]] = new
+        if mapping:
+            renames[module] = mapping
+    for module, mapping in renames.items():
+        a, b = spans[module]
+        token = re.compile(r"(?<=\s)\\(" + "|".join(map(re.escape, mapping)) + r")(?=\s|$)")
+        for k in range(a, b):
+            lines[k] = token.sub(lambda m: "\\" + mapping[m[1]], lines[k])
+    cell = None
+    for k, line in enumerate(lines):
+        if line.startswith("  cell "):
+            cell = renames.get(line.split()[1][1:])
+        elif line == "  end":
+            cell = None
+        elif cell and line.startswith("    connect \\"):
+            port, rest = line[len("    connect \\"):].split(" ", 1)
+            if port in cell:
+                lines[k] = f"    connect \\{cell[port]} {rest}"
+    return "\n".join(lines)
+
+
 def yosys_script(renames: dict) -> str:
     """The Yosys script that turns ``in.il`` into ``out.v``.
 
@@ -155,7 +205,7 @@ def readable_verilog(elaboratable, *, name: str, order, instances: dict,
     from hdl.flow.tools import SynthError, yosys_path
 
     text = rtlil.convert(elaboratable, name=name, emit_src=False)
-    text = _reorder_ports(text, name, order)
+    text = _legal_ports(_reorder_ports(text, name, order))
     hierarchy = [line.split()[1][1:] for line in text.split("\n")
                  if line.startswith("module ")]
     renames = module_names(name, hierarchy, instances, reserved)
@@ -176,8 +226,8 @@ def readable_verilog(elaboratable, *, name: str, order, instances: dict,
             raise NetlistError(f"yosys could not write the Verilog of {name}: {tail[0]}")
         with open(out) as f:
             verilog = f.read()
-    bad = [m for m in re.findall(r"^module (\S+)\(", verilog, flags=re.M)
-           if not _LEGAL.match(m)]
+    bad = [n for m in re.findall(r"^module (\S+)\((.*)\);$", verilog, flags=re.M)
+           for n in (m[0], *m[1].split(", ")) if not _LEGAL.match(n)]
     if bad:
-        raise NetlistError(f"yosys wrote escaped module names {bad}")
+        raise NetlistError(f"yosys wrote escaped module or port names {bad}")
     return verilog
