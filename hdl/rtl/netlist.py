@@ -9,6 +9,8 @@ import tempfile
 
 from amaranth.back import rtlil
 
+from ..flow.tools import SynthError, yosys_path
+
 __all__ = ["NetlistError", "layer_module", "module_names", "readable_verilog", "yosys_script"]
 
 _LEGAL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -202,8 +204,6 @@ def readable_verilog(elaboratable, *, name: str, order, instances: dict,
     str
         The Verilog: the same for the same design, run after run.
     """
-    from hdl.flow.tools import SynthError, yosys_path
-
     text = rtlil.convert(elaboratable, name=name, emit_src=False)
     text = _legal_ports(_reorder_ports(text, name, order))
     hierarchy = [line.split()[1][1:] for line in text.split("\n")
