@@ -14,7 +14,7 @@ import time
 import cocotb
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, RisingEdge, SimTimeoutError, Timer, with_timeout
 from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 from fxp.nn import Model
@@ -82,13 +82,13 @@ async def _receive(dut, sink, checker, lanes, n, limit, errors):
     size = lanes.tdata_bits // 8
     deadline = _cycle() + limit
     for j in range(n):
-        got = cocotb.start_soon(sink.recv())
-        await First(got, Timer(max(1, deadline - _cycle()) * PERIOD_NS, "ns"))
-        if not got.done():
-            got.cancel()
+        try:
+            frame = await with_timeout(sink.recv(), max(1, deadline - _cycle()) * PERIOD_NS,
+                                       "ns")
+        except SimTimeoutError:
             errors.append(f"stream stalled: {j} of {n} outputs after {limit} cycles")
             return
-        data = bytes(got.result().tdata)
+        data = bytes(frame.tdata)
         if len(data) != size * lanes.beats:
             errors.append(f"output {j}: TLAST after {len(data) // size} beats, not "
                           f"{lanes.beats}")
