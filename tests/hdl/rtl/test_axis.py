@@ -196,3 +196,12 @@ def test_a_streamed_model_counts_its_beats(tmp_path):
         r = subprocess.run(["iverilog", "-g2005", "-Wall", "-o", os.devnull, "seq_mix.v",
                             "seq_mix_axis.v"], cwd=art / "rtl", capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
+
+
+def test_every_file_is_the_same_run_after_run(tiny, tmp_path):
+    files = {p.name: p.read_bytes() for p in (tiny / "rtl").iterdir()}
+    assert sorted(files) == ["lint.vlt", "manifest.json", "package_ip.tcl", "tiny_axis.core",
+                             "tiny_axis.v", "tiny_axis_axis.v"]
+    shutil.copytree(tiny, tmp_path / "again", ignore=shutil.ignore_patterns("rtl"))
+    generate_rtl(tmp_path / "again")
+    assert {p.name: p.read_bytes() for p in (tmp_path / "again" / "rtl").iterdir()} == files
