@@ -18,7 +18,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,report,torch]'
+	$(PY) -m pip install --quiet -e '.[test,report,torch,onnx]'
 	touch $@
 
 # System tools that do not come from PyPI.

@@ -1,0 +1,114 @@
+"""``import_onnx``: a QONNX or QCDQ ONNX file as a bit-exact fxp.nn model and artifact."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import numpy as np
+
+from ...array import from_raw
+from ...quantize import quantize
+from ..data import as_dataset, load_data, DATASETS
+from ..model import Model, write_artifact
+from ..spec import parse_spec
+from ..training import scores
+
+__all__ = ["import_onnx", "read_data"]
+
+
+def _default_name(path) -> str:
+    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(os.fspath(path)))[0])
+    return stem if re.match(r"[A-Za-z]", stem) else f"m_{stem}"
+
+
+def to_model(path, *, name: str | None = None) -> Model:
+    """The bit-exact :class:`fxp.nn.Model` of the ONNX graph at ``path`` (see
+    :func:`import_onnx`)."""
+    from .convert import convert
+    from .graph import load_graph
+    shape, in_fmt, layers, params = convert(load_graph(path))
+    doc = {"name": name or _default_name(path),
+           "input": {"shape": list(shape), "format": str(in_fmt)}, "layers": layers}
+    return Model(parse_spec(doc), params)
+
+
+def read_data(data, label=None):
+    """A dataset name, an .npz/.csv path (``label``: the CSV's target column) or in-memory
+    data (a :class:`fxp.nn.data.Dataset`, ``(x, y)``, ``(x_train, y_train, x_test, y_test)``)
+    as a Dataset."""
+    if isinstance(data, (str, os.PathLike)):
+        data = os.fspath(data)
+        if data in DATASETS:
+            return load_data({"dataset": data})
+        section = {"path": os.path.abspath(data)}
+        if label is not None:
+            section["label"] = label
+        return load_data(section)
+    return as_dataset(data)
+
+
+def import_onnx(path, directory=None, *, name: str | None = None, data=None,
+                label: str | None = None) -> Model:
+    """Read a QONNX or QCDQ ONNX model into a bit-exact :class:`fxp.nn.Model`.
+
+    Every quantizer must be fixed point (scale ``2**-f``, zero point 0); see the README's
+    "Import from ONNX" for the ops and the format mapping. The model's ``predict_raw`` on
+    raw inputs equals the ONNX graph's output times ``2**f`` of the output format.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.onnx`` file.
+    directory : str or os.PathLike, optional
+        Write the artifact there (atomically: ``model.yaml``, ``weights.npz``, and with
+        ``data`` ``vectors.npz`` and ``metrics.json``).
+    name : str, optional
+        The model's name (default: the file's stem).
+    data : str, Dataset or tuple, optional
+        A dataset name (``sklearn_digits``...), an ``.npz``/``.csv`` file, or arrays. Samples
+        shaped as the ONNX input (channels first) are moved to channels last; others are
+        read row-major as the artifact's channels-last input shape.
+    label : str, optional
+        The target column of a CSV file.
+
+    Returns
+    -------
+    fxp.nn.Model
+
+    Raises
+    ------
+    OnnxImportError
+        One line naming the node, its op and what was expected; nothing is written.
+    """
+    model = to_model(path, name=name)
+    if directory is None:
+        return model
+    if data is None:
+        write_artifact(directory, model.spec, model.params)
+        return model
+    ds = read_data(data, label)
+    x = ds.x_test
+    onnx_shape = (model.input_shape[-1], *model.input_shape[:-1])
+    if len(model.input_shape) > 1 and x.shape[1:] == onnx_shape and onnx_shape != \
+            model.input_shape:
+        x = np.moveaxis(x, 1, -1)
+        ds = type(ds)(np.moveaxis(ds.x_train, 1, -1), ds.y_train, x, ds.y_test, ds.classes,
+                      ds.source)
+    ds = ds.reshaped(model.input_shape)
+    if ds.classes is None:
+        model.spec.train = {"loss": "mse"}
+    model.spec.data = ds.section()
+    x_raw = quantize(ds.x_test, model.input_format, label="test inputs").raw
+    outputs = model.predict_raw(x_raw)
+    loss = model.spec.loss
+    values = outputs if model.spec.layers[-1].returns_index else \
+        model.forward(from_raw(x_raw, model.input_format))[-1].to_float()
+    metrics = {f"fixed_{k}": v for k, v in scores(loss, values, ds.y_test).items()}
+    metrics.update({"loss": loss, "source": "onnx", "test_vectors": int(len(x_raw))})
+    write_artifact(directory, model.spec, model.params,
+                   {"inputs": x_raw, "outputs": outputs, "labels": ds.y_test},
+                   extra_files={"metrics.json": json.dumps(metrics, indent=1, sort_keys=True)
+                                + "\n"})
+    return model
