@@ -514,8 +514,9 @@ def op_flatten(b, node, x, consts):
 def op_reshape(b, node, x, consts):
     target = [int(d) for d in _const(node, consts, 1).value.ravel()]
     n = math.prod(x.shape)
-    if len(target) == 2 and target[0] in (0, -1, 1) and target[1] in (-1, n) and \
-            not (target[0] == -1 and target[1] == -1):
+    # the batch: kept (0), inferred (-1) or the exported batch size
+    if len(target) == 2 and (target[0] >= 0 or target[0] == -1) and target[1] in (-1, n) \
+            and not (target[0] == -1 and target[1] == -1):
         return _flatten_to_vec(b, node, x)
     raise OnnxImportError(f"{node.where}: target shape {target}; expected a flatten to "
                           f"(batch, {n})")

@@ -26,8 +26,12 @@ def _default_name(path) -> str:
 def to_model(path, *, name: str | None = None) -> Model:
     """The bit-exact :class:`fxp.nn.Model` of the ONNX graph at ``path`` (see
     :func:`import_onnx`)."""
+    try:
+        from .graph import load_graph
+    except ImportError as e:
+        raise ImportError(f"importing ONNX needs the onnx extra (pip install 'fxpga[onnx]'): "
+                          f"{e}") from None
     from .convert import convert
-    from .graph import load_graph
     shape, in_fmt, layers, params = convert(load_graph(path))
     doc = {"name": name or _default_name(path),
            "input": {"shape": list(shape), "format": str(in_fmt)}, "layers": layers}
