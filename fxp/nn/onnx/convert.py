@@ -409,8 +409,9 @@ def op_leaky_relu(b, node, x, consts):
     alpha = float(np.float32(node.attr("alpha", 0.01)))
     try:
         k = alpha_shift(alpha)
-    except ValueError as e:
-        raise OnnxImportError(f"{node.where}: alpha {alpha!r}: {e}") from None
+    except ValueError:
+        raise OnnxImportError(f"{node.where}: alpha {alpha!r}; expected a power of two from "
+                              f"2**-32 to 0.5 such as 0.125 (an exact shift)") from None
     return _elementwise(b, node, x, {"type": "leaky_relu", "alpha": 2.0 ** -k},
                         exact_format(fmt, k))
 
@@ -423,7 +424,7 @@ def op_table(kind):
                                   f"at most {MAX_TABLE_BITS} (an exact lookup table has "
                                   f"2**bits entries): quantize its input")
         out = _elementwise(b, node, x, {"type": kind, "table_bits": fmt.bits}, None)
-        b.dense[out.open] = ("table", kind, fmt)
+        b.dense[out.open] = ("table", kind, fmt, node.where)
         return out
     return op
 
@@ -526,7 +527,8 @@ def op_transpose(b, node, x, consts):
     perm = list(node.attr("perm", []))
     want = {3: [0, 2, 3, 1], 2: [0, 2, 1]}.get(len(x.shape))
     if x.kind != "cf" or perm != want:
-        raise OnnxImportError(f"{node.where}: perm {perm} on a {x.kind} tensor shaped "
+        what = {"cf": "channels-first", "cl": "channels-last", "vec": "vector"}[x.kind]
+        raise OnnxImportError(f"{node.where}: perm {perm} on a {what} tensor shaped "
                               f"{list(x.shape)}; expected only channels first to channels "
                               f"last ({want or [0, 2, 3, 1]})")
     return Act(x.fmt, (*x.shape[1:], x.shape[0]), "cl", None, x.open, None, x.pending)
@@ -642,10 +644,11 @@ def _finish_tables(b: Builder):
     for i, entry in b.dense.items():
         if not isinstance(entry[0], str):
             continue
-        _, kind, in_fmt = entry
+        _, kind, in_fmt, where = entry
         doc = b.layers[i]
         if "output" not in doc:
-            raise OnnxImportError(f"layer {i} ({kind}): no quantizer after it; expected a "
-                                  f"Quant (a lookup table needs an output format)")
+            raise OnnxImportError(f"{where}: no quantizer after it; expected a Quant or "
+                                  f"QuantizeLinear/DequantizeLinear (a lookup table needs an "
+                                  f"output format)")
         b.params[f"{i}.table"] = make_table(kind, in_fmt, FixedFormat.parse(doc["output"]),
                                             in_fmt.bits).raw

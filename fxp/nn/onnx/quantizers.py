@@ -66,8 +66,10 @@ def check_zero_point(zero_point, where: str) -> None:
         return
     z = np.asarray(zero_point)
     if np.any(z != 0):
-        raise OnnxImportError(f"{where}: zero point {z.ravel()[np.flatnonzero(z)[0]]!r} is "
-                              f"not 0; expected symmetric quantizers (zero point 0)")
+        bad = z.ravel()[np.flatnonzero(z)[0]]
+        bad = float(bad) if z.dtype.kind == "f" else int(bad)
+        raise OnnxImportError(f"{where}: zero point {bad!r} is not 0; expected symmetric "
+                              f"quantizers (zero point 0)")
 
 
 def _mode(rounding: str, where: str) -> str:

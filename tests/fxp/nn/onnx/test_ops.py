@@ -1,0 +1,92 @@
+"""The ops beyond Brevitas' MLP and CNN, on small QCDQ graphs run by onnxruntime: MatMul +
+Add, LeakyRelu, Sigmoid/Tanh tables, Conv1d, AveragePool, GlobalAveragePool, the NCHW ->
+channels-last Transpose, an exactly foldable BatchNormalization, per-channel weight scales;
+our predict_raw equals onnxruntime's output x 2**f on every input of a small input format
+(exhaustive where it fits) or on random ones."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from fxp.nn import import_onnx  # noqa: E402
+
+from .graphs import G  # noqa: E402
+
+
+def _ort(path, x):
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x.astype(np.float32)})[0]
+
+
+def _check(path, x_onnx, channels_first=False):
+    """Our output on x (ONNX layout, values on the input grid) equals onnxruntime's."""
+    fx = import_onnx(path)
+    x_ours = np.moveaxis(x_onnx, 1, -1) if channels_first else x_onnx
+    raw = np.rint(x_ours * 2.0 ** fx.input_format.frac_bits).astype(np.int64)
+    ours = fx.predict_raw(raw)
+    ref = _ort(path, x_onnx).astype(np.float64)
+    if channels_first and ref.ndim > 2:
+        ref = np.moveaxis(ref, 1, -1)
+    assert np.array_equal(ours, ref * 2.0 ** fx.output_format.frac_bits)
+    return fx
+
+
+def test_matmul_add_leaky_relu_and_tables(tmp_path):
+    rng = np.random.default_rng(0)
+    g = G()
+    x = g.qdq(g.input([6]), 4)                                   # fixed<8,4>: every input below
+    h = g.op("MatMul", x, g.qweight(rng.normal(size=(6, 5)), 6, bits=6))
+    h = g.op("Add", h, g.qweight(rng.normal(size=5), 7, bits=8, narrow=False))
+    h = g.qdq(g.op("LeakyRelu", h, alpha=0.125), 3)
+    s = g.qdq(g.op("Sigmoid", h), 7, 0, 255, np.uint8)
+    h = g.qdq(g.op("MatMul", s, g.qweight(rng.normal(size=(5, 3)), 5)), 4)
+    y = g.qdq(g.op("Tanh", h), 6)
+    path = g.save(tmp_path / "m.onnx", y)
+    xs = rng.integers(-128, 128, size=(3000, 6)) / 16.0
+    fx = _check(path, xs)
+    assert [layer.type for layer in fx.spec.layers] == ["dense", "leaky_relu", "sigmoid",
+                                                        "dense", "tanh"]
+    assert fx.spec.layers[2].table_bits == 8
+
+
+def test_conv1d_pools_transpose_batchnorm_and_per_channel_scales(tmp_path):
+    rng = np.random.default_rng(1)
+    g = G()
+    x = g.qdq(g.input([2, 16]), 5)                               # (C, L) = (2, 16)
+    w = np.round(rng.normal(size=(4, 2, 3)) * 32) / 32
+    # per-channel power-of-two weight scales: filter k at 2**-(4 + k)
+    scale = g.const((2.0 ** -np.arange(4, 8)).astype(np.float32))
+    q = np.clip(np.round(w * 2.0 ** np.arange(4, 8)[:, None, None]), -127, 127)
+    wq = g.op("DequantizeLinear", g.const(q, np.int8), scale, g.const(np.zeros(4), np.int8),
+              axis=0)
+    h = g.op("Conv", x, wq, kernel_shape=[3], pads=[1, 1])
+    bn = [g.const(np.array(v, dtype=np.float32)) for v in
+          ([0.5, -2.0, 1.0, 0.25], [0.25, 0.0, -0.5, 1.0], [0.0, 0.5, 0.0, -0.25],
+           [1.0 - 1e-5, 1.0 - 1e-5, 1.0 - 1e-5, 1.0 - 1e-5])]
+    h = g.op("BatchNormalization", h, *bn, epsilon=1e-5)
+    h = g.qdq(g.op("Relu", h), 4, 0, 255, np.uint8)
+    h = g.qdq(g.op("AveragePool", h, kernel_shape=[2], strides=[2]), 4, 0, 255, np.uint8)
+    h = g.op("GlobalAveragePool", h)                             # (4, 1): exact mean
+    y = g.op("Flatten", h)
+    path = g.save(tmp_path / "m.onnx", y)
+    xs = rng.integers(-128, 128, size=(500, 2, 16)) / 32.0
+    fx = _check(path, xs, channels_first=True)
+    # the batch norm is folded into the conv: no layer of its own
+    assert [layer.type for layer in fx.spec.layers] == ["conv1d", "relu", "avgpool1d",
+                                                        "global_avgpool"]
+
+
+def test_transpose_to_channels_last_then_flatten(tmp_path):
+    rng = np.random.default_rng(2)
+    g = G()
+    x = g.qdq(g.input([3, 4, 4]), 5)
+    w = g.qweight(rng.normal(size=(2, 3, 3, 3)), 5)
+    h = g.qdq(g.op("Conv", x, w, kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1]), 3)
+    h = g.op("Flatten", g.op("Transpose", h, perm=[0, 2, 3, 1]))
+    y = g.op("Gemm", h, g.qweight(rng.normal(size=(3, 8)), 5), transB=1)
+    path = g.save(tmp_path / "m.onnx", y)
+    xs = rng.integers(-128, 128, size=(300, 3, 4, 4)) / 32.0
+    fx = _check(path, xs, channels_first=True)
+    assert fx.spec.layers[0].padding == "same"
