@@ -539,9 +539,38 @@ def op_identity(b, node, x, consts):
 
 
 def op_trunc(b, node, x, consts):
-    raise OnnxImportError(f"{node.where}: Trunc is not supported yet; expected Quant "
-                          f"(fixed-point average pooling: AveragePool with a quantizer after "
-                          f"it)")
+    """QONNX ``Trunc``: ``round(x / scale)`` (exact: x must lie on the scale's grid), then a
+    quantizer at the output scale (v2: ``output_scale``, ``output_bit_width``, ``signed``,
+    ``narrow``, the rounding mode; v1 keeps the scale, so only ``input_bit_width ==
+    output_bit_width`` leaves the value unchanged)."""
+    from .quantizers import check_zero_point, pow2_frac, quant_format
+    w = node.where
+    fmt = _need_fmt(x, node)
+    scale, zp, in_bw = (_const(node, consts, k) for k in (1, 2, 3))
+    check_zero_point(zp.value, w)
+    f = pow2_frac(scale.value, w)
+    if f.size != 1:
+        raise OnnxImportError(f"{w}: per-channel scales on a dynamic tensor; expected one "
+                              f"scale per tensor")
+    f = int(f.ravel()[0])
+    if fmt.frac_bits > f:
+        raise OnnxImportError(f"{w}: input {fmt} is finer than its scale 2**-{f}; expected "
+                              f"the input on the scale's grid")
+    rounding = str(node.attr("rounding_mode", "FLOOR")).upper()
+    if len(node.inputs) >= 6:
+        fo = pow2_frac(_const(node, consts, 4).value, w)
+        if fo.size != 1:
+            raise OnnxImportError(f"{w}: per-channel output scales; expected one scale")
+        out = quant_format(int(fo.ravel()[0]), _const(node, consts, 5).scalar(w, "bit width"),
+                           bool(node.attr("signed", 1)), bool(node.attr("narrow", 0)),
+                           rounding, w)
+        return apply_quant(b, x, out, node)
+    drop = int(in_bw.scalar(w, "bit width") - _const(node, consts, 4).scalar(w, "bit width"))
+    if drop:
+        raise OnnxImportError(f"{w}: Trunc v1 dropping {drop} bits divides the value by "
+                              f"2**{drop} at the same scale; expected the v2 form (with an "
+                              f"output scale) or equal bit widths")
+    return x
 
 
 def op_bipolar(b, node, x, consts):

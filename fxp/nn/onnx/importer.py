@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 
-import numpy as np
-
-from ...array import from_raw
-from ...quantize import quantize
-from ..data import as_dataset, load_data, DATASETS
+from ..artifact import channels_last, write_with_data
+from ..data import DATASETS, as_dataset, load_data
 from ..model import Model, write_artifact
 from ..spec import parse_spec
-from ..training import scores
 
 __all__ = ["import_onnx", "read_data"]
 
@@ -93,26 +88,7 @@ def import_onnx(path, directory=None, *, name: str | None = None, data=None,
         write_artifact(directory, model.spec, model.params)
         return model
     ds = read_data(data, label)
-    x = ds.x_test
     onnx_shape = (model.input_shape[-1], *model.input_shape[:-1])
-    if len(model.input_shape) > 1 and x.shape[1:] == onnx_shape and onnx_shape != \
-            model.input_shape:
-        x = np.moveaxis(x, 1, -1)
-        ds = type(ds)(np.moveaxis(ds.x_train, 1, -1), ds.y_train, x, ds.y_test, ds.classes,
-                      ds.source)
-    ds = ds.reshaped(model.input_shape)
-    if ds.classes is None:
-        model.spec.train = {"loss": "mse"}
-    model.spec.data = ds.section()
-    x_raw = quantize(ds.x_test, model.input_format, label="test inputs").raw
-    outputs = model.predict_raw(x_raw)
-    loss = model.spec.loss
-    values = outputs if model.spec.layers[-1].returns_index else \
-        model.forward(from_raw(x_raw, model.input_format))[-1].to_float()
-    metrics = {f"fixed_{k}": v for k, v in scores(loss, values, ds.y_test).items()}
-    metrics.update({"loss": loss, "source": "onnx", "test_vectors": int(len(x_raw))})
-    write_artifact(directory, model.spec, model.params,
-                   {"inputs": x_raw, "outputs": outputs, "labels": ds.y_test},
-                   extra_files={"metrics.json": json.dumps(metrics, indent=1, sort_keys=True)
-                                + "\n"})
+    write_with_data(directory, model, channels_last(ds, onnx_shape, model.input_shape),
+                    {"source": "onnx"})
     return model

@@ -175,3 +175,45 @@ def _check_formats(fx):
         fan_in = int(np.prod(fx.params[f"{i}.weight"].shape[1:]))
         assumed = fx.inputs[i][1].bits + layer.weight.fmt.bits + int(np.ceil(np.log2(fan_in)))
         assert layer.accumulator.fmt.bits <= assumed
+
+
+def test_trunc_avg_pool_imports_bit_exactly(tmp_path):
+    """Brevitas' TruncAvgPool2d exports AveragePool -> Trunc (QONNX) or a QuantizeLinear/
+    DequantizeLinear pair (QCDQ): an avgpool2d whose output is the Trunc's quantizer."""
+    import brevitas.nn as qnn
+    import brevitas.quant as q
+    from brevitas.export import export_onnx_qcdq, export_qonnx
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.util.cleanup import cleanup_model
+    from torch import nn
+    torch.manual_seed(3)
+    model = nn.Sequential(
+        qnn.QuantIdentity(act_quant=q.Int8ActPerTensorFixedPoint, return_quant_tensor=True),
+        qnn.QuantConv2d(2, 4, 3, padding=1, weight_quant=q.Int8WeightPerTensorFixedPoint,
+                        bias_quant=q.Int32Bias, return_quant_tensor=True),
+        qnn.QuantReLU(act_quant=q.Uint8ActPerTensorFixedPoint, return_quant_tensor=True),
+        qnn.TruncAvgPool2d(2, return_quant_tensor=True), nn.Flatten(),
+        qnn.QuantLinear(64, 3, weight_quant=q.Int8WeightPerTensorFixedPoint,
+                        bias_quant=q.Int32Bias)).eval()
+    rng = np.random.default_rng(4)
+    raw = rng.integers(-128, 128, size=(N_RANDOM, 8, 8, 2))
+    x = np.moveaxis(raw / 128.0, -1, 1).astype(np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy().astype(np.float64)
+    for export in ("qonnx", "qcdq"):
+        path = str(tmp_path / f"{export}.onnx")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if export == "qcdq":
+                export_onnx_qcdq(model, torch.from_numpy(x), path, dynamo=False)
+            else:
+                export_qonnx(model, torch.from_numpy(x), path, dynamo=False)
+        fx = import_onnx(path)
+        assert [layer.type for layer in fx.spec.layers][2:4] == ["avgpool2d", "flatten"]
+        ours = fx.predict_raw(raw)
+        scale = 2.0 ** fx.output_format.frac_bits
+        assert np.array_equal(ours, ref * scale)
+        mw = cleanup_model(ModelWrapper(path))
+        got = execute_onnx(mw, {mw.graph.input[0].name: x})[mw.graph.output[0].name]
+        assert np.array_equal(ours, got.astype(np.float64) * scale)

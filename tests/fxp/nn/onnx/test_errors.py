@@ -78,7 +78,11 @@ def _case(name):
         y = g.op("BatchNormalization", h, *bn)
     elif name == "trunc":
         x = g.quant(g.input([4]), 4, 8)
-        c = [g.const(np.float32(v)) for v in (2.0 ** -4, 0.0, 8.0, 4.0)]
+        c = [g.const(np.float32(v)) for v in (2.0 ** -4, 0.0, 8.0, 6.0)]
+        y = g.op("Trunc", x, *c, domain="qonnx.custom_op.general")
+    elif name == "trunc_grid":
+        x = g.quant(g.input([4]), 4, 8)
+        c = [g.const(np.float32(v)) for v in (2.0 ** -2, 0.0, 8.0, 2.0 ** -2, 6.0)]
         y = g.op("Trunc", x, *c, domain="qonnx.custom_op.general")
     elif name == "clip_range":
         y = _mlp(g, g.qdq(g.input([4]), 4, -100, 100))
@@ -87,7 +91,7 @@ def _case(name):
     elif name == "reshape":
         x = g.qdq(g.input([1, 2, 2]), 4)
         y = g.op("Reshape", x, g.const(np.array([1, 2, 2], np.int64)))
-    return g
+    return g, y
 
 
 CASES = {
@@ -134,8 +138,10 @@ CASES = {
     "batchnorm": "node 4 (BatchNormalization): scale gamma / sqrt(var + eps) is not a power "
                  "of two per channel; expected an exactly foldable batch norm (fold it "
                  "before export)",
-    "trunc": "node 1 (Trunc): Trunc is not supported yet; expected Quant (fixed-point "
-             "average pooling: AveragePool with a quantizer after it)",
+    "trunc": "node 1 (Trunc): Trunc v1 dropping 2 bits divides the value by 2**2 at the "
+             "same scale; expected the v2 form (with an output scale) or equal bit widths",
+    "trunc_grid": "node 1 (Trunc): input fixed<8,4,RND_CONV,SAT> is finer than its scale "
+                  "2**-2; expected the input on the scale's grid",
     "clip_range": "node 2 (DequantizeLinear): integer range -100 .. 100 is not a b-bit "
                   "range; expected 0 .. 2**b - 1, -2**(b-1) .. 2**(b-1) - 1 or -(2**(b-1) - "
                   "1) .. 2**(b-1) - 1",
@@ -147,8 +153,8 @@ CASES = {
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_unsupported_graph_is_one_line_and_writes_nothing(case, tmp_path):
-    g = _case(case)
-    path = g.save(tmp_path / "m.onnx", g.nodes[-1].output[0])
+    g, y = _case(case)
+    path = g.save(tmp_path / "m.onnx", y)
     with pytest.raises(OnnxImportError) as e:
         import_onnx(path, tmp_path / "art")
     assert str(e.value) == CASES[case]
@@ -157,8 +163,8 @@ def test_unsupported_graph_is_one_line_and_writes_nothing(case, tmp_path):
 
 def test_cli_imports_and_reports_errors_in_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    g = _case("scale")
-    bad = g.save(tmp_path / "bad.onnx", g.nodes[-1].output[0])
+    g, y = _case("scale")
+    bad = g.save(tmp_path / "bad.onnx", y)
     assert main(["import", bad, "-o", "art"]) == 2
     out, err = capsys.readouterr()
     assert (out, err) == ("", f"error: {CASES['scale']}\n")
@@ -170,7 +176,7 @@ def test_cli_imports_and_reports_errors_in_one_line(tmp_path, capsys, monkeypatc
     assert sorted(os.listdir(tmp_path)) == ["bad.onnx", "junk.onnx"]
     g = G()
     x = g.qdq(g.input([4]), 4)
-    good = g.save(tmp_path / "good.onnx", _mlp(g, x))
+    g.save(tmp_path / "good.onnx", _mlp(g, x))
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.normal(size=(50, 4)), y=rng.integers(0, 3, size=50))
     assert main(["import", "good.onnx", "-o", "art", "--name", "tiny", "--data", "d.npz"]) == 0
