@@ -40,8 +40,17 @@ rtl: $(STAMP)
 _rtl: build/$(NAME)/model.yaml
 	$(RUN) $(PY) -m hdl rtl build/$(NAME)
 
+# A spec is trained; an .onnx model (QONNX or QCDQ) is imported (DATA: a dataset name or a
+# data file for its test vectors).
+DATA ?=
+ifeq ($(suffix $(MODEL)),.onnx)
+ARTIFACT_CMD = $(PY) -m fxp import $(MODEL) -o build/$(NAME) $(if $(DATA),--data $(DATA))
+else
+ARTIFACT_CMD = $(PY) -m fxp train $(MODEL) -o build/$(NAME)
+endif
+
 build/$(NAME)/model.yaml: $(MODEL)
-	$(RUN) $(PY) -m fxp train $(MODEL) -o build/$(NAME)
+	$(RUN) $(ARTIFACT_CMD)
 
 # Verification of the same artifact's RTL against the emulator with cocotb, on Icarus then
 # Verilator (builds under build/<name>/sim/<simulator>/); both always run, either failing fails.

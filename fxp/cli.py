@@ -200,6 +200,10 @@ def _cmd_import(args):
 
 
 def _cmd_name(args):
+    if args.spec.lower().endswith(".onnx"):     # what python -m fxp import names it
+        from .nn.onnx.importer import default_name
+        print(default_name(args.spec))
+        return
     from .nn.spec import load_spec
     print(load_spec(args.spec).name)
 
@@ -230,7 +234,8 @@ def main(argv=None) -> int:
                     "metrics.json from its test set")
     im.add_argument("--label", help="the target column of a CSV --data file")
     im.set_defaults(func=_cmd_import)
-    nm = sub.add_parser("name", help="validate a spec and print its model name")
+    nm = sub.add_parser("name", help="validate a spec and print its model name (an .onnx "
+                        "file: the name python -m fxp import gives it)")
     nm.add_argument("spec")
     nm.set_defaults(func=_cmd_name)
     args = p.parse_args(argv)

@@ -10,10 +10,11 @@ from ..data import DATASETS, as_dataset, load_data
 from ..model import Model, write_artifact
 from ..spec import parse_spec
 
-__all__ = ["import_onnx", "read_data"]
+__all__ = ["import_onnx", "read_data", "to_model", "default_name"]
 
 
-def _default_name(path) -> str:
+def default_name(path) -> str:
+    """The model name of an imported file when none is given: its stem, as an identifier."""
     stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(os.fspath(path)))[0])
     return stem if re.match(r"[A-Za-z]", stem) else f"m_{stem}"
 
@@ -28,7 +29,7 @@ def to_model(path, *, name: str | None = None) -> Model:
                           f"{e}") from None
     from .convert import convert
     shape, in_fmt, layers, params = convert(load_graph(path))
-    doc = {"name": name or _default_name(path),
+    doc = {"name": name or default_name(path),
            "input": {"shape": list(shape), "format": str(in_fmt)}, "layers": layers}
     return Model(parse_spec(doc), params)
 

@@ -163,8 +163,9 @@ def test_brevitas_export_imports_bit_exactly(trained, export, tmp_path):
 def _check_formats(fx):
     """6-bit and 8-bit narrow weights, the Int32 bias at 32 bits and the internally scaled one
     at 8, ROUND -> RND_CONV with SAT on activations, ReLU's quantizer unsigned; accumulators
-    (fxp.accumulator_format) no wider than Brevitas' assumed input + weight +
-    ceil(log2(fan-in)) bits."""
+    (fxp.accumulator_format) no wider than Brevitas' own assumed widths."""
+    from brevitas.quant_tensor.int_torch_handler import (max_acc_bit_width_convNd,
+                                                         max_acc_bit_width_linear)
     weighted = [(i, layer) for i, layer in enumerate(fx.spec.layers) if layer.weight is not None]
     assert [layer.weight.fmt.bits for _, layer in weighted] == [6, 8]
     assert [layer.bias.fmt.bits for _, layer in weighted] == [32, 8]
@@ -172,9 +173,11 @@ def _check_formats(fx):
         assert (f.quantization.value, f.overflow.value, f.bits) == ("RND_CONV", "SAT", 8)
     assert not fx.spec.layers[1].output.fmt.signed
     for i, layer in weighted:
-        fan_in = int(np.prod(fx.params[f"{i}.weight"].shape[1:]))
-        assumed = fx.inputs[i][1].bits + layer.weight.fmt.bits + int(np.ceil(np.log2(fan_in)))
-        assert layer.accumulator.fmt.bits <= assumed
+        w = fx.params[f"{i}.weight"].shape                 # fxp's (F, [kh, kw,] C)
+        fn = max_acc_bit_width_linear if len(w) == 2 else max_acc_bit_width_convNd
+        theirs = fn(torch.tensor(float(fx.inputs[i][1].bits)),
+                    torch.tensor(float(layer.weight.fmt.bits)), (w[0], w[-1], *w[1:-1]))
+        assert layer.accumulator.fmt.bits <= int(theirs)
 
 
 def test_trunc_avg_pool_imports_bit_exactly(tmp_path):

@@ -177,6 +177,8 @@ def test_cli_imports_and_reports_errors_in_one_line(tmp_path, capsys, monkeypatc
     g = G()
     x = g.qdq(g.input([4]), 4)
     g.save(tmp_path / "good.onnx", _mlp(g, x))
+    assert main(["name", "good.onnx"]) == 0          # the Makefile's name for build/<name>/
+    assert capsys.readouterr().out == "good\n"
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.normal(size=(50, 4)), y=rng.integers(0, 3, size=50))
     assert main(["import", "good.onnx", "-o", "art", "--name", "tiny", "--data", "d.npz"]) == 0
