@@ -29,6 +29,7 @@ from ..layers.table import make_table
 from ..layers.window import Window
 from .errors import OnnxImportError
 from .graph import Const, Node, fold
+from .quantizers import check_zero_point, pow2_frac, quant_format, range_format
 
 __all__ = ["convert", "OPS"]
 
@@ -68,12 +69,15 @@ class QInt:
 
 @dataclass
 class Builder:
+    """The model being built: spec layer docs, raw tensors, the input format; ``dense`` keeps
+    per dense/conv layer ``(raw weight, format, raw bias, format, input format)`` (a later
+    Add or BatchNormalization changes them) and per table layer ``("table", kind, input
+    format, node)``."""
+
     input_shape: tuple
-    kind: str
-    layers: list = field(default_factory=list)        # spec layer docs
+    layers: list = field(default_factory=list)
     params: dict = field(default_factory=dict)
     input_fmt: FixedFormat | None = None
-    # per dense/conv layer: its quantized weight (units, K) FixedArray-like parts
     dense: dict = field(default_factory=dict)
 
     def add(self, doc: dict) -> int:
@@ -108,10 +112,6 @@ def _weights(c: Const | None, node: Node, what: str):
     return raw, FixedFormat(bits, bits - f, c.signed)
 
 
-def _fmt_str(f: FixedFormat) -> str:
-    return str(f)
-
-
 # -- quantizers ------------------------------------------------------------------------------
 
 def _contains(inner: FixedFormat, outer: FixedFormat) -> bool:
@@ -124,7 +124,7 @@ def apply_quant(b: Builder, x: Act, fmt: FixedFormat, node: Node) -> Act:
     if x.open == -1:
         b.input_fmt = fmt
     elif x.open is not None:
-        b.layers[x.open]["output"] = _fmt_str(fmt)
+        b.layers[x.open]["output"] = str(fmt)
     elif x.fmt is not None and _contains(x.fmt, fmt):
         return x                        # the cast changes nothing
     elif x.fmt is None:
@@ -138,7 +138,6 @@ def apply_quant(b: Builder, x: Act, fmt: FixedFormat, node: Node) -> Act:
 
 def op_quant(b, node, x, consts):
     w = node.where
-    from .quantizers import check_zero_point, pow2_frac, quant_format
     scale, zp, bw = (_const(node, consts, k) for k in (1, 2, 3))
     check_zero_point(zp.value, w)
     f = pow2_frac(scale.value, w)
@@ -153,7 +152,6 @@ def op_quant(b, node, x, consts):
 
 def op_quantize_linear(b, node, x, consts):
     w = node.where
-    from .quantizers import check_zero_point, pow2_frac
     scale, zp = _const(node, consts, 1), _const(node, consts, 2, optional=True)
     check_zero_point(None if zp is None else zp.value, w)
     f = pow2_frac(scale.value, w)
@@ -178,7 +176,6 @@ def op_clip_int(b, node, q: QInt, consts):
 
 def op_dequantize_linear(b, node, q: QInt, consts):
     w = node.where
-    from .quantizers import check_zero_point, pow2_frac, range_format
     scale, zp = _const(node, consts, 1), _const(node, consts, 2, optional=True)
     check_zero_point(None if zp is None else zp.value, w)
     f = pow2_frac(scale.value, w)
@@ -190,7 +187,7 @@ def op_dequantize_linear(b, node, q: QInt, consts):
 
 # -- dense and conv --------------------------------------------------------------------------
 
-def _dense_layer(b: Builder, x: Act, raw_w, wfmt, raw_b, bfmt, doc: dict, in_fmt) -> Act:
+def _dense_layer(b: Builder, raw_w, wfmt, raw_b, bfmt, doc: dict, in_fmt) -> Act:
     """Add a dense/conv layer: ``raw_w`` in fxp's tensor layout; returns its output."""
     units = raw_w.shape[0]
     if raw_b is None:
@@ -247,7 +244,7 @@ def _matmul(b, node, x, fmt, raw, wfmt, raw_b, bfmt):
                               f"{n} of its input")
     if x.order is not None:
         raw = raw[:, x.order]
-    out = _dense_layer(b, x, np.ascontiguousarray(raw), wfmt, raw_b, bfmt,
+    out = _dense_layer(b, np.ascontiguousarray(raw), wfmt, raw_b, bfmt,
                        {"type": "dense", "units": int(raw.shape[0])}, fmt)
     out.shape, out.kind = (int(raw.shape[0]),), "vec"
     return out
@@ -333,7 +330,7 @@ def op_conv(b, node, x, consts):
     win = Window(size if nd == 2 else (size[0], 1), kernel if nd == 2 else (kernel[0], 1),
                  stride if nd == 2 else (stride[0], 1), padding, w)
     raw_b, bfmt = _bias(_const(node, consts, 2, optional=True), node, filters)
-    out = _dense_layer(b, x, raw, wfmt, raw_b, bfmt, doc, fmt)
+    out = _dense_layer(b, raw, wfmt, raw_b, bfmt, doc, fmt)
     out.shape, out.kind = (filters, *win.out[:nd]), "cf"
     return out
 
@@ -350,7 +347,6 @@ def op_batchnorm(b, node, x, consts):
                               for k in (1, 2, 3, 4))
     eps = float(np.float32(node.attr("epsilon", 1e-5)))
     s = gamma / np.sqrt(var.astype(np.float32) + np.float32(eps)).astype(np.float64)
-    from .quantizers import pow2_frac
     try:
         fs = pow2_frac(np.abs(s), w)
     except OnnxImportError:
@@ -543,7 +539,6 @@ def op_trunc(b, node, x, consts):
     quantizer at the output scale (v2: ``output_scale``, ``output_bit_width``, ``signed``,
     ``narrow``, the rounding mode; v1 keeps the scale, so only ``input_bit_width ==
     output_bit_width`` leaves the value unchanged)."""
-    from .quantizers import check_zero_point, pow2_frac, quant_format
     w = node.where
     fmt = _need_fmt(x, node)
     scale, zp, in_bw = (_const(node, consts, k) for k in (1, 2, 3))
@@ -614,7 +609,7 @@ def convert(graph) -> tuple:
     """
     (in_name, in_shape), nodes, consts, out_name = graph
     kind = "vec" if len(in_shape) == 1 else "cf"
-    b = Builder(_ours(in_shape, kind), kind)
+    b = Builder(_ours(in_shape, kind))
     acts = {in_name: Act(None, tuple(in_shape), kind, None, -1, None, "the graph input is float")}
     uses = {}
     for node in nodes:
