@@ -131,9 +131,24 @@ def apply_quant(b: Builder, x: Act, fmt: FixedFormat, node: Node) -> Act:
         raise OnnxImportError(f"{node.where}: its input is not quantized ({x.pending}) and "
                               f"no layer's output format can take this quantizer")
     else:
-        raise OnnxImportError(f"{node.where}: a second quantizer {fmt} on a tensor already "
-                              f"quantized to {x.fmt}; expected one quantizer per layer output")
+        _requantize(b, x, fmt)
     return Act(fmt, x.shape, x.kind, x.order, None, None)
+
+
+def _requantize(b: Builder, x: Act, fmt: FixedFormat) -> None:
+    """A layer that is the identity on ``x`` and carries the cast to ``fmt``: a relu for an
+    unsigned tensor, a 1-wide average pool for an image, an identity dense for a vector."""
+    if not x.fmt.signed:
+        b.add({"type": "relu", "output": str(fmt)})
+    elif x.kind != "vec":
+        nd = len(x.shape) - 1
+        one = [1, 1] if nd == 2 else 1
+        b.add({"type": f"avgpool{nd}d", "pool": one, "stride": one, "output": str(fmt)})
+    else:
+        n = x.shape[0]
+        _dense_layer(b, np.eye(n, dtype=np.int64), FixedFormat(2, 2, True), None, None,
+                     {"type": "dense", "units": n}, x.fmt)
+        b.layers[-1]["output"] = str(fmt)
 
 
 def op_quant(b, node, x, consts):

@@ -62,9 +62,6 @@ def _case(name):
     elif name == "fan_out":
         x = g.qdq(g.input([4]), 4)
         y = g.op("Add", g.op("Relu", x), g.op("Relu", x))
-    elif name == "requantize":
-        x = g.qdq(g.qdq(g.input([4]), 4), 2, -8, 7)
-        y = _mlp(g, x)
     elif name == "table_output":
         y = g.op("Sigmoid", g.qdq(_mlp(g, g.qdq(g.input([4]), 4)), 4))
     elif name == "table_input":
@@ -128,9 +125,6 @@ CASES = {
                    "expected a Quant or QuantizeLinear/DequantizeLinear before it",
     "fan_out": "node 2 (Relu): its input feeds 2 nodes; expected a chain (each tensor used "
                "once)",
-    "requantize": "node 4 (DequantizeLinear): a second quantizer fixed<4,2,RND_CONV,SAT> on "
-                  "a tensor already quantized to fixed<8,4,RND_CONV,SAT>; expected one "
-                  "quantizer per layer output",
     "table_output": "node 6 (Sigmoid): no quantizer after it; expected a Quant or "
                     "QuantizeLinear/DequantizeLinear (a lookup table needs an output format)",
     "table_input": "node 4 (Tanh): input fixed<18,7> has 18 bits; expected at most 16 (an "

@@ -90,3 +90,22 @@ def test_transpose_to_channels_last_then_flatten(tmp_path):
     xs = rng.integers(-128, 128, size=(300, 3, 4, 4)) / 32.0
     fx = _check(path, xs, channels_first=True)
     assert fx.spec.layers[0].padding == "same"
+
+
+def test_a_second_quantizer_becomes_an_identity_layer_with_its_cast(tmp_path):
+    """Requantizing an already quantized tensor: a relu (unsigned), a 1x1 average pool
+    (image) or an identity dense (vector) carries the cast, double rounding included."""
+    rng = np.random.default_rng(3)
+    g = G()
+    x = g.qdq(g.qdq(g.input([2, 4, 4]), 5), 3, -32, 31)          # image: fixed<8,3> -> <6,3>
+    h = g.qdq(g.op("Conv", x, g.qweight(rng.normal(size=(3, 2, 3, 3)), 5),
+                   kernel_shape=[3, 3]), 4)
+    h = g.qdq(g.qdq(g.op("Relu", h), 5, 0, 255, np.uint8), 2, 0, 15, np.uint8)   # unsigned
+    h = g.op("Flatten", h)
+    y = g.qdq(g.qdq(g.op("Gemm", h, g.qweight(rng.normal(size=(4, 12)), 5), transB=1), 4),
+              1, -8, 7)                                          # vector
+    path = g.save(tmp_path / "m.onnx", y)
+    xs = rng.integers(-128, 128, size=(1000, 2, 4, 4)) / 32.0
+    fx = _check(path, xs, channels_first=True)
+    assert [layer.type for layer in fx.spec.layers] == ["avgpool2d", "conv2d", "relu", "relu",
+                                                        "flatten", "dense", "dense"]
