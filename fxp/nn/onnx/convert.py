@@ -29,7 +29,8 @@ from ..layers.table import make_table
 from ..layers.window import Window
 from .errors import OnnxImportError
 from .graph import Const, Node, fold
-from .quantizers import check_zero_point, pow2_frac, quant_format, range_format
+from .quantizers import (check_zero_point, dyadic_multiplier, pow2_frac, quant_format,
+                         range_format, split_scale)
 
 __all__ = ["convert", "OPS"]
 
@@ -54,6 +55,11 @@ class Act:
     open: int | None = None
     fresh: int | None = None
     pending: str | None = None        # why fmt is None: the producing node's description
+    # --dyadic: the real value is the fixed value times rscale (per channel after a layer
+    # with per-channel weight scales); scalable: the dense/conv layer whose weights can take
+    # a multiplier for the next quantizer (only derived-format ops in between)
+    rscale: object = 1.0
+    scalable: int | None = None
 
 
 @dataclass
@@ -65,6 +71,7 @@ class QInt:
     lo: int
     hi: int
     where: str
+    mant: float = 1.0
 
 
 @dataclass
@@ -79,6 +86,9 @@ class Builder:
     params: dict = field(default_factory=dict)
     input_fmt: FixedFormat | None = None
     dense: dict = field(default_factory=dict)
+    dyadic: int | None = None           # multiplier bits; None: exact import only
+    input_scale: float = 1.0            # --dyadic: the input quantizer's scale mantissa
+    approximations: list = field(default_factory=list)
 
     def add(self, doc: dict) -> int:
         self.layers.append(doc)
@@ -107,9 +117,22 @@ def _weights(c: Const | None, node: Node, what: str):
                               f"through Quant or Clip/DequantizeLinear with a power-of-two "
                               f"scale")
     f, fmin = int(c.frac.max()), int(c.frac.min())
-    raw = np.rint(c.value * np.exp2(f)).astype(np.int64)
+    mant = np.ones(c.value.shape) if c.mant is None else c.mant
+    raw = np.rint(c.value / mant * np.exp2(f)).astype(np.int64)
     bits = c.bits + f - fmin
     return raw, FixedFormat(bits, bits - f, c.signed)
+
+
+def _row_mant(c: Const, node: Node, rows_axis: int = 0):
+    """--dyadic: the weight scale mantissa per output row (1.0 when all are 1)."""
+    if c.mant is None or np.all(c.mant == 1):
+        return 1.0
+    m = np.moveaxis(c.mant, rows_axis, 0).reshape(c.mant.shape[rows_axis], -1)
+    if np.any(m != m[:, :1]):
+        raise OnnxImportError(f"{node.where}: weight scales vary within an output channel; "
+                              f"expected one scale per tensor or per output channel")
+    m = m[:, 0]
+    return float(m[0]) if np.all(m == m[0]) else m
 
 
 # -- quantizers ------------------------------------------------------------------------------
@@ -119,11 +142,16 @@ def _contains(inner: FixedFormat, outer: FixedFormat) -> bool:
             and outer.max >= inner.max)
 
 
-def apply_quant(b: Builder, x: Act, fmt: FixedFormat, node: Node) -> Act:
-    """``x`` cast to ``fmt`` by a quantizer node."""
+def apply_quant(b: Builder, x: Act, fmt: FixedFormat, node: Node, mant: float = 1.0) -> Act:
+    """``x`` cast to ``fmt`` by a quantizer node (scale ``mant * 2**-frac``)."""
     if x.open == -1:
-        b.input_fmt = fmt
-    elif x.open is not None:
+        b.input_fmt, b.input_scale = fmt, mant
+        return Act(fmt, x.shape, x.kind, x.order, None, None, rscale=mant)
+    ratio = np.asarray(x.rscale, dtype=np.float64) / mant
+    if np.any(ratio != 1):
+        _multiply(b, x, ratio, fmt, node)
+        return Act(fmt, x.shape, x.kind, x.order, None, None, rscale=mant)
+    if x.open is not None:
         b.layers[x.open]["output"] = str(fmt)
     elif x.fmt is not None and _contains(x.fmt, fmt):
         return x                        # the cast changes nothing
@@ -132,7 +160,42 @@ def apply_quant(b: Builder, x: Act, fmt: FixedFormat, node: Node) -> Act:
                               f"no layer's output format can take this quantizer")
     else:
         _requantize(b, x, fmt)
-    return Act(fmt, x.shape, x.kind, x.order, None, None)
+    return Act(fmt, x.shape, x.kind, x.order, None, None, rscale=mant)
+
+
+def _multiply(b: Builder, x: Act, ratio: np.ndarray, fmt: FixedFormat, node: Node) -> None:
+    """--dyadic: multiply ``x`` by ``ratio`` (per channel or one number) ~ ``m / 2**c`` before
+    the cast to ``fmt``: in the weights of the layer before, else in an identity layer."""
+    m, c = dyadic_multiplier(ratio, b.dyadic)
+    err = float(np.max(np.abs(m * 2.0 ** -c / ratio - 1)))
+    b.approximations.append(f"{node.where}: scale ratio ~ m / 2**{c} (m of {b.dyadic} bits, "
+                            f"relative error {err:.2g})")
+    if x.scalable is not None:
+        raw_w, wfmt, raw_b, bfmt, in_fmt = b.dense[x.scalable]
+        rows = np.broadcast_to(m, (raw_w.shape[0],)).astype(np.int64)
+        shape = (-1,) + (1,) * (raw_w.ndim - 1)
+        nw, nb = raw_w * rows.reshape(shape), raw_b * rows
+        b.dense[x.scalable] = (
+            nw, FixedFormat.holding(int(nw.min()), int(nw.max()), wfmt.frac_bits + c, signed=True),
+            nb, FixedFormat.holding(int(min(nb.min(), 0)), int(max(nb.max(), 0)),
+                                    bfmt.frac_bits + c, signed=True), in_fmt)
+        _resolve_dense(b, x.scalable)
+        b.layers[x.open]["output"] = str(fmt)
+        return
+    if np.ndim(ratio) or x.kind != "vec" and len(x.shape) not in (2, 3):
+        raise OnnxImportError(f"{node.where}: --dyadic needs a dense or conv layer before "
+                              f"this quantizer (per-channel scales after other layers)")
+    n = x.shape[0]
+    if x.kind == "vec":
+        _dense_layer(b, np.eye(n, dtype=np.int64) * int(m), FixedFormat.holding(
+            0, int(m), c, signed=True), None, None, {"type": "dense", "units": n}, x.fmt)
+    else:                                   # an image: a 1x1 convolution, one weight per channel
+        nd, ch = len(x.shape) - 1, x.shape[0]
+        w = np.eye(ch, dtype=np.int64).reshape(ch, *([1] * nd), ch) * int(m)
+        _dense_layer(b, w, FixedFormat.holding(0, int(m), c, signed=True), None, None,
+                     {"type": f"conv{nd}d", "filters": ch, "kernel": [1, 1] if nd == 2 else 1,
+                      "stride": [1, 1] if nd == 2 else 1, "padding": "valid"}, x.fmt)
+    b.layers[-1]["output"] = str(fmt)
 
 
 def _requantize(b: Builder, x: Act, fmt: FixedFormat) -> None:
@@ -155,21 +218,21 @@ def op_quant(b, node, x, consts):
     w = node.where
     scale, zp, bw = (_const(node, consts, k) for k in (1, 2, 3))
     check_zero_point(zp.value, w)
-    f = pow2_frac(scale.value, w)
+    f, m = split_scale(scale.value, w, b.dyadic is not None)
     if f.size != 1:
         raise OnnxImportError(f"{w}: per-channel scales on a dynamic tensor; expected one "
                               f"scale per tensor")
     fmt = quant_format(int(f.ravel()[0]), bw.scalar(w, "bit width"),
                        bool(node.attr("signed", 1)), bool(node.attr("narrow", 0)),
                        node.attr("rounding_mode", "ROUND").upper(), w)
-    return apply_quant(b, x, fmt, node)
+    return apply_quant(b, x, fmt, node, float(m.ravel()[0]))
 
 
 def op_quantize_linear(b, node, x, consts):
     w = node.where
     scale, zp = _const(node, consts, 1), _const(node, consts, 2, optional=True)
     check_zero_point(None if zp is None else zp.value, w)
-    f = pow2_frac(scale.value, w)
+    f, m = split_scale(scale.value, w, b.dyadic is not None)
     if f.size != 1:
         raise OnnxImportError(f"{w}: per-axis scales on a dynamic tensor; expected one scale "
                               f"per tensor")
@@ -179,25 +242,25 @@ def op_quantize_linear(b, node, x, consts):
         lo, hi = zp.lo, zp.hi
     if lo is None:
         raise OnnxImportError(f"{w}: zero point is not an integer tensor")
-    return QInt(x, int(f.ravel()[0]), lo, hi, w)
+    return QInt(x, int(f.ravel()[0]), lo, hi, w, float(m.ravel()[0]))
 
 
 def op_clip_int(b, node, q: QInt, consts):
     lo, hi = _const(node, consts, 1, optional=True), _const(node, consts, 2, optional=True)
     nlo = q.lo if lo is None else max(q.lo, int(lo.scalar(node.where, "min")))
     nhi = q.hi if hi is None else min(q.hi, int(hi.scalar(node.where, "max")))
-    return QInt(q.act, q.frac, nlo, nhi, q.where)
+    return QInt(q.act, q.frac, nlo, nhi, q.where, q.mant)
 
 
 def op_dequantize_linear(b, node, q: QInt, consts):
     w = node.where
     scale, zp = _const(node, consts, 1), _const(node, consts, 2, optional=True)
     check_zero_point(None if zp is None else zp.value, w)
-    f = pow2_frac(scale.value, w)
-    if f.size != 1 or int(f.ravel()[0]) != q.frac:
+    f, m = split_scale(scale.value, w, b.dyadic is not None)
+    if f.size != 1 or int(f.ravel()[0]) != q.frac or float(m.ravel()[0]) != q.mant:
         raise OnnxImportError(f"{w}: scale {scale.value.ravel().tolist()} differs from its "
-                              f"QuantizeLinear's 2**-{q.frac}; expected the same scale")
-    return apply_quant(b, q.act, range_format(q.lo, q.hi, q.frac, w), node)
+                              f"QuantizeLinear's; expected the same scale")
+    return apply_quant(b, q.act, range_format(q.lo, q.hi, q.frac, w), node, q.mant)
 
 
 # -- dense and conv --------------------------------------------------------------------------
@@ -210,7 +273,7 @@ def _dense_layer(b: Builder, raw_w, wfmt, raw_b, bfmt, doc: dict, in_fmt) -> Act
     i = b.add(doc)
     b.dense[i] = (raw_w, wfmt, raw_b, bfmt, in_fmt)
     acc = _resolve_dense(b, i)
-    return Act(acc, None, None, None, i, i)
+    return Act(acc, None, None, None, i, i, scalable=i)
 
 
 def _resolve_dense(b: Builder, i: int) -> FixedFormat:
@@ -224,14 +287,36 @@ def _resolve_dense(b: Builder, i: int) -> FixedFormat:
     return acc
 
 
-def _bias(c: Const | None, node: Node, units: int):
+def _bias(c: Const | None, node: Node, units: int, b: Builder, scale=1.0, frac: int = 0):
+    """The bias's raw values and format; with --dyadic, its values in units of the
+    accumulator's real scale ``scale`` (per row), at the products' ``frac`` fraction bits
+    (rounded, and reported, when they do not land on that grid)."""
     if c is None:
         return None, None
-    raw, fmt = _weights(c, node, "bias")
+    if np.all(np.asarray(scale) == 1) and (c.mant is None or np.all(c.mant == 1)):
+        raw, fmt = _weights(c, node, "bias")
+    else:
+        if not c.quantized:
+            _weights(c, node, "bias")                 # the error
+        exact = c.value.reshape(-1) / np.broadcast_to(scale, (c.value.size,)) * 2.0 ** frac
+        raw = np.rint(exact).astype(np.int64)
+        if np.any(np.abs(exact - raw) > 1e-6):
+            b.approximations.append(f"{node.where}: bias rounded to the accumulator's grid "
+                                    f"2**-{frac}")
+        fmt = FixedFormat.holding(int(min(raw.min(), 0)), int(max(raw.max(), 0)), frac,
+                                  signed=True)
     raw = raw.reshape(-1)
     if raw.size != units:
         raise OnnxImportError(f"{node.where}: bias has {raw.size} values; expected {units}")
     return raw, fmt
+
+
+def _in_scale(x: Act, node: Node) -> float:
+    """--dyadic: the input's real scale, one number (a quantizer sets it)."""
+    if np.ndim(x.rscale):
+        raise OnnxImportError(f"{node.where}: its input has per-channel scales (no quantizer "
+                              f"since the layer before); expected a quantizer before it")
+    return float(x.rscale)
 
 
 def op_gemm(b, node, x, consts):
@@ -243,16 +328,20 @@ def op_gemm(b, node, x, consts):
     for k, want in (("alpha", 1.0), ("beta", 1.0), ("transA", 0)):
         if node.attr(k, want) != want:
             raise OnnxImportError(f"{w}: {k}={node.attr(k)!r}; expected {want}")
-    raw, wfmt = _weights(_const(node, consts, 1), node, "weight")
+    wc = _const(node, consts, 1)
+    raw, wfmt = _weights(wc, node, "weight")
     if raw.ndim != 2:
         raise OnnxImportError(f"{w}: weight shaped {list(raw.shape)}; expected a matrix")
-    if node.attr("transB", 0) == 0:
+    trans = node.attr("transB", 0)
+    if trans == 0:
         raw = raw.T
-    return _matmul(b, node, x, fmt, raw, wfmt, *_bias(_const(node, consts, 2, optional=True),
-                                                      node, raw.shape[0]))
+    scale = _in_scale(x, node) * _row_mant(wc, node, 0 if trans else 1)
+    bias = _bias(_const(node, consts, 2, optional=True), node, raw.shape[0], b, scale,
+                 wfmt.frac_bits + fmt.frac_bits)
+    return _matmul(b, node, x, fmt, raw, wfmt, *bias, scale)
 
 
-def _matmul(b, node, x, fmt, raw, wfmt, raw_b, bfmt):
+def _matmul(b, node, x, fmt, raw, wfmt, raw_b, bfmt, scale=1.0):
     n = x.shape[0]
     if raw.shape[1] != n:
         raise OnnxImportError(f"{node.where}: weight has {raw.shape[1]} inputs; expected the "
@@ -261,7 +350,7 @@ def _matmul(b, node, x, fmt, raw, wfmt, raw_b, bfmt):
         raw = raw[:, x.order]
     out = _dense_layer(b, np.ascontiguousarray(raw), wfmt, raw_b, bfmt,
                        {"type": "dense", "units": int(raw.shape[0])}, fmt)
-    out.shape, out.kind = (int(raw.shape[0]),), "vec"
+    out.shape, out.kind, out.rscale = (int(raw.shape[0]),), "vec", scale
     return out
 
 
@@ -270,11 +359,13 @@ def op_matmul(b, node, x, consts):
     if x.kind != "vec":
         raise OnnxImportError(f"{node.where}: input shaped {list(x.shape)}; expected a vector "
                               f"(add a Flatten before it)")
-    raw, wfmt = _weights(_const(node, consts, 1), node, "weight")
+    wc = _const(node, consts, 1)
+    raw, wfmt = _weights(wc, node, "weight")
     if raw.ndim != 2:
         raise OnnxImportError(f"{node.where}: weight shaped {list(raw.shape)}; expected a "
                               f"matrix")
-    return _matmul(b, node, x, fmt, raw.T, wfmt, None, None)
+    scale = _in_scale(x, node) * _row_mant(wc, node, 1)
+    return _matmul(b, node, x, fmt, raw.T, wfmt, None, None, scale)
 
 
 def op_add(b, node, x, consts):
@@ -286,10 +377,11 @@ def op_add(b, node, x, consts):
         raise OnnxImportError(f"{node.where}: expected a constant bias added to a MatMul's "
                               f"output (other additions are not supported)")
     raw_w, wfmt, _, _, in_fmt = b.dense[i]
-    raw_b, bfmt = _bias(c, node, raw_w.shape[0])
+    raw_b, bfmt = _bias(c, node, raw_w.shape[0], b, x.rscale,
+                        wfmt.frac_bits + in_fmt.frac_bits)
     b.dense[i] = (raw_w, wfmt, raw_b, bfmt, in_fmt)
     acc = _resolve_dense(b, i)
-    return Act(acc, x.shape, x.kind, None, i, i)
+    return Act(acc, x.shape, x.kind, None, i, i, rscale=x.rscale, scalable=i)
 
 
 def _pads_mode(node, size, kernel, stride, what="pads") -> str:
@@ -327,7 +419,8 @@ def op_conv(b, node, x, consts):
                               f"(C, L) or (C, H, W)")
     if node.attr("group", 1) != 1:
         raise OnnxImportError(f"{w}: group={node.attr('group')}; expected 1")
-    raw, wfmt = _weights(_const(node, consts, 1), node, "weight")
+    wc = _const(node, consts, 1)
+    raw, wfmt = _weights(wc, node, "weight")
     nd = len(x.shape) - 1
     if "kernel_shape" not in node.attrs:
         node.attrs["kernel_shape"] = list(raw.shape[2:])
@@ -344,9 +437,11 @@ def op_conv(b, node, x, consts):
            "stride": list(stride) if nd == 2 else int(stride[0]), "padding": padding}
     win = Window(size if nd == 2 else (size[0], 1), kernel if nd == 2 else (kernel[0], 1),
                  stride if nd == 2 else (stride[0], 1), padding, w)
-    raw_b, bfmt = _bias(_const(node, consts, 2, optional=True), node, filters)
+    scale = _in_scale(x, node) * _row_mant(wc, node, 0)
+    raw_b, bfmt = _bias(_const(node, consts, 2, optional=True), node, filters, b, scale,
+                        wfmt.frac_bits + fmt.frac_bits)
     out = _dense_layer(b, raw, wfmt, raw_b, bfmt, doc, fmt)
-    out.shape, out.kind = (filters, *win.out[:nd]), "cf"
+    out.shape, out.kind, out.rscale = (filters, *win.out[:nd]), "cf", scale
     return out
 
 
@@ -393,17 +488,24 @@ def op_batchnorm(b, node, x, consts):
     nbfmt = FixedFormat.holding(int(nb.min()), int(nb.max()), bf, signed=True)
     b.dense[i] = (nw, nwfmt, nb, nbfmt, in_fmt)
     acc = _resolve_dense(b, i)
-    return Act(acc, x.shape, x.kind, x.order, i, i)
+    return Act(acc, x.shape, x.kind, x.order, i, i, rscale=x.rscale, scalable=i)
 
 
 # -- element-wise ----------------------------------------------------------------------------
+
+def _follows(x: Act):
+    """The scalable layer a new open layer after ``x`` passes on (only when ``x`` is that
+    layer's output itself, so no other layer's exact format depends on its scale)."""
+    return x.scalable if x.scalable is not None and x.open == x.scalable else None
+
 
 def _elementwise(b, node, x, doc, out_fmt) -> Act:
     i = b.add(doc)
     if out_fmt is not None:
         doc["output"] = str(out_fmt)
     return Act(out_fmt, x.shape, x.kind, x.order, i, None,
-               None if out_fmt is not None else f"{node.where} needs a quantizer after it")
+               None if out_fmt is not None else f"{node.where} needs a quantizer after it",
+               x.rscale, _follows(x))
 
 
 def op_relu(b, node, x, consts):
@@ -430,6 +532,9 @@ def op_leaky_relu(b, node, x, consts):
 def op_table(kind):
     def op(b, node, x, consts):
         fmt = _need_fmt(x, node)
+        if np.any(np.asarray(x.rscale) != 1):
+            raise OnnxImportError(f"{node.where}: --dyadic: its input's scale is not a power "
+                                  f"of two; expected a power-of-two quantizer before a table")
         if fmt.bits > MAX_TABLE_BITS:
             raise OnnxImportError(f"{node.where}: input {fmt} has {fmt.bits} bits; expected "
                                   f"at most {MAX_TABLE_BITS} (an exact lookup table has "
@@ -472,7 +577,7 @@ def op_maxpool(b, node, x, consts):
                               f"values")
     nd, doc, shape = _pool_common(node, x)
     b.add({"type": f"maxpool{nd}d", **doc})
-    return Act(x.fmt, shape, "cf", None, x.open, None)
+    return Act(x.fmt, shape, "cf", None, x.open, None, rscale=x.rscale, scalable=x.scalable)
 
 
 def op_avgpool(b, node, x, consts):
@@ -484,7 +589,7 @@ def op_avgpool(b, node, x, consts):
                               f"window (the mean is an exact shift)")
     out = mean_format(fmt, n)
     i = b.add({"type": f"avgpool{nd}d", **doc, "output": str(out)})
-    return Act(out, shape, "cf", None, i, None)
+    return Act(out, shape, "cf", None, i, None, rscale=x.rscale, scalable=_follows(x))
 
 
 def op_global_avgpool(b, node, x, consts):
@@ -499,12 +604,16 @@ def op_global_avgpool(b, node, x, consts):
     out = mean_format(fmt, n)
     i = b.add({"type": "global_avgpool", "output": str(out)})
     # ONNX keeps (C, 1, 1); fxp gives (C,): a vector in the same order
-    return Act(out, (x.shape[0],), "vec", None, i, None)
+    return Act(out, (x.shape[0],), "vec", None, i, None, rscale=x.rscale, scalable=_follows(x))
 
 
 def _flatten_to_vec(b, node, x) -> Act:
     if x.kind == "vec":
-        return Act(x.fmt, (math.prod(x.shape),), "vec", x.order, x.open, None, x.pending)
+        return Act(x.fmt, (math.prod(x.shape),), "vec", x.order, x.open, None, x.pending,
+                   x.rscale, x.scalable)
+    if np.ndim(x.rscale):
+        raise OnnxImportError(f"{node.where}: --dyadic: per-channel scales reach a flatten; "
+                              f"expected a quantizer before it")
     b.add({"type": "flatten"})
     n = math.prod(x.shape)
     if x.kind == "cf":
@@ -513,7 +622,7 @@ def _flatten_to_vec(b, node, x) -> Act:
         order = np.moveaxis(onnx_index, 0, -1).reshape(-1)  # fxp's (H, W, C) order
     else:
         order = None
-    return Act(x.fmt, (n,), "vec", order, x.open, None, x.pending)
+    return Act(x.fmt, (n,), "vec", order, x.open, None, x.pending, x.rscale, x.scalable)
 
 
 def op_flatten(b, node, x, consts):
@@ -542,7 +651,8 @@ def op_transpose(b, node, x, consts):
         raise OnnxImportError(f"{node.where}: perm {perm} on a {what} tensor shaped "
                               f"{list(x.shape)}; expected only channels first to channels "
                               f"last ({want or [0, 2, 3, 1]})")
-    return Act(x.fmt, (*x.shape[1:], x.shape[0]), "cl", None, x.open, None, x.pending)
+    return Act(x.fmt, (*x.shape[1:], x.shape[0]), "cl", None, x.open, None, x.pending,
+               x.rscale, x.scalable)
 
 
 def op_identity(b, node, x, consts):
@@ -556,6 +666,9 @@ def op_trunc(b, node, x, consts):
     output_bit_width`` leaves the value unchanged)."""
     w = node.where
     fmt = _need_fmt(x, node)
+    if np.any(np.asarray(x.rscale) != 1):
+        raise OnnxImportError(f"{w}: --dyadic: its input's scale is not a power of two; "
+                              f"expected power-of-two scales around a Trunc")
     scale, zp, in_bw = (_const(node, consts, k) for k in (1, 2, 3))
     check_zero_point(zp.value, w)
     f = pow2_frac(scale.value, w)
@@ -614,8 +727,13 @@ def _const(node: Node, consts: dict, k: int, optional: bool = False):
     return consts[name]
 
 
-def convert(graph) -> tuple:
-    """``(input shape (fxp's), input format, layer docs, params)`` of a loaded graph.
+def convert(graph, dyadic: int | None = None) -> tuple:
+    """``(input shape (fxp's), input format, layer docs, params, info)`` of a loaded graph;
+    ``info``: ``input_scale`` and ``output_scale`` (the real scale mantissas, 1 unless
+    ``dyadic``) and ``approximations`` (what ``dyadic`` approximated).
+
+    ``dyadic`` (multiplier bits): accept scales that are not powers of two, approximating each
+    needed multiplication by a dyadic number ``m / 2**c`` (HAWQ-V3).
 
     Raises
     ------
@@ -624,14 +742,14 @@ def convert(graph) -> tuple:
     """
     (in_name, in_shape), nodes, consts, out_name = graph
     kind = "vec" if len(in_shape) == 1 else "cf"
-    b = Builder(_ours(in_shape, kind))
+    b = Builder(_ours(in_shape, kind), dyadic=dyadic)
     acts = {in_name: Act(None, tuple(in_shape), kind, None, -1, None, "the graph input is float")}
     uses = {}
     for node in nodes:
         for name in node.inputs:
             uses[name] = uses.get(name, 0) + 1
     for node in nodes:
-        if fold(node, consts):
+        if fold(node, consts, dyadic is not None):
             continue
         dyn = [k for k, name in enumerate(node.inputs) if name and name not in consts]
         if node.op not in OPS and node.op != "Clip":
@@ -675,8 +793,13 @@ def convert(graph) -> tuple:
         raise OnnxImportError(f"graph output {out_name!r}: a flattened channels-first tensor; "
                               f"expected a Gemm/MatMul after the Flatten (fxp flattens "
                               f"channels last)")
+    if np.ndim(y.rscale):
+        raise OnnxImportError(f"graph output {out_name!r}: --dyadic: per-channel scales; "
+                              f"expected a quantizer before the output")
     _finish_tables(b)
-    return b.input_shape, b.input_fmt, b.layers, b.params
+    info = {"input_scale": b.input_scale, "output_scale": float(y.rscale),
+            "approximations": b.approximations}
+    return b.input_shape, b.input_fmt, b.layers, b.params, info
 
 
 def _finish_tables(b: Builder):

@@ -17,7 +17,7 @@ import onnx
 from onnx import numpy_helper
 
 from .errors import OnnxImportError
-from .quantizers import check_zero_point, pow2_frac, quant_format, range_format, round_values
+from .quantizers import check_zero_point, quant_format, range_format, round_values, split_scale
 
 __all__ = ["Const", "Node", "load_graph", "fold"]
 
@@ -36,6 +36,9 @@ class Const:
         The quantizer's width and signedness (quantized tensors only).
     lo, hi : int or None
         The range of an integer tensor (its dtype's, or a Clip's).
+    mant : numpy.ndarray or None
+        Per element the scale's mantissa (scale ``mant * 2**-frac``): 1, or with ``dyadic``
+        a number in ``(1, 2)``.
     """
 
     value: np.ndarray
@@ -44,6 +47,7 @@ class Const:
     signed: bool = True
     lo: int | None = None
     hi: int | None = None
+    mant: np.ndarray | None = None
 
     @property
     def quantized(self) -> bool:
@@ -164,59 +168,66 @@ def _get(node: Node, consts: dict, k: int):
     return consts[node.inputs[k]]
 
 
-def _quant(node, consts):
+def _scaled(x: np.ndarray, frac, mant, scale) -> np.ndarray:
+    """``x / scale``: exact for powers of two; else in float32, as the frameworks divide."""
+    if np.all(mant == 1):
+        return x * np.exp2(frac)
+    return (np.float32(x) / np.asarray(scale, dtype=np.float32)).astype(np.float64)
+
+
+def _quant(node, consts, dyadic=False):
     """QONNX ``Quant(x, scale, zero_point, bit_width)`` on a constant."""
     x, scale, zp, bw = (_get(node, consts, k) for k in range(4))
     w = node.where
     check_zero_point(zp.value, w)
-    frac = pow2_frac(scale.value, w)
+    frac, mant = split_scale(scale.value, w, dyadic)
     bits = bw.scalar(w, "bit width")
     signed, narrow = bool(node.attr("signed", 1)), bool(node.attr("narrow", 0))
     rounding = node.attr("rounding_mode", "ROUND").upper()
     fmt = quant_format(0, bits, signed, narrow, rounding, w)
-    frac = np.broadcast_to(frac, x.value.shape) if frac.ndim <= x.value.ndim else None
-    if frac is None:
+    if frac.ndim > x.value.ndim:
         raise OnnxImportError(f"{w}: scale shape {list(scale.value.shape)} does not broadcast "
                               f"to the tensor's {list(x.value.shape)}")
-    q = round_values(x.value * np.exp2(frac), rounding, w)
+    frac, mant = (np.array(np.broadcast_to(a, x.value.shape)) for a in (frac, mant))
+    q = round_values(_scaled(x.value, frac, mant, scale.value), rounding, w)
     lo = fmt.raw_min + (1 if narrow else 0)
     q = np.clip(q, lo, fmt.raw_max)
-    return Const(q * np.exp2(-frac), np.array(frac), fmt.bits, signed)
+    return Const(q * np.exp2(-frac) * mant, frac, fmt.bits, signed, mant=mant)
 
 
-def _quantize_linear(node, consts):
+def _quantize_linear(node, consts, dyadic=False):
     x, scale, zp = (_get(node, consts, k) for k in range(3))
     w = node.where
     check_zero_point(None if zp is None else zp.value, w)
-    frac = np.broadcast_to(pow2_frac(scale.value, w), x.value.shape)
+    frac, mant = split_scale(scale.value, w, dyadic)
     signed = zp is None or zp.lo < 0
     info = np.iinfo(np.int8 if signed else np.uint8) if zp is None or zp.lo is None else None
     lo, hi = (info.min, info.max) if info is not None else (zp.lo, zp.hi)
-    q = np.clip(np.round(x.value * np.exp2(frac)), lo, hi).astype(np.int64)
+    q = np.clip(np.round(_scaled(x.value, frac, mant, scale.value)), lo, hi).astype(np.int64)
     return Const(q, lo=int(lo), hi=int(hi))
 
 
-def _dequantize_linear(node, consts):
+def _dequantize_linear(node, consts, dyadic=False):
     x, scale, zp = (_get(node, consts, k) for k in range(3))
     w = node.where
     check_zero_point(None if zp is None else zp.value, w)
     if x.lo is None:
         raise OnnxImportError(f"{w}: input is not an integer tensor")
-    f = pow2_frac(scale.value, w)
+    f, m = split_scale(scale.value, w, dyadic)
     axis = node.attr("axis", 1)
     if f.ndim == 1 and f.size > 1 and x.value.ndim > 1:
         shape = [1] * x.value.ndim
         shape[axis] = f.size
-        f = f.reshape(shape)
-    frac = np.broadcast_to(f, x.value.shape)
+        f, m = f.reshape(shape), m.reshape(shape)
+    frac, mant = (np.array(np.broadcast_to(a, x.value.shape)) for a in (f, m))
     lo, hi = min(int(x.value.min(initial=0)), x.lo), max(int(x.value.max(initial=0)), x.hi)
     fmt = range_format(x.lo, x.hi, 0, w) if (x.lo, x.hi) == (lo, hi) else None
     if fmt is None:
         raise OnnxImportError(f"{w}: values outside the integer range {x.lo} .. {x.hi}")
-    return Const(x.value * np.exp2(-frac), np.array(frac), fmt.bits, fmt.signed)
+    return Const(x.value * np.exp2(-frac) * mant, frac, fmt.bits, fmt.signed, mant=mant)
 
 
-def _clip(node, consts):
+def _clip(node, consts, dyadic=False):
     x, lo, hi = (_get(node, consts, k) for k in range(3))
     lo_v = None if lo is None else lo.scalar(node.where, "min")
     hi_v = None if hi is None else hi.scalar(node.where, "max")
@@ -227,41 +238,42 @@ def _clip(node, consts):
                  hi=min(x.hi, int(hi_v)) if hi_v is not None else x.hi)
 
 
-def _same(c: Const, value, frac=None) -> Const:
-    return Const(value, frac, c.bits, c.signed, c.lo, c.hi)
+def _same(c: Const, fn) -> Const:
+    """``c`` with ``fn`` (a transpose, reshape...) applied to its values and scales."""
+    return Const(fn(c.value), None if c.frac is None else fn(c.frac), c.bits, c.signed, c.lo,
+                 c.hi, None if c.mant is None else fn(c.mant))
 
 
-def _transpose(node, consts):
+def _transpose(node, consts, dyadic=False):
     x = _get(node, consts, 0)
     perm = node.attr("perm", list(range(x.value.ndim))[::-1])
-    return _same(x, np.transpose(x.value, perm),
-                 None if x.frac is None else np.transpose(x.frac, perm))
+    return _same(x, lambda a: np.transpose(a, perm))
 
 
-def _reshape(node, consts):
+def _reshape(node, consts, dyadic=False):
     x, shape = _get(node, consts, 0), _get(node, consts, 1)
     s = [int(d) if d != 0 else x.value.shape[k] for k, d in enumerate(shape.value)]
-    return _same(x, x.value.reshape(s), None if x.frac is None else x.frac.reshape(s))
+    return _same(x, lambda a: a.reshape(s))
 
 
 def _arith(op):
-    def f(node, consts):
+    def f(node, consts, dyadic=False):
         a, b = _get(node, consts, 0), _get(node, consts, 1)
         return Const(_exact(np.asarray(op(a.value, b.value))))
     return f
 
 
-def _identity(node, consts):
+def _identity(node, consts, dyadic=False):
     return _get(node, consts, 0)
 
 
-def _cast(node, consts):
+def _cast(node, consts, dyadic=False):
     x = _get(node, consts, 0)
     to = onnx.helper.tensor_dtype_to_np_dtype(node.attr("to"))
     return _int_const(x.value.astype(to)) if x.frac is None else x
 
 
-def _constant(node, consts):
+def _constant(node, consts, dyadic=False):
     if "value" in node.attrs:
         return _int_const(np.asarray(node.attrs["value"]))
     for k in ("value_float", "value_int", "value_floats", "value_ints"):
@@ -270,16 +282,17 @@ def _constant(node, consts):
     raise OnnxImportError(f"{node.where}: expected a tensor or number 'value'")
 
 
-def _unsqueeze(node, consts):
+def _unsqueeze(node, consts, dyadic=False):
     x = _get(node, consts, 0)
     axes = node.attr("axes")
     if axes is None:
         axes = list(_get(node, consts, 1).value)
-    v, fr = x.value, x.frac
-    for a in sorted(int(a) for a in axes):
-        v = np.expand_dims(v, a)
-        fr = None if fr is None else np.expand_dims(fr, a)
-    return _same(x, v, fr)
+
+    def expand(a):
+        for k in sorted(int(k) for k in axes):
+            a = np.expand_dims(a, k)
+        return a
+    return _same(x, expand)
 
 
 FOLD = {"Quant": _quant, "QuantizeLinear": _quantize_linear,
@@ -289,10 +302,11 @@ FOLD = {"Quant": _quant, "QuantizeLinear": _quantize_linear,
         "Add": _arith(np.add), "Sub": _arith(np.subtract)}
 
 
-def fold(node: Node, consts: dict) -> bool:
-    """Evaluate ``node`` into ``consts`` when all its inputs are constants; True if done."""
+def fold(node: Node, consts: dict, dyadic: bool = False) -> bool:
+    """Evaluate ``node`` into ``consts`` when all its inputs are constants; True if done
+    (``dyadic``: scales need not be powers of two)."""
     if node.op == "Constant" or (node.inputs and all(not i or i in consts for i in node.inputs)
                                  and node.op in FOLD):
-        consts[node.outputs[0]] = FOLD[node.op](node, consts)
+        consts[node.outputs[0]] = FOLD[node.op](node, consts, dyadic)
         return True
     return False

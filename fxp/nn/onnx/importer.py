@@ -22,16 +22,22 @@ def default_name(path) -> str:
 def to_model(path, *, name: str | None = None) -> Model:
     """The bit-exact :class:`fxp.nn.Model` of the ONNX graph at ``path`` (see
     :func:`import_onnx`)."""
+    return convert_file(path, name=name)[0]
+
+
+def convert_file(path, *, name: str | None = None, dyadic: int | None = None) -> tuple:
+    """``(Model, info)`` of the ONNX graph at ``path`` (``info``: see
+    :func:`fxp.nn.onnx.convert.convert`)."""
     try:
         from .graph import load_graph
     except ImportError as e:
         raise ImportError(f"importing ONNX needs the onnx extra (pip install 'fxpga[onnx]'): "
                           f"{e}") from None
     from .convert import convert
-    shape, in_fmt, layers, params = convert(load_graph(path))
+    shape, in_fmt, layers, params, info = convert(load_graph(path), dyadic)
     doc = {"name": name or default_name(path),
            "input": {"shape": list(shape), "format": str(in_fmt)}, "layers": layers}
-    return Model(parse_spec(doc), params)
+    return Model(parse_spec(doc), params), info
 
 
 def read_data(data, label=None):

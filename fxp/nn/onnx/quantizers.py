@@ -30,8 +30,8 @@ import numpy as np
 from ...format import FixedFormat
 from .errors import OnnxImportError
 
-__all__ = ["ROUNDING", "pow2_frac", "check_zero_point", "quant_format", "range_format",
-           "round_values"]
+__all__ = ["ROUNDING", "pow2_frac", "split_scale", "dyadic_multiplier", "check_zero_point",
+           "quant_format", "range_format", "round_values"]
 
 ROUNDING = {"ROUND": "RND_CONV", "HALF_EVEN": "RND_CONV", "HALF_UP": "RND_INF",
             "HALF_DOWN": "RND_ZERO", "FLOOR": "TRN", "DOWN": "TRN_ZERO"}
@@ -58,6 +58,29 @@ def pow2_frac(scale, where: str) -> np.ndarray:
                                   f"Brevitas' *FixedPoint ones)")
         out[i] = 1 - e
     return out.reshape(s.shape)
+
+
+def split_scale(scale, where: str, dyadic: bool) -> tuple:
+    """``(frac, mant)`` with ``scale == mant * 2**-frac`` per element: ``mant`` is 1 for a
+    power of two; any other scale is an error, or with ``dyadic`` a mantissa in ``(1, 2)``
+    that the importer approximates by a dyadic number where it must multiply by it."""
+    if not dyadic:
+        f = pow2_frac(scale, where)
+        return f, np.ones(f.shape)
+    s = np.asarray(scale, dtype=np.float64)
+    if not np.all(np.isfinite(s) & (s > 0)):
+        raise OnnxImportError(f"{where}: scale {s.ravel().tolist()}; expected positive "
+                              f"finite scales")
+    m, e = np.frexp(s)
+    return (1 - e).astype(np.int64), m * 2.0
+
+
+def dyadic_multiplier(ratio, bits: int) -> tuple:
+    """``(b, c)``: integers ``b`` (per element of ``ratio``, at most ``bits`` bits) and one
+    shift ``c`` with ``b / 2**c`` the nearest dyadic numbers to ``ratio`` (HAWQ-V3)."""
+    r = np.asarray(ratio, dtype=np.float64)
+    c = int(bits - 1 - math.floor(math.log2(float(r.max()))))
+    return np.rint(r * 2.0 ** c).astype(np.int64), c
 
 
 def check_zero_point(zero_point, where: str) -> None:
