@@ -188,7 +188,7 @@ def _cmd_import(args):
     from .nn.onnx import import_onnx
     _check_output(args.output)
     model = import_onnx(args.model, args.output, name=args.name, data=args.data,
-                        label=args.label)
+                        label=args.label, dyadic=args.dyadic)
     what = f"{len(model.spec.layers)} layers, output {model.output_format}"
     if args.data is not None:
         with open(os.path.join(args.output, "metrics.json")) as f:
@@ -196,6 +196,9 @@ def _cmd_import(args):
         what += f", {m['test_vectors']} test vectors"
         if "fixed_accuracy" in m:
             what += f", fixed accuracy {m['fixed_accuracy']:.4f}"
+        if "dyadic" in m:
+            d = m["dyadic"]
+            what += f", dyadic: {d['differ']} of {d['outputs']} outputs differ from the graph"
     print(f"{model.name}: {what} -> {args.output}")
 
 
@@ -233,6 +236,9 @@ def main(argv=None) -> int:
     im.add_argument("--data", help="a dataset name or an .npz/.csv file: vectors.npz and "
                     "metrics.json from its test set")
     im.add_argument("--label", help="the target column of a CSV --data file")
+    im.add_argument("--dyadic", type=int, nargs="?", const=16, metavar="BITS",
+                    help="accept scales that are not powers of two, approximating each "
+                    "needed multiplication by m / 2**c with m of BITS bits (default 16)")
     im.set_defaults(func=_cmd_import)
     nm = sub.add_parser("name", help="validate a spec and print its model name (an .onnx "
                         "file: the name python -m fxp import gives it)")

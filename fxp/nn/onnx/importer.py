@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import re
 
+import numpy as np
+
 from ..artifact import channels_last, write_with_data
 from ..data import DATASETS, as_dataset, load_data
 from ..model import Model, write_artifact
@@ -56,7 +58,7 @@ def read_data(data, label=None):
 
 
 def import_onnx(path, directory=None, *, name: str | None = None, data=None,
-                label: str | None = None) -> Model:
+                label: str | None = None, dyadic: int | None = None) -> Model:
     """Read a QONNX or QCDQ ONNX model into a bit-exact :class:`fxp.nn.Model`.
 
     Every quantizer must be fixed point (scale ``2**-f``, zero point 0); see the README's
@@ -78,6 +80,13 @@ def import_onnx(path, directory=None, *, name: str | None = None, data=None,
         read row-major as the artifact's channels-last input shape.
     label : str, optional
         The target column of a CSV file.
+    dyadic : int, optional
+        Accept scales that are not powers of two: each value is then the quantizer's integer
+        at a power-of-two scale (real value = value x the scale's mantissa) and every
+        multiplication by a ratio of mantissas becomes a dyadic number ``m / 2**c`` with
+        ``m`` of ``dyadic`` bits (HAWQ-V3), folded into the layer's weights. No longer exact:
+        with ``data``, ``metrics.json``'s ``dyadic`` says how many test outputs differ from
+        the graph's own execution (onnxruntime or qonnx).
 
     Returns
     -------
@@ -88,7 +97,10 @@ def import_onnx(path, directory=None, *, name: str | None = None, data=None,
     OnnxImportError
         One line naming the node, its op and what was expected; nothing is written.
     """
-    model = to_model(path, name=name)
+    if dyadic is not None and (isinstance(dyadic, bool) or not isinstance(dyadic, int)
+                               or not 2 <= dyadic <= 32):
+        raise ValueError(f"dyadic: expected multiplier bits from 2 to 32, not {dyadic!r}")
+    model, info = convert_file(path, name=name, dyadic=dyadic)
     if directory is None:
         return model
     if data is None:
@@ -96,6 +108,30 @@ def import_onnx(path, directory=None, *, name: str | None = None, data=None,
         return model
     ds = read_data(data, label)
     onnx_shape = (model.input_shape[-1], *model.input_shape[:-1])
-    write_with_data(directory, model, channels_last(ds, onnx_shape, model.input_shape),
-                    {"source": "onnx"})
+    ds = channels_last(ds, onnx_shape, model.input_shape)
+    metrics = {"source": "onnx"}
+    if dyadic is not None:
+        metrics["dyadic"] = _dyadic_report(path, model, ds, info, dyadic)
+        m = info["input_scale"]          # the model's inputs: the quantizer's integers
+        ds = type(ds)(ds.x_train / m, ds.y_train, ds.x_test / m, ds.y_test, ds.classes,
+                      ds.source)
+    write_with_data(directory, model, ds, metrics)
     return model
+
+
+def _dyadic_report(path, model: Model, ds, info: dict, bits: int) -> dict:
+    """How many test outputs of the dyadic model differ from the graph's execution."""
+    from ...quantize import quantize
+    from .reference import run_graph
+    x = ds.x_test
+    x_raw = quantize(x / info["input_scale"], model.input_format, label="test inputs").raw
+    ours = np.asarray(model.predict_raw(x_raw))
+    x_onnx = x if x.ndim == 2 else np.moveaxis(x, -1, 1)
+    ref = np.asarray(run_graph(path, x_onnx), dtype=np.float64)
+    if ref.ndim > 2:
+        ref = np.moveaxis(ref, 1, -1)
+    unit = info["output_scale"] * 2.0 ** -model.output_format.frac_bits
+    theirs = np.rint(ref / unit).reshape(ours.shape)
+    return {"bits": bits, "input_scale": info["input_scale"],
+            "output_scale": info["output_scale"], "approximations": info["approximations"],
+            "outputs": int(ours.size), "differ": int(np.sum(ours != theirs))}

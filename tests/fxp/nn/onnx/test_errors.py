@@ -1,6 +1,7 @@
 """Every graph the importer cannot make exact: one line naming the node, its op and what was
 expected; nothing written (the library and python -m fxp import)."""
 
+import json
 import os
 
 import numpy as np
@@ -183,3 +184,12 @@ def test_cli_imports_and_reports_errors_in_one_line(tmp_path, capsys, monkeypatc
                           f"fixed accuracy {acc:.4f} -> art\n", "")
     assert sorted(os.listdir("art")) == ["metrics.json", "model.yaml", "vectors.npz",
                                          "weights.npz"]
+    # --dyadic takes the graph with a 0.1 scale; the line says how many outputs differ
+    assert main(["import", "bad.onnx", "-o", "dy", "--dyadic", "--data", "d.npz"]) == 0
+    out, err = capsys.readouterr()
+    d = json.loads((tmp_path / "dy" / "metrics.json").read_text())["dyadic"]
+    assert (d["bits"], d["outputs"], err) == (16, 30, "")
+    assert out.endswith(f", dyadic: {d['differ']} of 30 outputs differ from the graph -> dy\n")
+    assert main(["import", "bad.onnx", "-o", "dy2", "--dyadic", "1"]) == 2
+    assert capsys.readouterr().err == "error: dyadic: expected multiplier bits from 2 to 32, " \
+        "not 1\n"

@@ -109,3 +109,52 @@ def test_a_second_quantizer_becomes_an_identity_layer_with_its_cast(tmp_path):
     fx = _check(path, xs, channels_first=True)
     assert [layer.type for layer in fx.spec.layers] == ["avgpool2d", "conv2d", "relu", "relu",
                                                         "flatten", "dense", "dense"]
+
+
+def test_dyadic_approximates_other_scales_and_counts_the_differences(tmp_path):
+    """Scales that are not powers of two (here 0.1, 0.013...): rejected by default; with
+    dyadic=16 each multiplication by a ratio of scales is m / 2**c, and metrics.json counts
+    the outputs that differ from onnxruntime (counted again here)."""
+    import json
+
+    from fxp import quantize
+    from fxp.nn import Model, OnnxImportError
+
+    rng = np.random.default_rng(5)
+
+    def qdq(g, x, scale, dtype=np.int8):
+        s, z = g.const(np.float32(scale)), g.const(0, dtype)
+        return g.op("DequantizeLinear", g.op("QuantizeLinear", x, s, z), s, z)
+
+    def weights(g, shape, scale):
+        q = rng.integers(-127, 128, size=shape).astype(np.int8)
+        return g.op("DequantizeLinear", g.const(q), g.const(np.float32(scale)),
+                    g.const(0, np.int8))
+
+    g = G()
+    x = qdq(g, g.input([8]), 0.1)
+    h = g.op("Gemm", x, weights(g, (6, 8), 0.013), transB=1)
+    h = qdq(g, g.op("Relu", h), 0.07, np.uint8)
+    y = qdq(g, g.op("Gemm", h, weights(g, (3, 6), 0.011), transB=1), 0.03)
+    path = g.save(tmp_path / "m.onnx", y)
+    with pytest.raises(OnnxImportError, match=r"^node 0 \(QuantizeLinear\): scale "
+                       r"0\.10000000149011612 is not a power of two"):
+        import_onnx(path)
+    xs = rng.normal(size=(400, 8)) * 4
+    ys = rng.integers(0, 3, size=400)
+    fx = import_onnx(path, tmp_path / "art", data=(xs, ys), dyadic=16)
+    m = json.loads((tmp_path / "art" / "metrics.json").read_text())["dyadic"]
+    assert (m["bits"], m["outputs"]) == (16, 80 * 3)
+    assert m["input_scale"] == np.float32(0.1) / 2.0 ** -4 and \
+        m["output_scale"] == np.float32(0.03) / 2.0 ** -6
+    assert len(m["approximations"]) == 2           # the two requantizations
+    # the same count, independently: onnxruntime on the test inputs vs the artifact
+    vec = np.load(tmp_path / "art" / "vectors.npz")
+    x_test = vec["inputs"] * 2.0 ** -4 * m["input_scale"]     # the quantizer's values
+    ref = _ort(path, x_test) / np.float32(0.03)
+    ours = Model.load(tmp_path / "art").predict_raw(vec["inputs"])
+    assert np.array_equal(ours, vec["outputs"])
+    differ = int(np.sum(ours != np.rint(ref)))
+    assert differ == m["differ"] and differ <= 0.05 * ours.size
+    assert np.array_equal(quantize(x_test / m["input_scale"], fx.input_format).raw,
+                          vec["inputs"])
