@@ -28,8 +28,12 @@ tools:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq iverilog >/dev/null; }
 
+# The suite runs on PYTEST_JOBS processes (pytest-xdist), a test file per process: a file's
+# module fixtures (trained artifacts, simulator builds) are made once. PYTEST_JOBS=0: one process.
+PYTEST_JOBS ?= 2
+
 test: $(STAMP) tools
-	$(RUN) $(PY) -m pytest $(PYTEST_ARGS)
+	$(RUN) $(PY) -m pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # Train the model (only when build/<name>/ is missing or older than the spec), then write
 # build/<name>/rtl/<name>.v and manifest.json.
