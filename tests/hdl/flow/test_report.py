@@ -3,6 +3,7 @@
 latency in ns from fmax, the Markdown table against the JSON, sweep points and their cache,
 one-line errors. Synthesis and a real ECP5 place and route (~20 s) of a tiny model."""
 
+import copy
 import json
 import os
 import re
@@ -160,6 +161,18 @@ def test_markdown_tables_match_the_json(report):
         assert cells[4] == (f"`{layer['accumulator']}`" if layer["type"] == "dense" else "-")
         assert [_num(cells[5]), _num(cells[6])] == [r["lut"], r["ff"]]
     assert f"fmax **{FAKE_FMAX:.2f} MHz**" in md
+
+
+def test_layer_table_shows_dsp_and_memory_where_a_layer_uses_them(report):
+    rep = copy.deepcopy(report[0])
+    head = report_markdown(rep).split("## Resources per layer")[1].splitlines()[2]
+    assert "ecp5 FF" in head and "ecp5 DSP" not in head and "BRAM" not in head
+    rep["layers"][0]["resources"]["ecp5"].update(dsp=7, bram=2)
+    md = report_markdown(rep)
+    rows = _md_table(md, "Resources per layer")
+    head = md.split("## Resources per layer")[1].splitlines()[2]
+    assert "| ecp5 LUT | ecp5 FF | ecp5 DSP | ecp5 BRAM |" in head
+    assert rows[0][7:9] == ["7", "2"] and rows[1][7:9] == ["0", "0"]
 
 
 def test_summaries_of_each_family():
