@@ -452,7 +452,7 @@ BAD = [
     ("zero reuse", _set(["hardware", "reuse"], 0),
      "hardware.reuse: expected a positive integer, not 0"),
     ("unknown hardware key", _set(["hardware", "clock"], 100),
-     "hardware: unknown key 'clock'; expected one of layers, pipeline, reuse, strategy"),
+     "hardware: unknown key 'clock'; expected one of ip, layers, pipeline, reuse, strategy"),
     ("hardware not a mapping", _set(["hardware"], ["parallel"]),
      "hardware: expected a mapping, not ['parallel']"),
     ("negative pipeline", _set(["hardware", "pipeline"], -1),
