@@ -253,11 +253,15 @@ class DenseFolded(_Dense):
     Notes
     -----
     A pipeline per chunk: the ROM word and the input chunk are registered, then the products,
-    then their adder tree (a register every ``pipeline`` levels), then the accumulators take
-    the sum (the bias on a vector's first chunk), so no cycle holds a ROM read, a multiplier
-    and a long adder chain together. Latency ``reuse + 3`` cycles plus one per tree register,
-    initiation interval ``reuse``: the next vector is accepted in the cycle the current one's
-    last chunk is issued. The whole pipeline holds while a result waits on ``o.ready``.
+    then their adder tree (a register every ``pipeline`` levels and at its root), then the
+    accumulators take the sum (the bias on a vector's first chunk), and the cast of the
+    finished accumulators is the output register, so no cycle holds a ROM read, a multiplier,
+    more than ``pipeline`` adders, or an adder and the cast together. Latency ``reuse + 4``
+    cycles plus one per tree register, initiation interval ``reuse``: the next vector is
+    accepted in the cycle the current one's last chunk is issued. A result that finds the
+    output still waiting on ``o.ready`` goes to a skid register and then the whole pipeline
+    holds: its enable is that register's flag, so ``o.ready`` reaches neither the enable's
+    thousands of flip-flops nor ``i.ready`` through logic.
     """
 
     def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, reuse, pipeline=0):
@@ -271,11 +275,11 @@ class DenseFolded(_Dense):
         self._chunk = math.ceil(weight.shape[1] / reuse)
         self._pipeline = pipeline
         depth = math.ceil(math.log2(self._chunk)) if self._chunk > 1 else 0
-        self._tree_stages = depth // pipeline if pipeline else 0
+        self._tree_stages = -(-depth // pipeline) if pipeline else 0
 
     @property
     def latency(self) -> int:
-        return self._reuse + 3 + self._tree_stages
+        return self._reuse + 4 + self._tree_stages
 
     @property
     def pipeline(self) -> int:
@@ -316,10 +320,10 @@ class DenseFolded(_Dense):
             shape=data.ArrayLayout(w_shape, units * c), depth=reuse, init=self.rom_words())
         rd = rom.read_port(domain="comb")
 
-        # the whole pipeline holds while a finished result waits for the consumer
-        o_valid = Signal()
+        # the whole pipeline holds while a finished result waits in the skid register
+        o_valid, s_valid = Signal(), Signal()
         en = Signal()
-        m.d.comb += en.eq(~o_valid | self.o.ready)
+        m.d.comb += en.eq(~s_valid)
 
         # issue: one chunk of the input and its ROM word per cycle
         busy = Signal()
@@ -346,7 +350,7 @@ class DenseFolded(_Dense):
             trees = [[t[k] + t[k + 1] if k + 1 < len(t) else t[k]
                       for k in range(0, len(t), 2)] for t in trees]
             level += 1
-            if self._pipeline and level % self._pipeline == 0:
+            if self._pipeline and (level % self._pipeline == 0 or len(trees[0]) == 1):
                 regs = [[Signal(v.shape(), name=f"sum{u}_l{level}_{k}")
                          for k, v in enumerate(t)] for u, t in enumerate(trees)]
                 regf = tuple(Signal(name=f"{n}_l{level}") for n in ("v", "first", "last"))
@@ -366,9 +370,23 @@ class DenseFolded(_Dense):
             s = Mux(first_acc, start, accs[u]) + (trees[u][0] << (acc.frac_bits - prod_frac))
             new_accs.append(_wrap(s, acc))
 
+        # the cast of the finished accumulators, in the cycle after the last chunk's
+        done = Signal()
+        result = Signal(vector_layout(self._out_fmt, units))
+        skid = Signal(vector_layout(self._out_fmt, units))
+        m.d.comb += [result[u].eq(requantize(accs[u], acc, self._out_fmt))
+                     for u in range(units)]
         with m.If(self.o.ready & o_valid):
             m.d.sync += o_valid.eq(0)
+            with m.If(s_valid):
+                m.d.sync += [o_valid.eq(1), out.eq(skid), s_valid.eq(0)]
+        with m.If(en & done):         # en: the skid register is empty
+            with m.If(~o_valid | self.o.ready):
+                m.d.sync += [o_valid.eq(1), out.eq(result)]
+            with m.Else():
+                m.d.sync += [s_valid.eq(1), skid.eq(result)]
         with m.If(en):
+            m.d.sync += done.eq(v_acc & last_acc)
             m.d.sync += [v1.eq(busy), first1.eq(r == 0), last1.eq(last_issue),
                          w1.eq(rd.data), x1.eq(x.as_value()[:c * in_shape.width])]
             m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1)]
@@ -376,10 +394,6 @@ class DenseFolded(_Dense):
                          for u in range(units) for k in range(c)]
             with m.If(v_acc):
                 m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
-                with m.If(last_acc):
-                    m.d.sync += o_valid.eq(1)
-                    m.d.sync += [out[u].eq(requantize(new_accs[u], acc, self._out_fmt))
-                                 for u in range(units)]
             with m.If(busy):
                 m.d.sync += [r.eq(r + 1), x.eq(x.as_value() >> (c * in_shape.width))]
                 with m.If(last_issue):
