@@ -149,8 +149,9 @@ class DenseParallel(Backpressure, _Dense):
     in_fmt, acc_fmt, out_fmt : FixedFormat or str
         Input element, accumulator (WRAP) and output formats.
     pipeline : int
-        Register the partial sums every ``pipeline`` adder-tree levels (0: combinational
-        tree). The output of the cast is registered when ``pipeline > 0``.
+        Register the partial sums every ``pipeline`` adder-tree levels and after the last
+        level (0: combinational tree). The output of the cast is registered when
+        ``pipeline > 0``: latency ``ceil(depth / pipeline) + 1``.
     backpressure : bool, default True
         False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
 
@@ -169,7 +170,8 @@ class DenseParallel(Backpressure, _Dense):
         terms = max([sum(len(csd(int(v))) for v in row) + (bias is not None)
                      for row in weight.raw.tolist()] or [1])
         depth = max(1, math.ceil(math.log2(max(terms, 1))))
-        self._latency = (depth // pipeline + 1) if pipeline else 0
+        # a register every `pipeline` levels and after the last, then the cast's register
+        self._latency = (-(-depth // pipeline) + 1) if pipeline else 0
 
     @property
     def latency(self) -> int:
@@ -222,8 +224,12 @@ class DenseParallel(Backpressure, _Dense):
                 flat = [v for t in trees for _, v, _ in t]
                 regs = iter(pipe.stage(flat, name=f"dense_l{level}"))
                 trees = [[(sign, next(regs), k) for sign, _, k in t] for t in trees]
-        roots = [(v if sign > 0 else -v) << k for sign, v, k in (t[0] for t in trees)]
-        outs = [requantize(_wrap(r, acc), acc, self._out_fmt) for r in roots]
+        roots = [_wrap((v if sign > 0 else -v) << k, acc) for sign, v, k in
+                 (t[0] for t in trees)]
+        if self._pipeline and level % self._pipeline:
+            # the last levels' sums, registered: the cast's adder is not in series with them
+            roots = pipe.stage(roots, name="dense_root")
+        outs = [requantize(r, acc, self._out_fmt) for r in roots]
         if self._pipeline:
             outs = pipe.stage(outs, name="dense_out")
         # pad the pipeline to the advertised latency (a tree shallower than expected)
