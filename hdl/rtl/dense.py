@@ -10,6 +10,7 @@ import math
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from fxp import FixedArray, FixedFormat
@@ -261,13 +262,13 @@ class DenseFolded(_Dense):
     A pipeline per chunk: the ROM word and the input chunk are registered, then the products,
     then their adder tree (a register every ``pipeline`` levels and at its root), then the
     accumulators take the sum (the bias on a vector's first chunk), and the cast of the
-    finished accumulators is the output register, so no cycle holds a ROM read, a multiplier,
-    more than ``pipeline`` adders, or an adder and the cast together. Latency ``reuse + 4``
-    cycles plus one per tree register, initiation interval ``reuse``: the next vector is
-    accepted in the cycle the current one's last chunk is issued. A result that finds the
-    output still waiting on ``o.ready`` goes to a skid register and then the whole pipeline
-    holds: its enable is that register's flag, so ``o.ready`` reaches neither the enable's
-    thousands of flip-flops nor ``i.ready`` through logic.
+    finished accumulators goes to an output FIFO in the next cycle, so no cycle holds a ROM
+    read, a multiplier, more than ``pipeline`` adders, or an adder and the cast together.
+    Latency ``reuse + 4`` cycles plus one per tree register, initiation interval ``reuse``:
+    the next vector is accepted in the cycle the current one's last chunk is issued. A vector
+    is accepted only with a FIFO entry reserved for it (``latency // reuse + 1`` entries, so
+    that a consumer taking every result never slows the input), so the datapath never stalls
+    and has no enable: ``o.ready`` reaches no flip-flop of it.
     """
 
     def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, reuse, pipeline=0):
@@ -326,17 +327,21 @@ class DenseFolded(_Dense):
             shape=data.ArrayLayout(w_shape, units * c), depth=reuse, init=self.rom_words())
         rd = rom.read_port(domain="comb")
 
-        # the whole pipeline holds while a finished result waits in the skid register
-        o_valid, s_valid = Signal(), Signal()
-        en = Signal()
-        m.d.comb += en.eq(~s_valid)
-
         # issue: one chunk of the input and its ROM word per cycle
         busy = Signal()
         r = Signal(range(max(reuse, 2)))
         x = Signal(data.ArrayLayout(in_shape, c * reuse))   # shifts down by C each cycle
         last_issue = busy & (r == reuse - 1)
-        m.d.comb += [rd.addr.eq(r), self.i.ready.eq(en & (~busy | last_issue))]
+        # a vector is accepted only with an output FIFO entry reserved for it (a credit):
+        # the datapath after the issue never stalls, so it needs no enable
+        depth = self.latency // reuse + 1      # results outstanding at full rate, plus one
+        m.submodules.out_fifo = fifo = SyncFIFO(width=units * self._out_fmt.bits, depth=depth)
+        credits = Signal(range(depth + 1))
+        take, pop = Signal(), Signal()
+        m.d.comb += [rd.addr.eq(r),
+                     self.i.ready.eq((~busy | last_issue) & (credits < depth)),
+                     take.eq(self.i.valid & self.i.ready), pop.eq(fifo.r_rdy & self.o.ready)]
+        m.d.sync += credits.eq(credits + take - pop)
         # stage 1: the ROM word and the chunk, registered
         v1, first1, last1 = Signal(), Signal(), Signal()
         w1 = Signal(data.ArrayLayout(w_shape, units * c))
@@ -345,8 +350,8 @@ class DenseFolded(_Dense):
         v2, first2, last2 = Signal(), Signal(), Signal()
         prods = [[Signal(signed(len(x1[k]) + len(w1[0]) + 1), name=f"p{u}_{k}")
                   for k in range(c)] for u in range(units)]
-        # the products' balanced adder trees, registered every `pipeline` levels (with their
-        # flags, all under en); the accumulators take the roots. Unregistered, the sum is a
+        # the products' balanced adder trees, registered every `pipeline` levels and at the
+        # root (with their flags); the accumulators take the roots. Unregistered, the sum is a
         # chain (p0 + p1) + p2 + ...: yosys packs such a chain into cascaded DSP48E1s
         trees, flags = [list(p) for p in prods], (v2, first2, last2)
         if not self._pipeline:
@@ -360,13 +365,11 @@ class DenseFolded(_Dense):
                 regs = [[Signal(v.shape(), name=f"sum{u}_l{level}_{k}")
                          for k, v in enumerate(t)] for u, t in enumerate(trees)]
                 regf = tuple(Signal(name=f"{n}_l{level}") for n in ("v", "first", "last"))
-                with m.If(en):
-                    m.d.sync += [r.eq(v) for rt, t in zip(regs, trees) for r, v in zip(rt, t)]
-                    m.d.sync += [r.eq(f) for r, f in zip(regf, flags)]
+                m.d.sync += [r.eq(v) for rt, t in zip(regs, trees) for r, v in zip(rt, t)]
+                m.d.sync += [r.eq(f) for r, f in zip(regf, flags)]
                 trees, flags = regs, regf
         v_acc, first_acc, last_acc = flags
         accs = [Signal(fmt_shape(acc), name=f"acc{u}") for u in range(units)]
-        out = Signal(vector_layout(self._out_fmt, units))
 
         bias = [0] * units if b is None else \
             [int(v) << (acc.frac_bits - b.fmt.frac_bits) for v in b.raw]
@@ -376,37 +379,29 @@ class DenseFolded(_Dense):
             s = Mux(first_acc, start, accs[u]) + (trees[u][0] << (acc.frac_bits - prod_frac))
             new_accs.append(_wrap(s, acc))
 
-        # the cast of the finished accumulators, in the cycle after the last chunk's
+        # the cast of the finished accumulators, in the cycle after the last chunk's, into
+        # the output FIFO
         done = Signal()
         result = Signal(vector_layout(self._out_fmt, units))
-        skid = Signal(vector_layout(self._out_fmt, units))
         m.d.comb += [result[u].eq(requantize(accs[u], acc, self._out_fmt))
                      for u in range(units)]
-        with m.If(self.o.ready & o_valid):
-            m.d.sync += o_valid.eq(0)
-            with m.If(s_valid):
-                m.d.sync += [o_valid.eq(1), out.eq(skid), s_valid.eq(0)]
-        with m.If(en & done):         # en: the skid register is empty
-            with m.If(~o_valid | self.o.ready):
-                m.d.sync += [o_valid.eq(1), out.eq(result)]
-            with m.Else():
-                m.d.sync += [s_valid.eq(1), skid.eq(result)]
-        with m.If(en):
-            m.d.sync += done.eq(v_acc & last_acc)
-            m.d.sync += [v1.eq(busy), first1.eq(r == 0), last1.eq(last_issue),
-                         w1.eq(rd.data), x1.eq(x.as_value()[:c * in_shape.width])]
-            m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1)]
-            m.d.sync += [prods[u][k].eq(x1[k] * w1[u * c + k])
-                         for u in range(units) for k in range(c)]
-            with m.If(v_acc):
-                m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
-            with m.If(busy):
-                m.d.sync += [r.eq(r + 1), x.eq(x.as_value() >> (c * in_shape.width))]
-                with m.If(last_issue):
-                    m.d.sync += [busy.eq(0), r.eq(0)]
-            with m.If(self.i.valid & self.i.ready):
-                m.d.sync += [busy.eq(1), r.eq(0),
-                             x.eq(Cat(self.i.payload.as_value(),
-                                      Const(0, in_shape.width * (c * reuse - inputs))))]
-        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(out)]
+        m.d.comb += [fifo.w_en.eq(done), fifo.w_data.eq(result.as_value()),
+                     fifo.r_en.eq(self.o.ready), self.o.valid.eq(fifo.r_rdy),
+                     self.o.payload.eq(fifo.r_data)]
+        m.d.sync += [done.eq(v_acc & last_acc),
+                     v1.eq(busy), first1.eq(r == 0), last1.eq(last_issue),
+                     w1.eq(rd.data), x1.eq(x.as_value()[:c * in_shape.width]),
+                     v2.eq(v1), first2.eq(first1), last2.eq(last1)]
+        m.d.sync += [prods[u][k].eq(x1[k] * w1[u * c + k])
+                     for u in range(units) for k in range(c)]
+        with m.If(v_acc):
+            m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
+        with m.If(busy):
+            m.d.sync += [r.eq(r + 1), x.eq(x.as_value() >> (c * in_shape.width))]
+            with m.If(last_issue):
+                m.d.sync += [busy.eq(0), r.eq(0)]
+        with m.If(take):
+            m.d.sync += [busy.eq(1), r.eq(0),
+                         x.eq(Cat(self.i.payload.as_value(),
+                                  Const(0, in_shape.width * (c * reuse - inputs))))]
         return m
