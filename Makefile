@@ -18,7 +18,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,report,torch]'
+	$(PY) -m pip install --quiet -e '.[test,report,torch,dask]'
 	touch $@
 
 # System tools that do not come from PyPI.
@@ -97,6 +97,8 @@ _report: build/$(NAME)/model.yaml
 	$(RUN) $(PY) -m hdl report build/$(NAME) $(if $(filter 0,$(PNR)),--no-pnr) $(REPORT_ARGS)
 
 # Accuracy and ECP5 LUTs against weight and accumulator widths: build/<name>/sweep/.
+# SWEEP_ARGS adds axes and where to run: --act-bits spec,6 --reuse 1,4 --strategy folded
+# --scheduler local:2 (or tcp://HOST:PORT) --cache DIR (see README, "on a cluster").
 WEIGHT_BITS ?= 4,6,8
 ACC_BITS ?= auto,16,12
 SWEEP_ARGS ?=
