@@ -368,7 +368,8 @@ class DenseFolded(_Dense):
         busy = Signal()
         r = Signal(range(max(per, 2)))
         beat = Signal(range(max(beats, 2)), name="dense_beat")
-        x = Signal(data.ArrayLayout(in_shape, c * per))   # shifts down by C each cycle
+        # the data registers have no reset (the flags do)
+        x = Signal(data.ArrayLayout(in_shape, c * per), reset_less=True)   # shifts by C
         beat_done = busy & (r == per - 1)
         last_beat = beat == beats - 1 if beats > 1 else Const(1, 1)
         # a vector's first beat is accepted only with an output FIFO entry reserved for its
@@ -386,11 +387,11 @@ class DenseFolded(_Dense):
         m.d.sync += credits.eq(credits + new - pop)
         # stage 1: the ROM word and the chunk, registered
         v1, first1, last1 = Signal(), Signal(), Signal()
-        w1 = Signal(data.ArrayLayout(w_shape, units * c))
-        x1 = Signal(data.ArrayLayout(in_shape, c))
+        w1 = Signal(data.ArrayLayout(w_shape, units * c), reset_less=True)
+        x1 = Signal(data.ArrayLayout(in_shape, c), reset_less=True)
         # stage 2: the products, registered
         v2, first2, last2 = Signal(), Signal(), Signal()
-        prods = [[Signal(signed(len(x1[k]) + len(w1[0]) + 1), name=f"p{u}_{k}")
+        prods = [[Signal(signed(len(x1[k]) + len(w1[0]) + 1), name=f"p{u}_{k}", reset_less=True)
                   for k in range(c)] for u in range(units)]
         # the products' balanced adder trees, registered every `pipeline` levels and at the
         # root (with their flags); the accumulators take the roots. Unregistered, the sum is a
@@ -404,14 +405,14 @@ class DenseFolded(_Dense):
                       for k in range(0, len(t), 2)] for t in trees]
             level += 1
             if self._pipeline and (level % self._pipeline == 0 or len(trees[0]) == 1):
-                regs = [[Signal(v.shape(), name=f"sum{u}_l{level}_{k}")
+                regs = [[Signal(v.shape(), name=f"sum{u}_l{level}_{k}", reset_less=True)
                          for k, v in enumerate(t)] for u, t in enumerate(trees)]
                 regf = tuple(Signal(name=f"{n}_l{level}") for n in ("v", "first", "last"))
                 m.d.sync += [r.eq(v) for rt, t in zip(regs, trees) for r, v in zip(rt, t)]
                 m.d.sync += [r.eq(f) for r, f in zip(regf, flags)]
                 trees, flags = regs, regf
         v_acc, first_acc, last_acc = flags
-        accs = [Signal(fmt_shape(acc), name=f"acc{u}") for u in range(units)]
+        accs = [Signal(fmt_shape(acc), name=f"acc{u}", reset_less=True) for u in range(units)]
 
         bias = [0] * units if b is None else \
             [int(v) << (acc.frac_bits - b.fmt.frac_bits) for v in b.raw]
