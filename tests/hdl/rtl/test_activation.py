@@ -258,8 +258,10 @@ ARGMAX_CASES = [  # (in_fmt, n, pipeline)
 ]
 
 
-@pytest.mark.parametrize("all_pairs", [False, True], ids=["tree", "pairs"])
-@pytest.mark.parametrize("in_fmt, n, pipeline", ARGMAX_CASES)
+@pytest.mark.parametrize("in_fmt, n, pipeline, all_pairs",
+                         [(*c, False) for c in ARGMAX_CASES]
+                         # pairs: 16 values unregistered are slow in amaranth.sim
+                         + [(*c, True) for c in ARGMAX_CASES if c[1] < 16])
 def test_argmax_random(in_fmt, n, pipeline, all_pairs):
     dut = Argmax(n=n, in_fmt=in_fmt, pipeline=pipeline, all_pairs=all_pairs)
     assert dut.out_fmt == argmax_format(n)
@@ -289,7 +291,7 @@ def test_argmax_throughput(n, pipeline, latency):
 
 
 @pytest.mark.parametrize("n, pipeline, latency", [(1, 1, 0), (2, 1, 2), (10, 2, 2),
-                                                  (10, 0, 0)])
+                                                  (5, 0, 0)])
 def test_argmax_all_pairs_throughput(n, pipeline, latency):
     in_fmt = fmt("fixed<4,2>")
     dut = Argmax(n=n, in_fmt=in_fmt, pipeline=pipeline, all_pairs=True)
