@@ -18,7 +18,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,report,torch,dask]'
+	$(PY) -m pip install --quiet -e '.[test,report,torch,dask,onnx]'
 	touch $@
 
 # System tools that do not come from PyPI.
@@ -28,8 +28,12 @@ tools:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq iverilog >/dev/null; }
 
+# The suite runs on PYTEST_JOBS processes (pytest-xdist), a test file per process: a file's
+# module fixtures (trained artifacts, simulator builds) are made once. PYTEST_JOBS=0: one process.
+PYTEST_JOBS ?= 2
+
 test: $(STAMP) tools
-	$(RUN) $(PY) -m pytest $(PYTEST_ARGS)
+	$(RUN) $(PY) -m pytest -n $(PYTEST_JOBS) --dist loadfile $(PYTEST_ARGS)
 
 # Train the model (only when build/<name>/ is missing or older than the spec), then write
 # build/<name>/rtl/<name>.v and manifest.json.
@@ -40,8 +44,17 @@ rtl: $(STAMP)
 _rtl: build/$(NAME)/model.yaml
 	$(RUN) $(PY) -m hdl rtl build/$(NAME)
 
+# A spec is trained; an .onnx model (QONNX or QCDQ) is imported (DATA: a dataset name or a
+# data file for its test vectors).
+DATA ?=
+ifeq ($(suffix $(MODEL)),.onnx)
+ARTIFACT_CMD = $(PY) -m fxp import $(MODEL) -o build/$(NAME) $(if $(DATA),--data $(DATA))
+else
+ARTIFACT_CMD = $(PY) -m fxp train $(MODEL) -o build/$(NAME)
+endif
+
 build/$(NAME)/model.yaml: $(MODEL)
-	$(RUN) $(PY) -m fxp train $(MODEL) -o build/$(NAME)
+	$(RUN) $(ARTIFACT_CMD)
 
 # Verification of the same artifact's RTL against the emulator with cocotb, on Icarus then
 # Verilator (builds under build/<name>/sim/<simulator>/); both always run, either failing fails.

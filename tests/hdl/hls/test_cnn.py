@@ -248,11 +248,12 @@ def test_pixel_loops_are_pipelined_for_vitis(image, tmp_path):
     for rel, text in render_hls(Model.load(image)).items():
         if rel.startswith("firmware/nnet/"):
             (tmp_path / rel.rsplit("/", 1)[1]).write_text(text)
-    for header, loops in (("nnet_conv.h", 1), ("nnet_pool.h", 2), ("nnet_softmax.h", 1)):
+    for header, ii, loops in (("nnet_conv.h", "CONFIG_T::reuse", 1), ("nnet_pool.h", "1", 2),
+                              ("nnet_softmax.h", "1", 1)):
         pre = subprocess.run(["g++", "-std=c++14", "-E", "-P", "-D__SYNTHESIS__",
                               f"-I{tmp_path / 'stub'}", "-x", "c++", str(tmp_path / header)],
                              capture_output=True, text=True, check=True).stdout
-        assert pre.count("#pragma HLS PIPELINE II = 1") == loops, header
+        assert pre.count(f"#pragma HLS PIPELINE II = {ii}") == loops, header
 
 
 def test_new_identifiers_are_refused_as_layer_names():
