@@ -361,15 +361,24 @@ class DenseFolded(_Dense):
         m.submodules.rom = rom = memory.Memory(
             shape=data.ArrayLayout(w_shape, units * c), depth=self._reuse,
             init=self.rom_words())
-        rd = rom.read_port(domain="comb")
+        # The units come in ~sqrt(units) groups, each with its own copy of the chunk counter,
+        # the ROM read port and the input shift register (copies that yosys cannot merge: each
+        # feeds back on itself): an input value or an address bit drives one group's
+        # multipliers and ROM bits, not all of them across the device (on ECP5 the DSP blocks
+        # of the digits layer span the die: 11 ns of routing from one register).
+        groups = min(units, math.isqrt(units - 1) + 1)
+        group = [u * groups // units for u in range(units)]
+        rds = [rom.read_port(domain="comb") for _ in range(groups)]
 
         # issue: one chunk of the beat and its ROM word per cycle; `beat` counts the vector's
         # beats, `r` the chunks of a beat
         busy = Signal()
         r = Signal(range(max(per, 2)))
+        rg = [r] + [Signal(range(max(per, 2)), name=f"r_g{g}") for g in range(1, groups)]
         beat = Signal(range(max(beats, 2)), name="dense_beat")
-        # the data registers have no reset (the flags do)
-        x = Signal(data.ArrayLayout(in_shape, c * per), reset_less=True)   # shifts by C
+        # the data registers have no reset (the flags do); each moves down by C every cycle
+        xg = [Signal(data.ArrayLayout(in_shape, c * per), reset_less=True, name=f"x_g{g}")
+              for g in range(groups)]
         beat_done = busy & (r == per - 1)
         last_beat = beat == beats - 1 if beats > 1 else Const(1, 1)
         # a vector's first beat is accepted only with an output FIFO entry reserved for its
@@ -380,18 +389,21 @@ class DenseFolded(_Dense):
         credits = Signal(range(depth + 1))
         take, new, pop = Signal(), Signal(), Signal()
         first_beat = beat == 0 if beats > 1 else Const(1, 1)
-        m.d.comb += [rd.addr.eq(beat * per + r if beats > 1 else r),
-                     self.i.ready.eq((~busy | beat_done) & (~first_beat | (credits < depth))),
+        m.d.comb += [rd.addr.eq(beat * per + rr if beats > 1 else rr)
+                     for rd, rr in zip(rds, rg)]
+        m.d.comb += [self.i.ready.eq((~busy | beat_done) & (~first_beat | (credits < depth))),
                      take.eq(self.i.valid & self.i.ready), new.eq(take & first_beat),
                      pop.eq(fifo.r_rdy & self.o.ready)]
         m.d.sync += credits.eq(credits + new - pop)
         # stage 1: the ROM word and the chunk, registered
         v1, first1, last1 = Signal(), Signal(), Signal()
         w1 = Signal(data.ArrayLayout(w_shape, units * c), reset_less=True)
-        x1 = Signal(data.ArrayLayout(in_shape, c), reset_less=True)
+        x1g = [Signal(data.ArrayLayout(in_shape, c), reset_less=True, name=f"x1_g{g}")
+               for g in range(groups)]
         # stage 2: the products, registered
         v2, first2, last2 = Signal(), Signal(), Signal()
-        prods = [[Signal(signed(len(x1[k]) + len(w1[0]) + 1), name=f"p{u}_{k}", reset_less=True)
+        prods = [[Signal(signed(in_shape.width + len(w1[0]) + 1), name=f"p{u}_{k}",
+                         reset_less=True)
                   for k in range(c)] for u in range(units)]
         # the products' balanced adder trees, registered every `pipeline` levels and at the
         # root (with their flags); the accumulators take the roots. Unregistered, the sum is a
@@ -434,20 +446,26 @@ class DenseFolded(_Dense):
         m.d.sync += [done.eq(v_acc & last_acc),
                      v1.eq(busy), first1.eq((r == 0) & (beat == 0)),
                      last1.eq(beat_done & last_beat),
-                     w1.eq(rd.data), x1.eq(x.as_value()[:c * in_shape.width]),
                      v2.eq(v1), first2.eq(first1), last2.eq(last1)]
-        m.d.sync += [prods[u][k].eq(x1[k] * w1[u * c + k])
+        m.d.sync += [w1[u * c + k].eq(rds[group[u]].data[u * c + k])
+                     for u in range(units) for k in range(c)]
+        m.d.sync += [x1.eq(x.as_value()[:c * in_shape.width]) for x1, x in zip(x1g, xg)]
+        m.d.sync += [prods[u][k].eq(x1g[group[u]][k] * w1[u * c + k])
                      for u in range(units) for k in range(c)]
         with m.If(v_acc):
             m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
         with m.If(busy):
-            m.d.sync += [r.eq(r + 1), x.eq(x.as_value() >> (c * in_shape.width))]
+            m.d.sync += [rr.eq(rr + 1) for rr in rg]
+            # a rotation, not a shift: a copy's every bit then depends on itself, so yosys
+            # cannot find two copies equal
+            m.d.sync += [x.eq(x.as_value().rotate_right(c * in_shape.width)) for x in xg]
             with m.If(beat_done):
-                m.d.sync += [busy.eq(0), r.eq(0)]
+                m.d.sync += [busy.eq(0)] + [rr.eq(0) for rr in rg]
                 if beats > 1:
                     m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
         with m.If(take):
-            m.d.sync += [busy.eq(1), r.eq(0),
-                         x.eq(Cat(self.i.payload.as_value(),
-                                  Const(0, in_shape.width * (c * per - self._width))))]
+            m.d.sync += [busy.eq(1)] + [rr.eq(0) for rr in rg]
+            m.d.sync += [x.eq(Cat(self.i.payload.as_value(),
+                                  Const(0, in_shape.width * (c * per - self._width))))
+                         for x in xg]
         return m
