@@ -49,6 +49,7 @@ def _main(argv) -> int:
     from fxp.nn import ArtifactError, SpecError
 
     from .hls.aptypes import ApFixedError
+    from .rtl.netlist import NetlistError
     try:
         if args.command == "rtl":
             from .rtl.emit import generate_rtl
@@ -69,7 +70,8 @@ def _main(argv) -> int:
             for i, want, got in result.first:
                 print(f"vector {i}: expected {want}, got {got}", file=sys.stderr)
             return 1 if result.mismatches else 0
-    except (SpecError, ArtifactError, ValueError, TypeError, OSError, ApFixedError) as e:
+    except (SpecError, ArtifactError, ValueError, TypeError, OSError, ApFixedError,
+            NetlistError) as e:
         if os.environ.get("FXP_TRACEBACK"):
             raise
         print(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}",

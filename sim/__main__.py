@@ -32,6 +32,12 @@ def main(argv=None) -> int:
     p.add_argument("--full-rate", action="store_true",
                    help="no idle cycles, no backpressure; fail unless the run takes exactly "
                         "(n - 1) * ii + latency + 1 cycles")
+    p.add_argument("--axis", action="store_true",
+                   help="drive the AXI4-Stream wrapper <name>_axis with cocotbext-axi "
+                        "(random TVALID gaps and TREADY backpressure) instead of the core")
+    p.add_argument("--tlast", action="store_true",
+                   help="with --axis: send frames of the wrong lengths and check that the "
+                        "wrapper raises error and counts each misplaced TLAST")
     p.add_argument("--waves", action="store_true",
                    help="write a waveform into DIR/sim/<sim>/ (Icarus: FST, Verilator: VCD)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -41,7 +47,7 @@ def main(argv=None) -> int:
                    help="with --regress: runs at once on this machine (default: CPUs)")
     args = p.parse_args(argv)
     try:
-        from .runner import SimError, run
+        from .runner import SimError, run, run_axis
         try:
             if args.regress is not None:
                 return _regress(args)
@@ -50,12 +56,20 @@ def main(argv=None) -> int:
             for name in ("scheduler", "jobs"):
                 if getattr(args, name) is not None:
                     raise SimError(f"--{name} needs --regress")
+            if args.tlast and not args.axis:
+                raise SimError("--tlast needs --axis")
+            if args.axis and args.full_rate:
+                raise SimError("--full-rate is for the core, not --axis")
             from .regress import parse_simulators
             sims = parse_simulators(args.sim)
             if len(sims) > 1:
                 raise SimError(f"--sim: {args.sim!r}: one simulator without --regress")
-            result = run(args.directory, sims[0], vectors=args.vectors, seed=args.seed,
-                         full_rate=args.full_rate, waves=args.waves)
+            if args.axis:
+                result = run_axis(args.directory, sims[0], vectors=args.vectors,
+                                  seed=args.seed, tlast=args.tlast, waves=args.waves)
+            else:
+                result = run(args.directory, sims[0], vectors=args.vectors, seed=args.seed,
+                             full_rate=args.full_rate, waves=args.waves)
         except (SimError, ValueError) as e:
             if os.environ.get("FXP_TRACEBACK"):
                 raise

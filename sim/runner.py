@@ -26,13 +26,16 @@ import jinja2
 from fxp.nn import ArtifactError, Model
 
 from .interface import BenchResult, BenchSettings
+from hdl.rtl.manifest import Manifest
+
 from .ports import ManifestError, TopPorts
 
-__all__ = ["SIMULATORS", "SimError", "SimResult", "check_artifact", "build", "run"]
+__all__ = ["SIMULATORS", "SimError", "SimResult", "check_artifact", "build", "run", "run_axis"]
 
 SIMULATORS = ("icarus", "verilator")
 TIMESCALE = ("1ns", "1ps")
 TEST_MODULE = "sim.testbench"
+AXIS_TEST_MODULE = "sim.axis"
 # cocotb 2 drives Verilator through VPI features added in 5.036
 VERILATOR_MIN = (5, 36)
 # Generated models verilate into megabytes of C++: without optimisation (-O0 here, -O0 for g++)
@@ -219,12 +222,20 @@ def _check_simulator(simulator):
 
 
 def _build(directory, simulator: str, ports: TopPorts, waves: bool) -> Path:
-    build_dir = Path(directory).resolve() / "sim" / simulator
-    verilog = Path(directory).resolve() / "rtl" / ports.verilog
+    rtl = Path(directory).resolve() / "rtl"
+    return _build_top(directory, simulator, ports.top, [rtl / ports.verilog], waves,
+                      simulator)
+
+
+def _build_top(directory, simulator: str, top: str, verilog: list, waves: bool,
+               folder: str) -> Path:
+    """Build ``top`` from the ``verilog`` files in ``DIR/sim/<folder>/`` (kept while the
+    sources and options are unchanged)."""
+    build_dir = Path(directory).resolve() / "sim" / folder
     build_dir.mkdir(parents=True, exist_ok=True)
-    sources, args = _build_options(simulator, waves, ports.top, build_dir)
-    stamp = {"verilog": hashlib.sha256(verilog.read_bytes()).hexdigest(), "args": args,
-             "waves": waves, "top": ports.top}
+    sources, args = _build_options(simulator, waves, top, build_dir)
+    stamp = {"verilog": [hashlib.sha256(v.read_bytes()).hexdigest() for v in verilog],
+             "args": args, "waves": waves, "top": top}
     stamp_file = build_dir / "build.json"
     fresh = stamp_file.is_file() and json.loads(stamp_file.read_text()) == stamp
     log = build_dir / "build.log"
@@ -232,11 +243,11 @@ def _build(directory, simulator: str, ports: TopPorts, waves: bool) -> Path:
         runner = _get_runner(simulator)
         try:
             stamp_file.unlink(missing_ok=True)
-            runner.build(sources=[*sources, verilog], hdl_toplevel=ports.top,
+            runner.build(sources=[*sources, *verilog], hdl_toplevel=top,
                          build_dir=build_dir, build_args=args, timescale=TIMESCALE,
                          waves=waves, always=not fresh, log_file=log)
         except (RuntimeError, SystemExit, subprocess.CalledProcessError):
-            raise SimError(f"{simulator} build of {verilog} failed; see {log}") from None
+            raise SimError(f"{simulator} build of {verilog[-1]} failed; see {log}") from None
     stamp_file.write_text(json.dumps(stamp) + "\n")
     return build_dir
 
@@ -288,7 +299,14 @@ def run(directory, simulator: str = "icarus", *, vectors: int = 2000, seed: int 
     except ValueError as e:
         raise SimError(str(e)) from None
     _, ports = check_artifact(directory)
-    _build(directory, simulator, ports, waves)
+    build_dir = _build(directory, simulator, ports, waves)
+    return _test(build_dir, simulator, ports.top, TEST_MODULE, settings, seed, waves)
+
+
+def _test(build_dir: Path, simulator: str, top: str, module: str, settings: BenchSettings,
+          seed: int, waves: bool, testcase=None) -> SimResult:
+    """Run the cocotb ``module`` (its tests ``testcase``, all when None) on the build."""
+    result_file = Path(settings.result)
     result_file.unlink(missing_ok=True)
     log, results_xml = build_dir / "sim.log", build_dir / "results.xml"
     with _tools_on_path(simulator):
@@ -296,20 +314,69 @@ def run(directory, simulator: str = "icarus", *, vectors: int = 2000, seed: int 
         try:
             # a failing cocotb test ends test() with SystemExit under pytest, and a crashed
             # simulator with RuntimeError: the result file tells what happened either way
-            runner.test(test_module=TEST_MODULE, hdl_toplevel=ports.top,
+            runner.test(test_module=module, hdl_toplevel=top, testcase=testcase,
                         hdl_toplevel_lang="verilog", build_dir=build_dir, test_dir=build_dir,
                         extra_env=settings.to_env(), seed=seed, waves=waves,
                         timescale=TIMESCALE, log_file=log, results_xml=str(results_xml))
         except (RuntimeError, SystemExit, subprocess.CalledProcessError):
             pass
+    why = _first_failure(results_xml)
     if not result_file.is_file():
-        why = _first_failure(results_xml)
-        raise SimError(f"{simulator} run of {ports.top} ended without a result"
+        raise SimError(f"{simulator} run of {top} ended without a result"
                        f"{': ' + why if why else ''}; see {log}")
+    bench = BenchResult.load(result_file)
+    if why and not bench.errors and bench.mismatches == 0:
+        bench.errors.append(why)     # a failed assertion after the result was written
     wave_file = None
     if waves:
-        wave_file = build_dir / (f"{ports.top}.fst" if simulator == "icarus" else "dump.vcd")
-    return SimResult(simulator, BenchResult.load(result_file), build_dir, wave_file)
+        wave_file = build_dir / (f"{top}.fst" if simulator == "icarus" else "dump.vcd")
+    return SimResult(simulator, bench, build_dir, wave_file)
+
+
+def run_axis(directory, simulator: str = "icarus", *, vectors: int = 2000, seed: int = 0,
+             idle: float = 0.2, stall: float = 0.2, tlast: bool = False,
+             waves: bool = False) -> SimResult:
+    """Build the AXI4-Stream wrapper ``<name>_axis`` with its core, and drive it with
+    cocotbext-axi (:mod:`sim.axis`): every vector as one frame, random TVALID gaps
+    (``idle``) and TREADY backpressure (``stall``), every output against the emulator.
+
+    Parameters
+    ----------
+    directory, simulator, vectors, seed, waves
+        As for :func:`run`.
+    idle, stall : float
+        Probabilities of a source pause and of a sink pause in each cycle.
+    tlast : bool
+        Run the misplaced-TLAST test instead: frames of the wrong lengths must raise
+        ``error`` and count in ``tlast_errors`` (the result passes when they do).
+
+    Returns
+    -------
+    SimResult
+        Built in ``DIR/sim/axis_<simulator>/``.
+    """
+    _check_simulator(simulator)
+    build_dir = Path(directory).resolve() / "sim" / f"axis_{simulator}"
+    try:
+        settings = BenchSettings(artifact=str(Path(directory).resolve()),
+                                 result=str(build_dir / "result.json"), vectors=vectors,
+                                 seed=seed, idle=idle, stall=stall)
+    except ValueError as e:
+        raise SimError(str(e)) from None
+    _, ports = check_artifact(directory)
+    man = Manifest.load(Path(directory) / "rtl")
+    if man.axis is None:
+        raise SimError(f"{directory}: rtl/ has no AXI4-Stream wrapper; run python -m hdl rtl "
+                       f"{directory} again")
+    rtl = Path(directory).resolve() / "rtl"
+    for fn in (man.verilog, man.axis.verilog):
+        if not (rtl / fn).is_file():
+            raise SimError(f"{directory}: rtl/{fn} named by the manifest is missing")
+    _build_top(directory, simulator, man.axis.module,
+               [rtl / man.verilog, rtl / man.axis.verilog], waves, f"axis_{simulator}")
+    test = "misplaced_tlast_sets_error" if tlast else "axis_matches_emulator"
+    return _test(build_dir, simulator, man.axis.module, AXIS_TEST_MODULE, settings, seed,
+                 waves, testcase=test)
 
 
 def _first_failure(results_xml: Path) -> str:

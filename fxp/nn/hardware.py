@@ -1,4 +1,4 @@
-"""The ``hardware:`` section: strategy, reuse and pipeline per model and per layer.
+"""The ``hardware:`` section: strategy, reuse and pipeline per model and per layer; the IP's VLNV.
 
 Validated once when the spec loads, and command-line overrides again with the same errors.
 """
@@ -6,15 +6,25 @@ Validated once when the spec loads, and command-line overrides again with the sa
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 
 from .fields import SpecError, check_keys, nonnegative_int, positive_int
 
-__all__ = ["Hardware", "LayerHardware", "parse_hardware", "STRATEGIES", "DEFAULT_PIPELINE"]
+__all__ = ["Hardware", "LayerHardware", "parse_hardware", "STRATEGIES", "DEFAULT_PIPELINE",
+           "DEFAULT_IP"]
 
 STRATEGIES = ("parallel", "folded")
 DEFAULT_PIPELINE = 2     # adder-tree (and comparator-tree) levels between registers
 _KEYS = ("strategy", "reuse", "pipeline")
+# hardware.ip: the packaged IP's vendor, library and version (its name is the model's)
+DEFAULT_IP = {"vendor": "fxpga.org", "library": "fxpga", "version": "1.0"}
+_IP_VALUE = {"vendor": re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,62}\Z"),
+             "library": re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,62}\Z"),
+             "version": re.compile(r"\d{1,4}\.\d{1,4}\Z")}
+_IP_EXPECTED = {"vendor": "a letter, then letters, digits, '_', '.' or '-'",
+                "library": "a letter, then letters, digits, '_', '.' or '-'",
+                "version": "MAJOR.MINOR, e.g. '1.0'"}
 
 
 @dataclass(frozen=True)
@@ -65,16 +75,25 @@ class Hardware:
     settings: dict = field(default_factory=dict)
     layers: dict = field(default_factory=dict)
     inputs: dict = field(default_factory=dict)
+    ip_settings: dict = field(default_factory=dict)
 
     def dump(self) -> dict:
         """The section as the spec wrote it (empty when absent)."""
         out = copy.deepcopy(self.settings)
         if self.layers:
             out["layers"] = copy.deepcopy(self.layers)
+        if self.ip_settings:
+            out["ip"] = dict(self.ip_settings)
         return out
 
     def __bool__(self) -> bool:
-        return bool(self.settings or self.layers)
+        return bool(self.settings or self.layers or self.ip_settings)
+
+    @property
+    def ip(self) -> dict:
+        """The packaged IP's ``vendor``, ``library`` and ``version``: ``hardware.ip`` over
+        :data:`DEFAULT_IP`."""
+        return {**DEFAULT_IP, **self.ip_settings}
 
     def pipeline(self, override: int | None = None) -> int:
         """The model's pipeline setting (argmax comparators, ReLU output registers)."""
@@ -123,8 +142,10 @@ def parse_hardware(doc, layers: list, shapes: list) -> Hardware:
     hw = {} if doc is None else doc
     if not isinstance(hw, dict):
         raise SpecError(f"hardware: expected a mapping, not {hw!r}")
-    check_keys(hw, set(), set(_KEYS) | {"layers"}, "hardware")
-    settings = {k: _check_value(k, v, f"hardware.{k}") for k, v in hw.items() if k != "layers"}
+    check_keys(hw, set(), set(_KEYS) | {"layers", "ip"}, "hardware")
+    settings = {k: _check_value(k, v, f"hardware.{k}") for k, v in hw.items()
+                if k not in ("layers", "ip")}
+    ip = _parse_ip(hw.get("ip", {}))
     kinds = " or ".join(sorted({cls.type for cls in map(type, layers) if cls.configurable})
                         or ["dense"])
     per = {}
@@ -141,7 +162,18 @@ def parse_hardware(doc, layers: list, shapes: list) -> Hardware:
             per[idx] = {k: _check_value(k, v, f"{where}.{k}") for k, v in cfg.items()}
     inputs = {layer.index: (layer.label, layer.fold_inputs(shapes[layer.index]))
               for layer in layers if layer.configurable}
-    out = Hardware(settings, per, inputs)
+    out = Hardware(settings, per, inputs, ip)
     for index in inputs:
         out.layer(index)        # a folded layer's reuse fits its inputs
     return out
+
+
+def _parse_ip(doc) -> dict:
+    if not isinstance(doc, dict):
+        raise SpecError(f"hardware.ip: expected a mapping of vendor, library, version, not "
+                        f"{doc!r}")
+    check_keys(doc, set(), set(DEFAULT_IP), "hardware.ip")
+    for k, v in doc.items():
+        if not isinstance(v, str) or not _IP_VALUE[k].match(v):
+            raise SpecError(f"hardware.ip.{k}: expected {_IP_EXPECTED[k]}, not {v!r}")
+    return dict(doc)

@@ -67,15 +67,19 @@ def report_markdown(report: dict) -> str:
               "Xilinx BRAM counts 18 Kib blocks.", ""]
     lines += ["## Resources per layer", ""]
     targets = list(report["synthesis"])
+    # LUT and FF always; DSP, BRAM and LUTRAM where some layer uses them on that target
+    kinds = {t: ["lut", "ff"] + [c for c in ("dsp", "bram", "lutram")
+                                 if any(row["resources"][t].get(c) for row in report["layers"])]
+             for t in targets}
     head = ["layer", "block", "latency", "II", "accumulator"] + [
-        f"{t} {n}" for t in targets for n in ("LUT", "FF")]
+        f"{t} {dict(COLUMNS)[c]}" for t in targets for c in kinds[t]]
     rows = []
     for row in report["layers"]:
         cells = [row_label(row), row["block"], fmt_value(row["latency"]),
                  fmt_value(row["ii"]), f"`{row['accumulator']}`" if "accumulator" in row else "-"]
         for t in targets:
             r = row["resources"][t]
-            cells += [fmt_value(r["lut"]), fmt_value(r["ff"])]
+            cells += [fmt_value(r.get(c, 0)) for c in kinds[t]]
         rows.append(cells)
     lines += table(head, rows) + [""]
     lines += ["## Cells per target", ""]

@@ -314,7 +314,7 @@ def _assemble(directory, out_dir, verilog, man, targets, results) -> dict:
 
     layers = []
     for row in man.layers:
-        module = f"{top}.{row.module}"
+        module = row.verilog_module or f"{top}.{row.module}"
         entry = {"index": row.index, "type": row.type, "block": row.block,
                  "latency": row.latency, "ii": row.ii}
         fields = row.to_dict()
@@ -328,7 +328,7 @@ def _assemble(directory, out_dir, verilog, man, targets, results) -> dict:
     fifo = man.output_fifo
     if fifo.depth:
         # the model top's output FIFO (after the free-running blocks) is a block of its own
-        module = f"{top}.out_fifo"
+        module = f"{top}_out_fifo"
         layers.append({"index": None, "type": "output FIFO", "block": "SyncFIFO",
                        "latency": fifo.latency, "ii": 1, "depth": fifo.depth,
                        "module": module, "resources": resources(module)})

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import os
 
-from amaranth.back import verilog
+import dataclasses
 
 from fxp.files import atomic_directory
 from fxp.nn import Model
 from fxp.nn.names import VERILOG_PORTS, check_verilog_name
 
+from ..hls.generate import DEFAULT_PART
+from .axis import axis_files, axis_layout
 from .blocks import block_kind
-from .manifest import FILENAME, LayerEntry, Manifest, OutputFifo, Port
+from .manifest import FILENAME, LayerEntry, Manifest, OutputFifo, Port, submodule_name
+from .netlist import layer_module, readable_verilog
 from .top import ModelTop, layer_configs
 
-__all__ = ["build_top", "generate_rtl", "build_manifest", "CLOCK", "RESET"]
+__all__ = ["build_top", "generate_rtl", "build_manifest", "top_verilog", "CLOCK", "RESET"]
 
 CLOCK, RESET = VERILOG_PORTS
+# layer names whose module <name>_<layer> is another module's
+RESERVED_LAYER_NAMES = {"axis": "AXI4-Stream wrapper", "out_fifo": "output FIFO"}
+
 
 
 def build_top(model: Model, **overrides) -> ModelTop:
@@ -52,7 +58,8 @@ def build_manifest(top: ModelTop) -> Manifest:
             index=i, type=layer.type, block=type(blk).__name__, latency=blk.latency,
             ii=blk.ii, backpressure=getattr(blk, "backpressure", True),
             output=str(layer.output.fmt) if layer.output is not None else None,
-            params=block_kind(layer).fields(ctx, blk)))
+            params=block_kind(layer).fields(ctx, blk),
+            verilog_module=layer_module(model.name, i, layer.type, layer.name)))
     ports = {CLOCK: Port(direction="in", width=1),
              RESET: Port(direction="in", width=1, note="synchronous, active high")}
     ports.update(_stream_ports("i", "in", model.input_format, top.i.payload.shape().length))
@@ -64,8 +71,20 @@ def build_manifest(top: ModelTop) -> Manifest:
                     input_beats=top.input_beats, output_beats=top.output_beats)
 
 
+def top_verilog(top: ModelTop, man: Manifest) -> str:
+    """The core's Verilog: module ``man.top`` with its ports in the manifest's order, one
+    module per layer block named by :func:`~hdl.rtl.netlist.layer_module`."""
+    instances = {submodule_name(row.index, row.block): row.verilog_module
+                 for row in man.layers}
+    reserved = {man.axis.module} if man.axis is not None else set()
+    return readable_verilog(top, name=man.top, order=list(man.ports),
+                            instances=instances, reserved=reserved)
+
+
 def generate_rtl(directory, *, model=None, output=None, **overrides) -> dict:
-    """Write ``DIR/rtl/<name>.v`` and ``DIR/rtl/manifest.json`` for the artifact in DIR.
+    """Write ``DIR/rtl/<name>.v`` (the core), ``DIR/rtl/manifest.json``, the AXI4-Stream
+    wrapper ``DIR/rtl/<name>_axis.v`` with its Verilator waivers ``lint.vlt``, the Vivado
+    packaging script ``package_ip.tcl`` and the FuseSoC core file ``<name>.core``.
 
     Written atomically (a temporary folder swapped in). Returns the :class:`~hdl.rtl.manifest.Manifest`.
 
@@ -83,12 +102,20 @@ def generate_rtl(directory, *, model=None, output=None, **overrides) -> dict:
     """
     if model is None:
         model = Model.load(directory)
-    name = check_verilog_name(model.name, "model name", taken=(CLOCK, RESET))
+    check_verilog_name(model.name, "model name", taken=(CLOCK, RESET))
+    for layer in model.spec.layers:
+        if layer.name in RESERVED_LAYER_NAMES:
+            raise ValueError(f"{layer.label} field 'name': {layer.name!r} would name its module "
+                             f"{model.name}_{layer.name} like the "
+                             f"{RESERVED_LAYER_NAMES[layer.name]}; rename the layer")
     top = build_top(model, **overrides)
-    text = verilog.convert(top, name=name, emit_src=False, strip_internal_attrs=True)
     man = build_manifest(top)
+    man = dataclasses.replace(man, axis=axis_layout(man, model.spec.hardware.ip))
+    # package_ip.tcl's Vivado project is for the HLS project's part
+    files = {man.verilog: top_verilog(top, man), **axis_files(man, part=DEFAULT_PART)}
     with atomic_directory(output or os.path.join(directory, "rtl")) as tmp:
-        with open(os.path.join(tmp, f"{name}.v"), "w") as f:
-            f.write(text)
+        for fn, text in files.items():
+            with open(os.path.join(tmp, fn), "w") as f:
+                f.write(text)
         man.write(os.path.join(tmp, FILENAME))
     return man

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 __all__ = ["SCHEMA", "FILENAME", "Manifest", "Port", "Stream", "LayerEntry", "OutputFifo",
-           "ManifestError", "submodule_name"]
+           "AxisLanes", "Axis", "ManifestError", "submodule_name", "lane_bits"]
 
 SCHEMA = 1
 FILENAME = "manifest.json"
@@ -128,6 +128,8 @@ class LayerEntry:
         False when the block runs free into the output FIFO.
     output : str, optional
         The output format.
+    verilog_module : str, optional
+        The block's Verilog module name (:func:`hdl.rtl.netlist.layer_module`).
     params : mapping
         The layer type's own fields (a dense layer's units, inputs, weight, bias,
         accumulator, nonzero_weights, strategy, reuse, pipeline; a table's table_bits),
@@ -142,8 +144,10 @@ class LayerEntry:
     backpressure: bool
     output: str | None = None
     params: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    verilog_module: str | None = None
 
-    _COMMON = ("index", "type", "block", "latency", "ii", "backpressure", "output")
+    _COMMON = ("index", "type", "block", "latency", "ii", "backpressure", "output",
+               "verilog_module")
 
     def __post_init__(self):
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
@@ -164,6 +168,7 @@ class LayerEntry:
                  "backpressure": bool}
         kw = {k: _get(d, k, t, where, path) for k, t in kinds.items()}
         kw["output"] = _get(d, "output", str, where, path, None)
+        kw["verilog_module"] = _get(d, "verilog_module", str, where, path, None)
         params = {k: v for k, v in d.items() if k not in cls._COMMON}
         return cls(**kw, params=params)
 
@@ -174,6 +179,122 @@ class OutputFifo:
 
     depth: int
     latency: int
+
+
+def lane_bits(bits: int) -> int:
+    """An AXI4-Stream lane's bits: ``bits`` rounded up to a multiple of 8.
+
+    Examples
+    --------
+    >>> lane_bits(5), lane_bits(8), lane_bits(12)
+    (8, 8, 16)
+    """
+    return -(-bits // 8) * 8
+
+
+@dataclass(frozen=True)
+class AxisLanes:
+    """One AXI4-Stream side of the wrapper: ``elements`` lanes per beat, element k in
+    ``tdata[lane_bits*k + element_bits - 1 : lane_bits*k]``, sign-extended (``signed``) or
+    zero-extended to its ``lane_bits``; ``beats`` beats per vector (an image's pixels), TLAST
+    on the last.
+    """
+
+    elements: int
+    element_bits: int
+    lane_bits: int
+    signed: bool
+    beats: int = 1
+
+    _FIELDS = {"elements": int, "element_bits": int, "lane_bits": int, "signed": bool,
+               "beats": int}
+
+    @property
+    def tdata_bits(self) -> int:
+        return self.elements * self.lane_bits
+
+    def pack(self, raw) -> int:
+        """TDATA of one beat (``elements`` raw values), each extended to its lane."""
+        if len(raw) != self.elements:
+            raise ValueError(f"A beat needs {self.elements} elements, not {len(raw)}")
+        word, mask = 0, (1 << self.lane_bits) - 1
+        for k, v in enumerate(raw):
+            word |= (int(v) & mask) << (self.lane_bits * k)
+        return word
+
+    def unpack(self, word: int) -> list[int]:
+        """Raw values of one beat's TDATA; raises ValueError when a lane's extension bits
+        are not the extension of its element."""
+        out, w, lane = [], self.element_bits, self.lane_bits
+        for k in range(self.elements):
+            v = (word >> (lane * k)) & ((1 << lane) - 1)
+            low = v & ((1 << w) - 1)
+            value = low - (1 << w) if self.signed and low >> (w - 1) else low
+            if v != value & ((1 << lane) - 1):
+                raise ValueError(f"lane {k} is {v:#x}: not the {'sign' if self.signed else 'zero'}"
+                                 f"-extension of its {w}-bit element")
+            out.append(value)
+        return out
+
+    def to_dict(self) -> dict:
+        return {"elements": self.elements, "element_bits": self.element_bits,
+                "lane_bits": self.lane_bits, "signed": self.signed, "beats": self.beats,
+                "tdata_bits": self.tdata_bits}
+
+    @classmethod
+    def from_dict(cls, d, where: str, path: str) -> AxisLanes:
+        kw = {k: _get(d, k, t, where, path) for k, t in cls._FIELDS.items()}
+        lanes = cls(**kw)
+        if lanes.lane_bits != lane_bits(lanes.element_bits):
+            raise ManifestError(f"{where}: field {path + '.lane_bits'!r} must be "
+                                f"{lane_bits(lanes.element_bits)}, not {lanes.lane_bits}")
+        return lanes
+
+
+@dataclass(frozen=True)
+class Axis:
+    """The AXI4-Stream wrapper ``<name>_axis`` and its packaging.
+
+    Attributes
+    ----------
+    module, verilog : str
+        Its module name and Verilog file (in the manifest's folder).
+    input, output : AxisLanes
+        The lane layouts of ``s_axis_tdata`` and ``m_axis_tdata``.
+    vendor, library, version : str
+        The IP's VLNV (the IP's name is the module's).
+    package_ip, core : str
+        The Vivado packaging script and the FuseSoC core file.
+    """
+
+    module: str
+    verilog: str
+    input: AxisLanes
+    output: AxisLanes
+    vendor: str
+    library: str
+    version: str
+    package_ip: str
+    core: str
+
+    LAYOUT = ("element k in tdata[L*k+W-1:L*k] (W its bits, L = W rounded up to a multiple "
+              "of 8), sign-extended (signed) or zero-extended to L bits; TLAST on the last "
+              "beat of each vector")
+    _STR = ("module", "verilog", "vendor", "library", "version", "package_ip", "core")
+
+    def to_dict(self) -> dict:
+        out = {k: getattr(self, k) for k in self._STR}
+        out.update(input=self.input.to_dict(), output=self.output.to_dict(),
+                   layout=self.LAYOUT)
+        return out
+
+    @classmethod
+    def from_dict(cls, d, where: str, path: str) -> Axis:
+        kw = {k: _get(d, k, str, where, path) for k in cls._STR}
+        for side in ("input", "output"):
+            kw[side] = AxisLanes.from_dict(_get(d, side, dict, where, path), where,
+                                           f"{path}.{side}")
+        return cls(**kw)
 
 
 def _streams(ports, where) -> dict:
@@ -225,6 +346,11 @@ class Manifest:
     input_beats, output_beats : int
         Stream beats per input and per output (an image streams one pixel per beat; 1 for
         vectors). Optional in the JSON (``beats: {input, output}``, written when not 1).
+    axis : Axis, optional
+        The AXI4-Stream wrapper and its lane layout (optional in the JSON).
+
+    The JSON lists ``ports`` in the order of the top module's port list; every other
+    mapping's keys are sorted.
     """
 
     name: str
@@ -240,6 +366,7 @@ class Manifest:
     schema: int = SCHEMA
     input_beats: int = 1
     output_beats: int = 1
+    axis: Axis | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "ports", MappingProxyType(dict(self.ports)))
@@ -266,11 +393,15 @@ class Manifest:
                 "output_fifo": {"depth": self.output_fifo.depth,
                                 "latency": self.output_fifo.latency},
                 **({"beats": {"input": self.input_beats, "output": self.output_beats}}
-                   if (self.input_beats, self.output_beats) != (1, 1) else {})}
+                   if (self.input_beats, self.output_beats) != (1, 1) else {}),
+                **({"axis": self.axis.to_dict()} if self.axis is not None else {})}
 
     def to_json(self) -> str:
-        """Sorted-key JSON, one space of indent, a final newline: the same bytes every run."""
-        return json.dumps(self.to_dict(), indent=1, sort_keys=True) + "\n"
+        """JSON with sorted keys but the ports in port-list order, one space of indent, a
+        final newline: the same bytes every run."""
+        d = json.loads(json.dumps(self.to_dict(), sort_keys=True))
+        d["ports"] = {n: dict(sorted(p.to_dict().items())) for n, p in self.ports.items()}
+        return json.dumps(d, indent=1) + "\n"
 
     def write(self, path) -> None:
         """Write :meth:`to_json` to ``path``."""
@@ -306,7 +437,11 @@ class Manifest:
         beats = _get(d, "beats", dict, where, "", {"input": 1, "output": 1})
         man.update({f"{k}_beats": _get(beats, k, int, where, "beats") for k in ("input",
                                                                               "output")})
-        return cls(**man, ports=ports, layers=layers, output_fifo=fifo, schema=schema)
+        axis = d.get("axis")
+        if axis is not None:
+            axis = Axis.from_dict(_get(d, "axis", dict, where, ""), where, "axis")
+        return cls(**man, ports=ports, layers=layers, output_fifo=fifo, schema=schema,
+                   axis=axis)
 
     @classmethod
     def load(cls, path) -> Manifest:

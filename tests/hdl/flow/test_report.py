@@ -3,6 +3,7 @@
 latency in ns from fmax, the Markdown table against the JSON, sweep points and their cache,
 one-line errors. Synthesis and a real ECP5 place and route (~20 s) of a tiny model."""
 
+import copy
 import json
 import os
 import re
@@ -91,8 +92,8 @@ def test_report_files_and_structure(report, artifact):
         (0, "DenseParallel"), (1, "ReLU"), (2, "DenseParallel"), (3, "Argmax"),
         (None, "SyncFIFO")]
     assert [r["module"] for r in rep["layers"]] == [
-        "tiny_rep.layer0_denseparallel", "tiny_rep.layer1_relu",
-        "tiny_rep.layer2_denseparallel", "tiny_rep.layer3_argmax", "tiny_rep.out_fifo"]
+        "tiny_rep_layer0_dense", "tiny_rep_layer1_relu",
+        "tiny_rep_layer2_dense", "tiny_rep_layer3_argmax", "tiny_rep_out_fifo"]
     assert rep["layers"][-1]["depth"] == sum(r["latency"] for r in rep["layers"][:-1]) + 2
     ecp5 = rep["synthesis"]["ecp5"]
     assert ecp5["resources"]["lut"] == ecp5["cells"]["LUT4"] + 2 * ecp5["cells"].get("CCU2C", 0)
@@ -162,6 +163,18 @@ def test_markdown_tables_match_the_json(report):
         assert cells[4] == (f"`{layer['accumulator']}`" if layer["type"] == "dense" else "-")
         assert [_num(cells[5]), _num(cells[6])] == [r["lut"], r["ff"]]
     assert f"fmax **{FAKE_FMAX:.2f} MHz**" in md
+
+
+def test_layer_table_shows_dsp_and_memory_where_a_layer_uses_them(report):
+    rep = copy.deepcopy(report[0])
+    head = report_markdown(rep).split("## Resources per layer")[1].splitlines()[2]
+    assert "ecp5 FF" in head and "ecp5 DSP" not in head and "BRAM" not in head
+    rep["layers"][0]["resources"]["ecp5"].update(dsp=7, bram=2)
+    md = report_markdown(rep)
+    rows = _md_table(md, "Resources per layer")
+    head = md.split("## Resources per layer")[1].splitlines()[2]
+    assert "| ecp5 LUT | ecp5 FF | ecp5 DSP | ecp5 BRAM |" in head
+    assert rows[0][7:9] == ["7", "2"] and rows[1][7:9] == ["0", "0"]
 
 
 def test_summaries_of_each_family():
