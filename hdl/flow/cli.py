@@ -47,6 +47,12 @@ def add_subcommands(sub) -> None:
     r.add_argument("--router", default="router2", choices=["router1", "router2"],
                    help="nextpnr router (default %(default)s: on the parallel digits design "
                         "router1 ran over 20 min where router2 took 3)")
+    r.add_argument("--placer", default="heap", choices=["heap", "static", "sa"],
+                   help="nextpnr placer (default %(default)s)")
+    r.add_argument("--no-tmdriv", action="store_true",
+                   help="wirelength-driven placement (nextpnr --no-tmdriv): faster; the fmax "
+                        "is still the routed design's")
+    r.add_argument("--seed", type=int, default=1, help="nextpnr seed (default %(default)s)")
     r.add_argument("--strategy", choices=["parallel", "folded"],
                    help="override hardware.strategy (RTL regenerated into OUT/rtl)")
     r.add_argument("--reuse", type=int, help="override hardware.reuse (folded)")
@@ -96,6 +102,8 @@ def run_subcommand(args) -> int:
             rep = build_report(args.directory, output=out, targets=parse_targets(args.targets),
                                pnr=not args.no_pnr, device=args.device, freq_mhz=args.freq,
                                serial_io=not args.out_of_context, router=args.router,
+                               placer=args.placer, timing_driven=not args.no_tmdriv,
+                               seed=args.seed,
                                strategy=args.strategy,
                                reuse=args.reuse, pipeline=args.pipeline,
                                acc_bits=args.acc_bits, jobs=args.jobs)

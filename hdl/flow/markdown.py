@@ -99,7 +99,9 @@ def report_markdown(report: dict) -> str:
         util = ", ".join(f"{b} {u:,}/{a:,}" for b, (u, a) in pnr["utilization"].items())
         if "netlist" in pnr:
             io += "; " + pnr["netlist"]
-        lines += [f"{pnr['device']} with nextpnr-ecp5 ({io}; {pnr['router']}; "
+        place = (f"; placer {pnr['placer']}" if "placer" in pnr else "") + \
+            ("; --no-tmdriv" if pnr.get("timing_driven") is False else "")
+        lines += [f"{pnr['device']} with nextpnr-ecp5 ({io}; {pnr['router']}{place}; "
                   f"target {pnr['target_mhz']:g} MHz, "
                   f"--timing-allow-fail): fmax **{fmt_value(pnr['fmax_mhz'], 2)} MHz**, "
                   f"{fmt_value(pnr['seconds'])} s.", "", f"Utilization: {util}.", ""]

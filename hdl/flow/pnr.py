@@ -104,8 +104,12 @@ def pack_ecp5(netlist) -> dict:
     return {k: v for k, v in used.items() if v}
 
 
+PLACERS = ("heap", "static", "sa")
+
+
 def place_route_ecp5(netlist, device: str, *, freq_mhz: float = 100.0, seed: int = 1,
                      out_of_context: bool = False, router: str = "router2",
+                     placer: str = "heap", timing_driven: bool = True,
                      clock: str | None = "clk", log_path=None) -> dict:
     """Place and route a flattened ECP5 JSON netlist with nextpnr-ecp5 and read fmax.
 
@@ -115,7 +119,11 @@ def place_route_ecp5(netlist, device: str, *, freq_mhz: float = 100.0, seed: int
     ``out_of_context`` places without I/O buffers or global clock routing (nextpnr's
     experimental ``--out-of-context``); otherwise every top port needs a package pin, and the
     port ``clock`` (unless None) goes on a primary clock input, ``ECP5_CLOCK_SITE``.
+    ``placer`` is nextpnr's (``heap``, ``static`` or ``sa``); ``timing_driven=False`` places
+    for wirelength alone (``--no-tmdriv``): the fmax is still that of the routed design.
     """
+    if placer not in PLACERS:
+        raise ValueError(f"nextpnr placer must be one of {', '.join(PLACERS)}, not {placer!r}")
     if router not in ("router1", "router2"):
         raise ValueError(f"nextpnr router must be router1 or router2, not {router!r}")
     if device not in ECP5_DEVICES:
@@ -123,8 +131,10 @@ def place_route_ecp5(netlist, device: str, *, freq_mhz: float = 100.0, seed: int
                          f"{device!r}")
     start = time.perf_counter()
     args = ["--timing-allow-fail", "--freq", f"{freq_mhz:g}", "--seed", str(seed),
-            "--router", router,
+            "--router", router, "--placer", placer,
             "--out-of-context" if out_of_context else "--lpf-allow-unconstrained"]
+    if not timing_driven:
+        args.append("--no-tmdriv")
     files = {}
     if clock is not None and not out_of_context:
         files["clock.lpf"] = clock_constraints(clock)

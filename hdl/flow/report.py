@@ -21,6 +21,7 @@ from fxp.nn.spec import FormatSpec
 from ..rtl.emit import generate_rtl
 from ..rtl.manifest import FILENAME, Manifest
 from . import pnr, synth
+from . import pnr as pnr_mod
 from .errors import ReportError
 from .harness import WRAPPER, wrapper_verilog
 from .markdown import report_markdown
@@ -122,7 +123,7 @@ def _module_resources(target, res: synth.SynthResult, top: str):
 
 
 def _synth_target(target, verilog, wrapper, man, out_dir, with_pnr, device, freq, serial,
-                  router, progress):
+                  nextpnr, progress):
     """One target's synthesis (and, for ECP5 with ``pnr``, place and route)."""
     top = man.top
     netlist = os.path.join(out_dir, ".pnr-netlist.json") if with_pnr and target == "ecp5" \
@@ -146,19 +147,21 @@ def _synth_target(target, verilog, wrapper, man, out_dir, with_pnr, device, freq
     pnr_entry = None
     if netlist is not None:
         try:
-            pnr_entry = _place_route(netlist, sources, res, top, device, freq, serial, router,
-                             out_dir, progress)
+            pnr_entry = _place_route(netlist, sources, res, top, device, freq, serial,
+                                     nextpnr, out_dir, progress)
         finally:
             if os.path.exists(netlist):
                 os.remove(netlist)
     return entry, pnr_entry
 
 
-def _place_route(netlist, sources, res, top, device, freq, serial, router, out_dir, progress):
+def _place_route(netlist, sources, res, top, device, freq, serial, nextpnr, out_dir,
+                 progress):
     """Place and route the ECP5 netlist on ``device`` (``auto``: the smallest that fits; when
-    the multipliers exceed every device's DSP blocks, a netlist with LUT multipliers)."""
+    the multipliers exceed every device's DSP blocks, a netlist with LUT multipliers);
+    ``nextpnr``: router, placer, timing_driven, seed."""
     info = {"tool": "nextpnr-ecp5", "io": ("serial" if serial else "out-of-context"),
-            "target_mhz": freq, "router": router}
+            "target_mhz": freq, **nextpnr}
     need = synth.summarize("ecp5", res.total)
     if device == "auto":
         if need["dsp"] > pnr.ECP5_DEVICES["85k"][2]:
@@ -186,8 +189,8 @@ def _place_route(netlist, sources, res, top, device, freq, serial, router, out_d
     with progress.step(f"place and route ECP5 {pnr.ECP5_DEVICES[device][0]}"):
         try:
             r = pnr.place_route_ecp5(netlist, device, freq_mhz=freq,
-                                        out_of_context=not serial, router=router,
-                                        log_path=os.path.join(out_dir, "nextpnr.log"))
+                                     out_of_context=not serial, **nextpnr,
+                                     log_path=os.path.join(out_dir, "nextpnr.log"))
         except SynthError as e:
             return {**info, "device": pnr.ECP5_DEVICES[device][0], "error": str(e)}
     fmax = r["fmax_mhz"]
@@ -220,9 +223,9 @@ def _path_blocks(cells, top):
 
 def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool = True,
                  device: str = "auto", freq_mhz: float = 100.0, serial_io: bool = True,
-                 router: str = "router2",
-                 strategy=None, reuse=None, pipeline=None, acc_bits: int | None = None,
-                 jobs: int | None = None,
+                 router: str = "router2", placer: str = "heap", timing_driven: bool = True,
+                 seed: int = 1, strategy=None, reuse=None, pipeline=None,
+                 acc_bits: int | None = None, jobs: int | None = None,
                  progress: Progress | None = None) -> dict:
     """Synthesize an artifact's Verilog for each target and place and route it on ECP5.
 
@@ -240,6 +243,9 @@ def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool =
     serial_io : bool
         Wrap the model in :class:`IOWrapper` with serial payload pins (True) or place it
         out of context with every port registered (False).
+    router, placer, timing_driven, seed :
+        nextpnr's router and placer, timing-driven placement (False: ``--no-tmdriv``) and
+        seed (:func:`hdl.flow.pnr.place_route_ecp5`).
     strategy, reuse, pipeline : optional
         Hardware overrides: the RTL is then generated into ``OUT/rtl/``.
     acc_bits : int, optional
@@ -261,6 +267,9 @@ def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool =
     if device != "auto" and device not in ECP5_DEVICES:
         raise ReportError(f"ECP5 device must be auto or one of "
                           f"{', '.join(ECP5_DEVICES)}, not {device!r}")
+    if placer not in pnr_mod.PLACERS:
+        raise ReportError(f"nextpnr placer must be one of {', '.join(pnr_mod.PLACERS)}, not "
+                          f"{placer!r}")
     directory = os.fspath(directory)
     check_artifact(directory, acc_bits)      # before anything is created
     out_dir = os.fspath(output) if output is not None else os.path.join(directory, "report")
@@ -268,6 +277,8 @@ def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool =
     verilog, man = prepare_rtl(directory, out_dir, strategy=strategy, reuse=reuse,
                                pipeline=pipeline, acc_bits=acc_bits, progress=progress)
     with_pnr = pnr and "ecp5" in targets
+    nextpnr = {"router": router, "placer": placer, "timing_driven": bool(timing_driven),
+               "seed": seed}
     tmp = tempfile.mkdtemp(prefix="fxpga-report-")
     try:
         wrapper = os.path.join(tmp, f"{WRAPPER}.v")
@@ -279,7 +290,7 @@ def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool =
         results = {}
         with ThreadPoolExecutor(max_workers=min(jobs, len(order))) as pool:
             futs = {t: pool.submit(_synth_target, t, verilog, wrapper, man, out_dir, with_pnr,
-                                   device, freq_mhz, serial_io, router, progress)
+                                   device, freq_mhz, serial_io, nextpnr, progress)
                     for t in order}
             for t in order:
                 results[t] = futs[t].result()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, Value, unsigned
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 
@@ -209,6 +209,12 @@ class Argmax(Backpressure, wiring.Component):
     the lowest index wins every tie. The output is a vector of one element of
     :func:`fxp.nn.layers.argmax_format` ``(n)``.
 
+    With ``all_pairs`` every pair of elements is compared at once instead (``n (n - 1) / 2``
+    comparators): element ``k`` wins when it is greater than every element before it and at
+    least every element after it, and the index is the OR of the winners' indices. One
+    comparator and a few LUT levels, where the tree puts a comparator and a multiplexer in
+    series per level (on ECP5 about 7 ns a level).
+
     Parameters
     ----------
     n : int
@@ -217,7 +223,10 @@ class Argmax(Backpressure, wiring.Component):
         Format of the input elements.
     pipeline : int, default 0
         Register the candidates after every ``pipeline`` tree levels
-        (:class:`~hdl.common.StallPipeline` stages); 0 keeps the tree combinational.
+        (:class:`~hdl.common.StallPipeline` stages); 0 keeps the tree combinational. With
+        ``all_pairs``, any ``pipeline > 0`` registers the comparisons and the index.
+    all_pairs : bool, default False
+        Compare all pairs at once instead of the tree.
     backpressure : bool, default True
         False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
 
@@ -228,16 +237,18 @@ class Argmax(Backpressure, wiring.Component):
     levels : int
         Depth of the comparator tree, ``ceil(log2(n))``.
     latency : int
-        ``levels // pipeline`` (0 when ``pipeline`` is 0).
+        ``levels // pipeline`` (0 when ``pipeline`` is 0); with ``all_pairs``, 2 when
+        ``pipeline > 0`` and ``n > 1``, else 0.
     ii : int
         Initiation interval, 1.
     """
 
-    def __init__(self, *, n, in_fmt, pipeline=0, backpressure=True):
+    def __init__(self, *, n, in_fmt, pipeline=0, all_pairs=False, backpressure=True):
         self._set_backpressure(backpressure, "Argmax")
         self._n = positive_int(n, "Argmax vector length n")
         self._in_fmt = as_format(in_fmt, "Argmax input format")
         self._pipeline = nonnegative_int(pipeline, "Argmax pipeline")
+        self._all_pairs = check_bool(all_pairs, "Argmax all_pairs")
         self._out_fmt = argmax_format(self._n)
         super().__init__(vector_streams(self._in_fmt, self._n, self._out_fmt, 1))
 
@@ -262,18 +273,50 @@ class Argmax(Backpressure, wiring.Component):
         return (self._n - 1).bit_length()
 
     @property
+    def all_pairs(self) -> bool:
+        return self._all_pairs
+
+    @property
     def latency(self) -> int:
+        if self._all_pairs:
+            return 2 if self._pipeline and self._n > 1 else 0
         return self.levels // self._pipeline if self._pipeline else 0
 
     @property
     def ii(self) -> int:
         return 1
 
+    def _pairs(self, m, pipe):
+        """The index of the first maximum from all pairwise comparisons."""
+        n = self._n
+        index_shape = unsigned(self._out_fmt.bits)
+        if n == 1:
+            return Const(0, index_shape)
+        x = [self.i.payload[k] for k in range(n)]
+        pairs = [(j, k) for k in range(n) for j in range(k)]
+        gt = Cat(*(x[k] > x[j] for j, k in pairs))       # bit: the later one is greater
+        if self._pipeline:
+            gt = pipe.stage(gt, name="argmax_gt")
+        bit = {p: gt[b] for b, p in enumerate(pairs)}
+        wins = [Cat(*([bit[(j, k)] for j in range(k)] + [~bit[(k, j)] for j in range(k + 1, n)])
+                    ).all() for k in range(n)]
+        index = Cat(*(Cat(*(wins[k] for k in range(n) if k >> b & 1)).any()
+                      for b in range(index_shape.width)))
+        if self._pipeline:
+            index = pipe.stage(index, name="argmax_index")
+        return index
+
     def elaborate(self, platform):
         m = Module()
         index_shape = unsigned(self._out_fmt.bits)
         candidate = data.StructLayout({"value": fmt_shape(self._in_fmt), "index": index_shape})
         pipe = StallPipeline(m, self.i.valid, self._consumer_ready(), name="argmax")
+        if self._all_pairs:
+            index = self._pairs(m, pipe)
+            o_valid, i_ready = pipe.finish()
+            m.d.comb += [self.o.payload[0].eq(index), self.o.valid.eq(o_valid),
+                         self.i.ready.eq(i_ready)]
+            return m
 
         items = [(self.i.payload[k], Const(k, index_shape)) for k in range(self._n)]
         level = 0

@@ -132,11 +132,15 @@ def _lut_fields(ctx: LayerContext, block) -> dict:
     return {"table_bits": ctx.model.table(ctx.layer.index)[1]}
 
 
+# Up to this many values, argmax compares all pairs at once (120 comparators for 16)
+ARGMAX_ALL_PAIRS = 16
+
+
 def argmax_block(ctx: LayerContext):
-    """Argmax, its comparator tree registered like the adder trees (10 values in one cycle
-    are a chain of ceil(log2 10) compare-and-select levels)."""
+    """Argmax: up to ``ARGMAX_ALL_PAIRS`` values, all pairs compared at once (two registers
+    when pipelined); beyond, a comparator tree registered like the adder trees."""
     return Argmax(n=ctx.n, in_fmt=ctx.in_fmt, pipeline=ctx.pipeline,
-                  backpressure=ctx.backpressure)
+                  all_pairs=ctx.n <= ARGMAX_ALL_PAIRS, backpressure=ctx.backpressure)
 
 
 _LUT = BlockKind(lut_block, _lut_fields)

@@ -106,7 +106,10 @@ class StallPipeline:
         regs = []
         for k, v in enumerate(values):
             shape = v.shape()
-            regs.append(Signal(shape, name=f"{name}_{k}" if len(values) > 1 else name))
+            # data needs no reset (the valid flag has one): no reset net to thousands of
+            # flip-flops, and more of them share a slice's control signals
+            regs.append(Signal(shape, name=f"{name}_{k}" if len(values) > 1 else name,
+                               reset_less=True))
         valid = Signal(name=f"{name}_valid")
         with self._m.If(self.en):
             self._m.d.sync += [r.eq(v) for r, v in zip(regs, values)]

@@ -10,6 +10,7 @@ import math
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
 from fxp import FixedArray, FixedFormat
@@ -150,8 +151,9 @@ class DenseParallel(Backpressure, _Dense):
     in_fmt, acc_fmt, out_fmt : FixedFormat or str
         Input element, accumulator (WRAP) and output formats.
     pipeline : int
-        Register the partial sums every ``pipeline`` adder-tree levels (0: combinational
-        tree). The output of the cast is registered when ``pipeline > 0``.
+        Register the partial sums every ``pipeline`` adder-tree levels and after the last
+        level (0: combinational tree). The output of the cast is registered when
+        ``pipeline > 0``: latency ``ceil(depth / pipeline) + 1``.
     backpressure : bool, default True
         False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
 
@@ -170,7 +172,8 @@ class DenseParallel(Backpressure, _Dense):
         terms = max([sum(len(csd(int(v))) for v in row) + (bias is not None)
                      for row in weight.raw.tolist()] or [1])
         depth = max(1, math.ceil(math.log2(max(terms, 1))))
-        self._latency = (depth // pipeline + 1) if pipeline else 0
+        # a register every `pipeline` levels and after the last, then the cast's register
+        self._latency = (-(-depth // pipeline) + 1) if pipeline else 0
 
     @property
     def latency(self) -> int:
@@ -223,8 +226,12 @@ class DenseParallel(Backpressure, _Dense):
                 flat = [v for t in trees for _, v, _ in t]
                 regs = iter(pipe.stage(flat, name=f"dense_l{level}"))
                 trees = [[(sign, next(regs), k) for sign, _, k in t] for t in trees]
-        roots = [(v if sign > 0 else -v) << k for sign, v, k in (t[0] for t in trees)]
-        outs = [requantize(_wrap(r, acc), acc, self._out_fmt) for r in roots]
+        roots = [_wrap((v if sign > 0 else -v) << k, acc) for sign, v, k in
+                 (t[0] for t in trees)]
+        if self._pipeline and level % self._pipeline:
+            # the last levels' sums, registered: the cast's adder is not in series with them
+            roots = pipe.stage(roots, name="dense_root")
+        outs = [requantize(r, acc, self._out_fmt) for r in roots]
         if self._pipeline:
             outs = pipe.stage(outs, name="dense_out")
         # pad the pipeline to the advertised latency (a tree shallower than expected)
@@ -259,12 +266,16 @@ class DenseFolded(_Dense):
     Notes
     -----
     A pipeline per chunk: the ROM word and the input chunk are registered, then the products,
-    then their adder tree (a register every ``pipeline`` levels), then the accumulators take
-    the sum (the bias on a vector's first chunk), so no cycle holds a ROM read, a multiplier
-    and a long adder chain together. Latency ``reuse / beats + 3`` cycles plus one per tree
-    register from the vector's last beat, initiation interval ``reuse``: the next beat is
-    accepted in the cycle the current one's last chunk is issued. The whole pipeline holds
-    while a result waits on ``o.ready``.
+    then their adder tree (a register every ``pipeline`` levels and at its root), then the
+    accumulators take the sum (the bias on a vector's first chunk), and the cast of the
+    finished accumulators goes to an output FIFO in the next cycle, so no cycle holds a ROM
+    read, a multiplier, more than ``pipeline`` adders, or an adder and the cast together.
+    Latency ``reuse / beats + 4`` cycles plus one per tree register from the vector's last
+    beat, initiation interval ``reuse``: the next beat is accepted in the cycle the current
+    one's last chunk is issued. A vector's first beat is accepted only with a FIFO entry
+    reserved for its result (a credit; as many entries as results can be outstanding at full
+    rate, plus one, so a consumer taking every result never slows the input): the datapath
+    never stalls and has no enable, and ``o.ready`` reaches no flip-flop of it.
     """
 
     def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, reuse, pipeline=0,
@@ -288,12 +299,12 @@ class DenseFolded(_Dense):
         self._chunk = math.ceil(self._width / self._per_beat)
         self._pipeline = pipeline
         depth = math.ceil(math.log2(self._chunk)) if self._chunk > 1 else 0
-        self._tree_stages = depth // pipeline if pipeline else 0
+        self._tree_stages = -(-depth // pipeline) if pipeline else 0
 
     @property
     def latency(self) -> int:
         """Cycles from the vector's last accepted beat to its output (output always ready)."""
-        return self._per_beat + 3 + self._tree_stages
+        return self._per_beat + 4 + self._tree_stages
 
     @property
     def pipeline(self) -> int:
@@ -350,33 +361,52 @@ class DenseFolded(_Dense):
         m.submodules.rom = rom = memory.Memory(
             shape=data.ArrayLayout(w_shape, units * c), depth=self._reuse,
             init=self.rom_words())
-        rd = rom.read_port(domain="comb")
-
-        # the whole pipeline holds while a finished result waits for the consumer
-        o_valid = Signal()
-        en = Signal()
-        m.d.comb += en.eq(~o_valid | self.o.ready)
+        # The units come in ~sqrt(units) groups, each with its own copy of the chunk counter,
+        # the ROM read port and the input shift register (copies that yosys cannot merge: each
+        # feeds back on itself): an input value or an address bit drives one group's
+        # multipliers and ROM bits, not all of them across the device (on ECP5 the DSP blocks
+        # of the digits layer span the die: 11 ns of routing from one register).
+        groups = min(units, math.isqrt(units - 1) + 1)
+        group = [u * groups // units for u in range(units)]
+        rds = [rom.read_port(domain="comb") for _ in range(groups)]
 
         # issue: one chunk of the beat and its ROM word per cycle; `beat` counts the vector's
         # beats, `r` the chunks of a beat
         busy = Signal()
         r = Signal(range(max(per, 2)))
+        rg = [r] + [Signal(range(max(per, 2)), name=f"r_g{g}") for g in range(1, groups)]
         beat = Signal(range(max(beats, 2)), name="dense_beat")
-        x = Signal(data.ArrayLayout(in_shape, c * per))   # shifts down by C each cycle
+        # the data registers have no reset (the flags do); each moves down by C every cycle
+        xg = [Signal(data.ArrayLayout(in_shape, c * per), reset_less=True, name=f"x_g{g}")
+              for g in range(groups)]
         beat_done = busy & (r == per - 1)
         last_beat = beat == beats - 1 if beats > 1 else Const(1, 1)
-        m.d.comb += [rd.addr.eq(beat * per + r if beats > 1 else r),
-                     self.i.ready.eq(en & (~busy | beat_done))]
+        # a vector's first beat is accepted only with an output FIFO entry reserved for its
+        # result (a credit): the datapath after the issue never stalls, so it has no enable.
+        # Entries: the results outstanding when a first beat comes at full rate, plus one.
+        depth = ((beats - 1) * per + self.latency) // self._reuse + 1
+        m.submodules.out_fifo = fifo = SyncFIFO(width=units * self._out_fmt.bits, depth=depth)
+        credits = Signal(range(depth + 1))
+        take, new, pop = Signal(), Signal(), Signal()
+        first_beat = beat == 0 if beats > 1 else Const(1, 1)
+        m.d.comb += [rd.addr.eq(beat * per + rr if beats > 1 else rr)
+                     for rd, rr in zip(rds, rg)]
+        m.d.comb += [self.i.ready.eq((~busy | beat_done) & (~first_beat | (credits < depth))),
+                     take.eq(self.i.valid & self.i.ready), new.eq(take & first_beat),
+                     pop.eq(fifo.r_rdy & self.o.ready)]
+        m.d.sync += credits.eq(credits + new - pop)
         # stage 1: the ROM word and the chunk, registered
         v1, first1, last1 = Signal(), Signal(), Signal()
-        w1 = Signal(data.ArrayLayout(w_shape, units * c))
-        x1 = Signal(data.ArrayLayout(in_shape, c))
+        w1 = Signal(data.ArrayLayout(w_shape, units * c), reset_less=True)
+        x1g = [Signal(data.ArrayLayout(in_shape, c), reset_less=True, name=f"x1_g{g}")
+               for g in range(groups)]
         # stage 2: the products, registered
         v2, first2, last2 = Signal(), Signal(), Signal()
-        prods = [[Signal(signed(len(x1[k]) + len(w1[0]) + 1), name=f"p{u}_{k}")
+        prods = [[Signal(signed(in_shape.width + len(w1[0]) + 1), name=f"p{u}_{k}",
+                         reset_less=True)
                   for k in range(c)] for u in range(units)]
-        # the products' balanced adder trees, registered every `pipeline` levels (with their
-        # flags, all under en); the accumulators take the roots. Unregistered, the sum is a
+        # the products' balanced adder trees, registered every `pipeline` levels and at the
+        # root (with their flags); the accumulators take the roots. Unregistered, the sum is a
         # chain (p0 + p1) + p2 + ...: yosys packs such a chain into cascaded DSP48E1s
         trees, flags = [list(p) for p in prods], (v2, first2, last2)
         if not self._pipeline:
@@ -386,17 +416,15 @@ class DenseFolded(_Dense):
             trees = [[t[k] + t[k + 1] if k + 1 < len(t) else t[k]
                       for k in range(0, len(t), 2)] for t in trees]
             level += 1
-            if self._pipeline and level % self._pipeline == 0:
-                regs = [[Signal(v.shape(), name=f"sum{u}_l{level}_{k}")
+            if self._pipeline and (level % self._pipeline == 0 or len(trees[0]) == 1):
+                regs = [[Signal(v.shape(), name=f"sum{u}_l{level}_{k}", reset_less=True)
                          for k, v in enumerate(t)] for u, t in enumerate(trees)]
                 regf = tuple(Signal(name=f"{n}_l{level}") for n in ("v", "first", "last"))
-                with m.If(en):
-                    m.d.sync += [r.eq(v) for rt, t in zip(regs, trees) for r, v in zip(rt, t)]
-                    m.d.sync += [r.eq(f) for r, f in zip(regf, flags)]
+                m.d.sync += [r.eq(v) for rt, t in zip(regs, trees) for r, v in zip(rt, t)]
+                m.d.sync += [r.eq(f) for r, f in zip(regf, flags)]
                 trees, flags = regs, regf
         v_acc, first_acc, last_acc = flags
-        accs = [Signal(fmt_shape(acc), name=f"acc{u}") for u in range(units)]
-        out = Signal(vector_layout(self._out_fmt, units))
+        accs = [Signal(fmt_shape(acc), name=f"acc{u}", reset_less=True) for u in range(units)]
 
         bias = [0] * units if b is None else \
             [int(v) << (acc.frac_bits - b.fmt.frac_bits) for v in b.raw]
@@ -406,30 +434,38 @@ class DenseFolded(_Dense):
             s = Mux(first_acc, start, accs[u]) + (trees[u][0] << (acc.frac_bits - prod_frac))
             new_accs.append(_wrap(s, acc))
 
-        with m.If(self.o.ready & o_valid):
-            m.d.sync += o_valid.eq(0)
-        with m.If(en):
-            m.d.sync += [v1.eq(busy), first1.eq((r == 0) & (beat == 0)),
-                         last1.eq(beat_done & last_beat),
-                         w1.eq(rd.data), x1.eq(x.as_value()[:c * in_shape.width])]
-            m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1)]
-            m.d.sync += [prods[u][k].eq(x1[k] * w1[u * c + k])
-                         for u in range(units) for k in range(c)]
-            with m.If(v_acc):
-                m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
-                with m.If(last_acc):
-                    m.d.sync += o_valid.eq(1)
-                    m.d.sync += [out[u].eq(requantize(new_accs[u], acc, self._out_fmt))
-                                 for u in range(units)]
-            with m.If(busy):
-                m.d.sync += [r.eq(r + 1), x.eq(x.as_value() >> (c * in_shape.width))]
-                with m.If(beat_done):
-                    m.d.sync += [busy.eq(0), r.eq(0)]
-                    if beats > 1:
-                        m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
-            with m.If(self.i.valid & self.i.ready):
-                m.d.sync += [busy.eq(1), r.eq(0),
-                             x.eq(Cat(self.i.payload.as_value(),
-                                      Const(0, in_shape.width * (c * per - self._width))))]
-        m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(out)]
+        # the cast of the finished accumulators, in the cycle after the last chunk's, into
+        # the output FIFO
+        done = Signal()
+        result = Signal(vector_layout(self._out_fmt, units))
+        m.d.comb += [result[u].eq(requantize(accs[u], acc, self._out_fmt))
+                     for u in range(units)]
+        m.d.comb += [fifo.w_en.eq(done), fifo.w_data.eq(result.as_value()),
+                     fifo.r_en.eq(self.o.ready), self.o.valid.eq(fifo.r_rdy),
+                     self.o.payload.eq(fifo.r_data)]
+        m.d.sync += [done.eq(v_acc & last_acc),
+                     v1.eq(busy), first1.eq((r == 0) & (beat == 0)),
+                     last1.eq(beat_done & last_beat),
+                     v2.eq(v1), first2.eq(first1), last2.eq(last1)]
+        m.d.sync += [w1[u * c + k].eq(rds[group[u]].data[u * c + k])
+                     for u in range(units) for k in range(c)]
+        m.d.sync += [x1.eq(x.as_value()[:c * in_shape.width]) for x1, x in zip(x1g, xg)]
+        m.d.sync += [prods[u][k].eq(x1g[group[u]][k] * w1[u * c + k])
+                     for u in range(units) for k in range(c)]
+        with m.If(v_acc):
+            m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
+        with m.If(busy):
+            m.d.sync += [rr.eq(rr + 1) for rr in rg]
+            # a rotation, not a shift: a copy's every bit then depends on itself, so yosys
+            # cannot find two copies equal
+            m.d.sync += [x.eq(x.as_value().rotate_right(c * in_shape.width)) for x in xg]
+            with m.If(beat_done):
+                m.d.sync += [busy.eq(0)] + [rr.eq(0) for rr in rg]
+                if beats > 1:
+                    m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
+        with m.If(take):
+            m.d.sync += [busy.eq(1)] + [rr.eq(0) for rr in rg]
+            m.d.sync += [x.eq(Cat(self.i.payload.as_value(),
+                                  Const(0, in_shape.width * (c * per - self._width))))
+                         for x in xg]
         return m

@@ -58,9 +58,10 @@ def _round_bounds(src: FixedFormat, s: int, quantization: Quantization) -> tuple
     return int(lo), int(hi)
 
 
-def _round_sum(x, src: FixedFormat, s: int, quantization: Quantization):
-    """The sum of ``fxp.kernels.round_shift``: ``x`` plus its mode's constant or sign- (or
-    parity-) dependent term, to be shifted right arithmetically by ``s >= 1``."""
+def _round_term(x, src: FixedFormat, s: int, quantization: Quantization):
+    """The term ``fxp.kernels.round_shift`` adds to ``x`` before shifting right by ``s >= 1``:
+    ``(sel, c0, c1)``, the constant ``c1`` when the bit ``sel`` is set, else ``c0`` (``sel``
+    is 0 and ``c0 == c1`` when the term does not depend on ``x``)."""
     half = 1 << (s - 1)
     neg = x[-1] if src.signed else 0
     q = quantization
@@ -80,11 +81,30 @@ def _round_sum(x, src: FixedFormat, s: int, quantization: Quantization):
         sel, c0, c1 = neg, 0, (1 << s) - 1
     else:  # pragma: no cover
         raise AssertionError(q)
-    if isinstance(sel, int):                     # the term does not depend on x
+    if isinstance(sel, int) or c0 == c1:         # the term does not depend on x
         c0 = c1 = c1 if sel else c0
+        sel = 0
+    return sel, c0, c1
+
+
+def _round_sum(x, term):
+    """``x`` plus the rounding term of :func:`_round_term`."""
+    sel, c0, c1 = term
     if c0 == c1:
         return x + c0 if c0 else x               # TRN (and friends at s=1): no adder
     return x + Mux(sel, c1, c0)
+
+
+def _compare(x, term, s: int, bound: int, below: bool):
+    """``(x + term) >> s < bound`` (``below``) or ``>= bound`` without the sum: ``x`` compared
+    with ``(bound << s) - term``, constants, so the range check runs beside the rounding adder
+    instead of after it."""
+    sel, c0, c1 = term
+
+    def cmp(c):
+        k = (bound << s) - c
+        return x < k if below else x >= k
+    return cmp(c0) if c0 == c1 else Mux(sel, cmp(c1), cmp(c0))
 
 
 def requantize(value, src, dst):
@@ -118,9 +138,11 @@ def requantize(value, src, dst):
     #    ``total``. As in fxp, a right shift past src.bits + 1 rounds like src.bits + 1:
     #    |x / 2**s| <= 1/4 from there on.
     s = src.frac_bits - dst.frac_bits
+    term = (0, 0, 0)
     if s > 0:
         s = min(s, src.bits + 1)
-        total = _round_sum(x, src, s, dst.quantization)
+        term = _round_term(x, src, s, dst.quantization)
+        total = _round_sum(x, term)
     else:
         total = x
     qmin, qmax = _round_bounds(src, s, dst.quantization)
@@ -136,8 +158,13 @@ def requantize(value, src, dst):
     lo, hi = dst.raw_min, dst.raw_max
     if mode is Overflow.SAT_SYM and dst.signed and w > 1:
         lo = -hi
-    under = q < lo if qmin < lo else None
-    over = q > hi if qmax > hi else None
+    if s > 0 and term[1:] != (0, 0) and qmin != qmax:
+        # a rounding adder: compare x itself with the bounds shifted back, in parallel
+        under = _compare(x, term, s, lo, True) if qmin < lo else None
+        over = _compare(x, term, s, hi + 1, False) if qmax > hi else None
+    else:
+        under = q < lo if qmin < lo else None
+        over = q > hi if qmax > hi else None
     if mode is Overflow.WRAP or (under is None and over is None):
         return wrapped
     shape = fmt_shape(dst)

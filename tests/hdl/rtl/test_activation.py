@@ -258,19 +258,23 @@ ARGMAX_CASES = [  # (in_fmt, n, pipeline)
 ]
 
 
-@pytest.mark.parametrize("in_fmt, n, pipeline", ARGMAX_CASES)
-def test_argmax_random(in_fmt, n, pipeline):
-    dut = Argmax(n=n, in_fmt=in_fmt, pipeline=pipeline)
+@pytest.mark.parametrize("in_fmt, n, pipeline, all_pairs",
+                         [(*c, False) for c in ARGMAX_CASES]
+                         # pairs: 16 values unregistered are slow in amaranth.sim
+                         + [(*c, True) for c in ARGMAX_CASES if c[1] < 16])
+def test_argmax_random(in_fmt, n, pipeline, all_pairs):
+    dut = Argmax(n=n, in_fmt=in_fmt, pipeline=pipeline, all_pairs=all_pairs)
     assert dut.out_fmt == argmax_format(n)
     x = argmax_vectors(fmt(in_fmt), n, 60, seed=n)
     check_stream(dut, x, argmax_reference(x, in_fmt), seed=n + pipeline)
 
 
-def test_argmax_exhaustive_small():
-    """Every vector of three 2-bit values: all tie patterns."""
+@pytest.mark.parametrize("all_pairs", [False, True], ids=["tree", "pairs"])
+def test_argmax_exhaustive_small(all_pairs):
+    """Every vector of four 2-bit values: all tie patterns."""
     in_fmt = fmt("fixed<2,2>")
-    grid = np.stack(np.meshgrid(*[all_raws(in_fmt)] * 3, indexing="ij"), -1).reshape(-1, 3)
-    dut = Argmax(n=3, in_fmt=in_fmt, pipeline=1)
+    grid = np.stack(np.meshgrid(*[all_raws(in_fmt)] * 4, indexing="ij"), -1).reshape(-1, 4)
+    dut = Argmax(n=4, in_fmt=in_fmt, pipeline=1, all_pairs=all_pairs)
     check_stream(dut, grid, argmax_reference(grid, in_fmt), seed=7)
 
 
@@ -282,6 +286,16 @@ def test_argmax_throughput(n, pipeline, latency):
     in_fmt = fmt("fixed<4,2>")
     dut = Argmax(n=n, in_fmt=in_fmt, pipeline=pipeline)
     assert (dut.latency, dut.ii, dut.levels) == (latency, 1, (n - 1).bit_length())
+    x = argmax_vectors(in_fmt, n, 15, seed=8)
+    check_throughput(dut, x, argmax_reference(x, in_fmt))
+
+
+@pytest.mark.parametrize("n, pipeline, latency", [(1, 1, 0), (2, 1, 2), (10, 2, 2),
+                                                  (5, 0, 0)])
+def test_argmax_all_pairs_throughput(n, pipeline, latency):
+    in_fmt = fmt("fixed<4,2>")
+    dut = Argmax(n=n, in_fmt=in_fmt, pipeline=pipeline, all_pairs=True)
+    assert (dut.latency, dut.ii, dut.all_pairs) == (latency, 1, True)
     x = argmax_vectors(in_fmt, n, 15, seed=8)
     check_throughput(dut, x, argmax_reference(x, in_fmt))
 
@@ -339,6 +353,8 @@ def test_argmax_errors():
           lambda: Argmax(n=2, in_fmt="fixed<8,3>", pipeline=-1))
     error(TypeError, "Argmax pipeline must be a non-negative integer, not False",
           lambda: Argmax(n=2, in_fmt="fixed<8,3>", pipeline=False))
+    error(TypeError, "Argmax all_pairs must be a bool, not 1",
+          lambda: Argmax(n=2, in_fmt="fixed<8,3>", all_pairs=1))
     with pytest.raises(TypeError):
         Argmax(2, "fixed<8,3>")  # keyword-only
 

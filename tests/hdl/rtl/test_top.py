@@ -178,10 +178,11 @@ def test_per_layer_hardware_overrides(small):
     assert top.blocks[0][1].reuse == 4 and top.blocks[2][1].pipeline == 1
     assert top.blocks[4][1].pipeline == 0 and top.ii == 4
     argmax = top.blocks[-1][1]               # the model's pipeline, not a dense override
-    assert type(argmax).__name__ == "Argmax" and argmax.pipeline == 1 and argmax.latency == 4
+    assert type(argmax).__name__ == "Argmax" and argmax.pipeline == 1 and argmax.all_pairs
+    assert argmax.latency == 2                # all pairs: the comparisons, then the index
     relu = top.blocks[3][1]
     assert type(relu).__name__ == "ReLU" and relu.registered and relu.latency == 1
-    for pipeline, latency in ((3, 1), (0, 0)):
+    for pipeline, latency in ((3, 2), (0, 0)):
         other = ModelTop(model=model, pipeline=pipeline)
         assert other.blocks[-1][1].latency == latency
         assert other.blocks[3][1].registered == (pipeline > 0)
