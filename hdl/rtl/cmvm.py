@@ -224,6 +224,7 @@ def _share(b, terms, tid, max_level):
     by_node = [dict() for _ in terms]   # output -> node -> set of term ids
     heap = []
     width_of = {}
+    true = {}                        # pattern -> adders it saves (pairs that do not overlap)
 
     def score(key):
         if key not in width_of:
@@ -233,11 +234,12 @@ def _share(b, terms, tid, max_level):
             lo = lo1 + ((-(hi2 << s)) if sub else lo2 << s)
             hi = hi1 + ((-(lo2 << s)) if sub else hi2 << s)
             width_of[key] = max(_bits(lo, hi)[0] - s, 1)
-        return (count[key] - 1) * width_of[key]
+        return (true.get(key, count[key]) - 1) * width_of[key]
 
     def bump(key, u, d):
         c = count.get(key, 0) + d
         count[key] = c
+        true.pop(key, None)
         wu = where.setdefault(key, {})
         wu[u] = wu.get(u, 0) + d
         if not wu[u]:
@@ -283,6 +285,12 @@ def _share(b, terms, tid, max_level):
         if len(matches) < 2:
             blocked.add(key)       # overlapping pairs only: no saving
             continue
+        if len(matches) < count[key]:
+            # overlapping pairs counted: rank it again by the pairs it can really replace
+            true[key] = len(matches)
+            if heap and score(key) < -heap[0][0]:
+                heapq.heappush(heap, (-score(key), key))
+                continue
         node = b.add(n1, n2, s, sub)
         for u, i, o in matches:
             e1, _, p1 = terms[u][i]
