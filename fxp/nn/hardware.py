@@ -139,8 +139,8 @@ def parse_hardware(doc, layers: list, shapes: list) -> Hardware:
                 raise SpecError(f"{where}: {idx!r} is not the index of a {kinds} layer")
             check_keys(cfg, set(), set(_KEYS), where)
             per[idx] = {k: _check_value(k, v, f"{where}.{k}") for k, v in cfg.items()}
-    inputs = {layer.index: (layer.label, shapes[layer.index][-1]) for layer in layers
-              if layer.configurable}
+    inputs = {layer.index: (layer.label, layer.fold_inputs(shapes[layer.index]))
+              for layer in layers if layer.configurable}
     out = Hardware(settings, per, inputs)
     for index in inputs:
         out.layer(index)        # a folded layer's reuse fits its inputs

@@ -10,7 +10,7 @@ from fxp import FixedFormat
 from fxp.nn import Model
 
 from .activation import LUT, Argmax, ReLU
-from .conv import conv_block, conv_fields, flatten_block, global_pool_block, \
+from .conv import conv_block, conv_fields, flatten_block, folded_feed, global_pool_block, \
     pool_block, pool_fields
 from .dense import DenseFolded, DenseParallel
 from .leaky_relu import leaky_relu_block, leaky_relu_fields
@@ -39,6 +39,13 @@ class LayerContext:
         False when the block runs free into the top's output FIFO.
     pipeline : int
         The model's ``hardware.pipeline`` (with the override).
+    times : tuple of int
+        The cycles the beats of one input frame reach the block in, at full rate with the
+        frame's first beat entering the model in cycle 0 (a vector: one beat).
+    period : int
+        Cycles between two frames at full rate (at least, from the blocks before this one).
+    configs : dict
+        Every configurable layer's settings by index (a flatten looks at the next layer's).
     """
 
     model: Model
@@ -48,6 +55,9 @@ class LayerContext:
     config: dict | None
     backpressure: bool
     pipeline: int
+    times: tuple = (0,)
+    period: int = 1
+    configs: dict | None = None
 
 
 def _no_fields(ctx: LayerContext, block) -> dict:
@@ -88,7 +98,9 @@ def dense_block(ctx: LayerContext):
               acc_fmt=ctx.layer.accumulator.fmt, out_fmt=ctx.layer.output.fmt)
     if cfg["strategy"] == "parallel":
         return DenseParallel(pipeline=cfg["pipeline"], backpressure=ctx.backpressure, **kw)
-    return DenseFolded(reuse=cfg["reuse"], pipeline=cfg["pipeline"], **kw)
+    beats = weight.shape[1] // ctx.n        # a flattened image's pixels (see flatten_block)
+    return folded_feed(ctx, DenseFolded(reuse=cfg["reuse"], pipeline=cfg["pipeline"],
+                                        beats=beats, **kw), ctx.times)
 
 
 def _dense_fields(ctx: LayerContext, block) -> dict:
@@ -97,8 +109,8 @@ def _dense_fields(ctx: LayerContext, block) -> dict:
     out = dict(units=int(w.shape[0]), inputs=int(w.shape[1]), weight=str(w.fmt),
                bias=str(model.bias(i).fmt), accumulator=str(ctx.layer.accumulator.fmt),
                nonzero_weights=int((w.raw != 0).sum()), **ctx.config)
-    if hasattr(block, "reuse"):
-        out["reuse"] = block.reuse
+    if ctx.config["strategy"] == "folded" and ctx.n != w.shape[1]:
+        out["beats"] = w.shape[1] // ctx.n      # fed pixel by pixel after a flatten
     return out
 
 

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from fxp import FixedFormat
 
 __all__ = ["fmt_shape", "vector_layout", "vector_streams", "as_format", "positive_int", "nonnegative_int",
-           "check_bool", "StallPipeline", "Backpressure"]
+           "check_bool", "silence", "StallPipeline", "Backpressure"]
 
 
 def as_format(value, what: str) -> FixedFormat:
@@ -43,6 +43,13 @@ def check_bool(value, what: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{what} must be a bool, not {value!r}")
     return value
+
+
+def silence(blocks) -> None:
+    """Mark blocks that were built but are refused (never elaborated): no unused-elaboratable
+    warning when they are collected."""
+    for blk in blocks:
+        blk._MustUse__silence = True
 
 
 def fmt_shape(fmt: FixedFormat):

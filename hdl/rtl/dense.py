@@ -18,6 +18,7 @@ from . import cmvm
 from .cmvm import _extend, csd
 from .common import (Backpressure, StallPipeline, as_format, check_bool, fmt_shape,
                      nonnegative_int, positive_int, vector_layout)
+from .queue import serve_times
 from .requantize import requantize
 
 __all__ = ["DenseParallel", "DenseFolded", "csd"]
@@ -61,14 +62,14 @@ def _wrap(value, acc_fmt: FixedFormat):
 class _Dense(wiring.Component):
     """What both dense blocks share: validated parameters, formats and stream ports."""
 
-    def __init__(self, weight, bias, in_fmt, acc_fmt, out_fmt):
+    def __init__(self, weight, bias, in_fmt, acc_fmt, out_fmt, beats=1):
         in_fmt, acc_fmt, out_fmt = _check_params(type(self), weight, bias, in_fmt, acc_fmt,
                                                  out_fmt)
         self._weight, self._bias = weight, bias
         self._in_fmt, self._acc_fmt, self._out_fmt = in_fmt, acc_fmt, out_fmt
         units, inputs = weight.shape
         super().__init__({
-            "i": In(stream.Signature(vector_layout(in_fmt, inputs))),
+            "i": In(stream.Signature(vector_layout(in_fmt, inputs // beats))),
             "o": Out(stream.Signature(vector_layout(out_fmt, units))),
         })
 
@@ -188,33 +189,50 @@ class DenseFolded(_Dense):
         Register the sum of a chunk's ``ceil(inputs / reuse)`` products every ``pipeline``
         levels of its balanced adder tree (0: the whole sum, a chain ``p0 + p1 + ...``, in
         the accumulate cycle).
+    beats : int, default 1
+        The vector comes as ``beats`` beats of ``inputs / beats`` values (a flattened image's
+        pixels, row-major): each beat is taken in ``reuse / beats`` cycles and the sums go on
+        over the beats, so the whole vector is never stored. ``beats`` divides ``reuse`` and
+        ``inputs``.
 
     Notes
     -----
     A pipeline per chunk: the ROM word and the input chunk are registered, then the products,
     then their adder tree (a register every ``pipeline`` levels), then the accumulators take
     the sum (the bias on a vector's first chunk), so no cycle holds a ROM read, a multiplier
-    and a long adder chain together. Latency ``reuse + 3`` cycles plus one per tree register,
-    initiation interval ``reuse``: the next vector is accepted in the cycle the current one's
-    last chunk is issued. The whole pipeline holds while a result waits on ``o.ready``.
+    and a long adder chain together. Latency ``reuse / beats + 3`` cycles plus one per tree
+    register from the vector's last beat, initiation interval ``reuse``: the next beat is
+    accepted in the cycle the current one's last chunk is issued. The whole pipeline holds
+    while a result waits on ``o.ready``.
     """
 
-    def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, reuse, pipeline=0):
+    def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, reuse, pipeline=0,
+                 beats=1):
         reuse = positive_int(reuse, "DenseFolded reuse")
         pipeline = nonnegative_int(pipeline, "DenseFolded pipeline")
-        if isinstance(weight, FixedArray) and weight.ndim == 2 and reuse > weight.shape[1]:
-            raise ValueError(f"DenseFolded reuse must be at most the {weight.shape[1]} inputs, "
-                             f"not {reuse}")
-        super().__init__(weight, bias, in_fmt, acc_fmt, out_fmt)
+        beats = positive_int(beats, "DenseFolded beats")
+        if isinstance(weight, FixedArray) and weight.ndim == 2:
+            inputs = weight.shape[1]
+            if reuse > inputs:
+                raise ValueError(f"DenseFolded reuse must be at most the {inputs} inputs, "
+                                 f"not {reuse}")
+            if reuse % beats or inputs % beats:
+                raise ValueError(f"DenseFolded beats must divide the reuse {reuse} and the "
+                                 f"{inputs} inputs, not {beats}")
+        self._beats = beats
+        super().__init__(weight, bias, in_fmt, acc_fmt, out_fmt, beats=beats)
         self._reuse = reuse
-        self._chunk = math.ceil(weight.shape[1] / reuse)
+        self._per_beat = reuse // beats                 # cycles per beat
+        self._width = weight.shape[1] // beats          # values per beat
+        self._chunk = math.ceil(self._width / self._per_beat)
         self._pipeline = pipeline
         depth = math.ceil(math.log2(self._chunk)) if self._chunk > 1 else 0
         self._tree_stages = depth // pipeline if pipeline else 0
 
     @property
     def latency(self) -> int:
-        return self._reuse + 3 + self._tree_stages
+        """Cycles from the vector's last accepted beat to its output (output always ready)."""
+        return self._per_beat + 3 + self._tree_stages
 
     @property
     def pipeline(self) -> int:
@@ -230,29 +248,47 @@ class DenseFolded(_Dense):
         """Cycles per vector."""
         return self._reuse
 
+    @property
+    def beats(self) -> int:
+        """Beats per vector."""
+        return self._beats
+
+    @property
+    def service(self) -> int:
+        """Cycles per beat: a beat is accepted at most every ``reuse / beats`` cycles."""
+        return self._per_beat
+
+    def beat_times(self, times) -> list:
+        """Output cycles for beats offered at ``times`` (held while the block is busy)."""
+        starts = serve_times(times, self._per_beat)
+        return [s + self.latency for s in starts[self._beats - 1::self._beats]]
+
     def rom_words(self) -> list[list[int]]:
-        """ROM contents: word ``r`` holds ``W[u, r*C + k]`` for every unit ``u`` and k < C."""
+        """ROM contents: word ``p * R/B + r`` holds ``W[u, p*N/B + r*C + k]`` for every unit
+        ``u`` and k < C (C the chunk, zero past the beat's values)."""
         w = self._weight.raw
-        units, inputs = w.shape
-        c = self._chunk
+        units = w.shape[0]
+        c, n = self._chunk, self._width
         words = []
-        for r in range(self._reuse):
-            words.append([int(w[u, r * c + k]) if r * c + k < inputs else 0
-                          for u in range(units) for k in range(c)])
+        for p in range(self._beats):
+            for r in range(self._per_beat):
+                words.append([int(w[u, p * n + r * c + k]) if r * c + k < n else 0
+                              for u in range(units) for k in range(c)])
         return words
 
     def elaborate(self, platform):
         m = Module()
         w, b = self._weight, self._bias
-        units, inputs = w.shape
+        units = w.shape[0]
         acc = self._acc_fmt
-        c, reuse = self._chunk, self._reuse
+        c, per, beats = self._chunk, self._per_beat, self._beats
         in_shape = fmt_shape(self._in_fmt)
         w_shape = fmt_shape(w.fmt)
         prod_frac = w.fmt.frac_bits + self._in_fmt.frac_bits
 
         m.submodules.rom = rom = memory.Memory(
-            shape=data.ArrayLayout(w_shape, units * c), depth=reuse, init=self.rom_words())
+            shape=data.ArrayLayout(w_shape, units * c), depth=self._reuse,
+            init=self.rom_words())
         rd = rom.read_port(domain="comb")
 
         # the whole pipeline holds while a finished result waits for the consumer
@@ -260,12 +296,16 @@ class DenseFolded(_Dense):
         en = Signal()
         m.d.comb += en.eq(~o_valid | self.o.ready)
 
-        # issue: one chunk of the input and its ROM word per cycle
+        # issue: one chunk of the beat and its ROM word per cycle; `beat` counts the vector's
+        # beats, `r` the chunks of a beat
         busy = Signal()
-        r = Signal(range(max(reuse, 2)))
-        x = Signal(data.ArrayLayout(in_shape, c * reuse))   # shifts down by C each cycle
-        last_issue = busy & (r == reuse - 1)
-        m.d.comb += [rd.addr.eq(r), self.i.ready.eq(en & (~busy | last_issue))]
+        r = Signal(range(max(per, 2)))
+        beat = Signal(range(max(beats, 2)), name="dense_beat")
+        x = Signal(data.ArrayLayout(in_shape, c * per))   # shifts down by C each cycle
+        beat_done = busy & (r == per - 1)
+        last_beat = beat == beats - 1 if beats > 1 else Const(1, 1)
+        m.d.comb += [rd.addr.eq(beat * per + r if beats > 1 else r),
+                     self.i.ready.eq(en & (~busy | beat_done))]
         # stage 1: the ROM word and the chunk, registered
         v1, first1, last1 = Signal(), Signal(), Signal()
         w1 = Signal(data.ArrayLayout(w_shape, units * c))
@@ -308,7 +348,8 @@ class DenseFolded(_Dense):
         with m.If(self.o.ready & o_valid):
             m.d.sync += o_valid.eq(0)
         with m.If(en):
-            m.d.sync += [v1.eq(busy), first1.eq(r == 0), last1.eq(last_issue),
+            m.d.sync += [v1.eq(busy), first1.eq((r == 0) & (beat == 0)),
+                         last1.eq(beat_done & last_beat),
                          w1.eq(rd.data), x1.eq(x.as_value()[:c * in_shape.width])]
             m.d.sync += [v2.eq(v1), first2.eq(first1), last2.eq(last1)]
             m.d.sync += [prods[u][k].eq(x1[k] * w1[u * c + k])
@@ -321,11 +362,13 @@ class DenseFolded(_Dense):
                                  for u in range(units)]
             with m.If(busy):
                 m.d.sync += [r.eq(r + 1), x.eq(x.as_value() >> (c * in_shape.width))]
-                with m.If(last_issue):
+                with m.If(beat_done):
                     m.d.sync += [busy.eq(0), r.eq(0)]
+                    if beats > 1:
+                        m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
             with m.If(self.i.valid & self.i.ready):
                 m.d.sync += [busy.eq(1), r.eq(0),
                              x.eq(Cat(self.i.payload.as_value(),
-                                      Const(0, in_shape.width * (c * reuse - inputs))))]
+                                      Const(0, in_shape.width * (c * per - self._width))))]
         m.d.comb += [self.o.valid.eq(o_valid), self.o.payload.eq(out)]
         return m

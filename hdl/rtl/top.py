@@ -13,7 +13,7 @@ from fxp.nn import Model
 from fxp.nn.hardware import STRATEGIES
 
 from .blocks import LayerContext, block_kind
-from .common import vector_layout
+from .common import silence, vector_layout
 from .manifest import submodule_name
 from .stream import beat_times, frame_beats
 
@@ -91,19 +91,27 @@ class ModelTop(wiring.Component):
         free_from = max(free_from, max(streaming, default=-1) + 1)
         fmt, n = model.input_format, shape[-1]
         self._n_in = n
-        for layer, kind in kinds:
-            if kind is None:        # folded into the layer before it
-                continue
-            i = layer.index
-            ctx = LayerContext(model=model, layer=layer, in_fmt=fmt, n=n,
-                               config=self._configs.get(i), backpressure=i < free_from,
-                               pipeline=model_pipeline)
-            blk = kind.build(ctx)
-            if blk is None:         # nothing to do in hardware (a flatten of a vector)
-                continue
-            fmt, n = blk.out_fmt, blk.o.payload.shape().length
-            self._blocks.append((i, blk))
-            self._contexts[i] = ctx
+        times, period = tuple(range(self._input_beats)), self._input_beats
+        try:
+            for layer, kind in kinds:
+                if kind is None:        # folded into the layer before it
+                    continue
+                i = layer.index
+                ctx = LayerContext(model=model, layer=layer, in_fmt=fmt, n=n,
+                                   config=self._configs.get(i), backpressure=i < free_from,
+                                   pipeline=model_pipeline, times=times, period=period,
+                                   configs=self._configs)
+                blk = kind.build(ctx)
+                if blk is None:         # nothing to do in hardware (a flatten of a vector)
+                    continue
+                fmt, n = blk.out_fmt, blk.o.payload.shape().length
+                self._blocks.append((i, blk))
+                self._contexts[i] = ctx
+                times = tuple(beat_times(blk, times))
+                period = max(period, blk.ii)
+        except ValueError:
+            silence(blk for _, blk in self._blocks)
+            raise
         self._output_beats = frame_beats(model.spec.shapes[-1])
         self._free = [blk for _, blk in self._blocks if not getattr(blk, "backpressure", True)]
         # in flight at full rate: one vector per free stage, one written to the FIFO this

@@ -35,7 +35,8 @@ class Layer:
         The layer is folded into the one before it when quantized (batchnorm): in a resolved
         model it is the identity and has no hardware.
     configurable : bool
-        ``hardware.layers.<index>`` may set its strategy, reuse and pipeline.
+        ``hardware.layers.<index>`` may set its strategy, reuse and pipeline (dense, and the
+        convolutions: a dense over each window).
     returns_index : bool
         Its output is a class index, not a value (argmax).
     folds_batchnorm : bool
@@ -127,6 +128,11 @@ class Layer:
         if len(shape) != 1:
             raise SpecError(f"{self.label}: expects a vector input, not shape {list(shape)} "
                             f"(add a flatten layer before it)")
+
+    def fold_inputs(self, shape: Shape) -> int:
+        """The inputs of each of a configurable layer's sums (the bound on its reuse: a
+        folded layer takes at most one input per cycle); default: the features ``shape[-1]``."""
+        return shape[-1]
 
     # -- resolved model -------------------------------------------------------------------
     def output_format(self, shape: Shape, in_fmt: FixedFormat, tensors: dict) -> FixedFormat:

@@ -71,6 +71,7 @@ class Conv2D(Layer):
     OPTIONAL = frozenset({"stride", "padding"})
     FORMATS = ("weight", "bias", "accumulator", "output")
     folds_batchnorm = True
+    configurable = True     # strategy, reuse, pipeline of the dense over each window
     one_d = False       # conv1d: (L, C) inputs seen as (L, 1, C)
 
     filters = None
@@ -117,6 +118,10 @@ class Conv2D(Layer):
         """The artifact's weight tensor shape for an input of ``shape``."""
         k = self.kernel[:1] if self.one_d else self.kernel
         return (self.filters, *k, shape[-1])
+
+    def fold_inputs(self, shape) -> int:
+        """A window's ``kh * kw * C`` inputs."""
+        return int(np.prod(self.weight_shape(shape)[1:]))
 
     def tensors(self, shape, in_fmt):
         return {"weight": (self.weight_shape(shape), self.weight.fmt),

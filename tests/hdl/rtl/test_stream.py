@@ -3,6 +3,7 @@
 backpressure against the emulator (fxp.nn's windows and layers), and the tops' advertised
 latency and II at full rate."""
 
+import copy
 import subprocess
 
 import numpy as np
@@ -13,6 +14,7 @@ from fxp.array import from_raw
 from fxp.nn import Model, parse_spec
 from fxp.nn.layers.window import Window
 from fxp.nn import write_artifact
+from hdl.rtl.common import silence
 from hdl.rtl.emit import build_manifest, generate_rtl
 from hdl.rtl.stream import Pad, SlidingWindow
 from hdl.rtl.top import ModelTop
@@ -173,7 +175,29 @@ MIXED = {
     "hardware": {"pipeline": 1},
 }
 
-STREAMED = [IMAGE, SEQUENCE, STREAM_OUT, PADDED, PADDED_1D, MIXED]
+# folded convs: windows a row at a time into a queue (reuse 2), windows after a pool with
+# stride (reuse 4), and a folded dense fed the flattened image pixel by pixel (reuse 6: 3
+# cycles per pixel) with a pipelined product tree
+FOLDED = {
+    "name": "cnn_folded", "input": {"shape": [8, 6, 2], "format": "fixed<6,2>"},
+    "layers": [
+        _layer("conv2d", filters=4, kernel=[3, 3], weight="fixed<4,1>", bias="fixed<6,2>",
+               accumulator="fixed<16,7>", output="fixed<7,3,RND_CONV,SAT>"),
+        _layer("relu", output="ufixed<5,2,RND_CONV,SAT>"),
+        _layer("maxpool2d", pool=[2, 2]),
+        _layer("conv2d", filters=3, kernel=[2, 2], stride=[1, 1], weight="fixed<5,2>",
+               bias="fixed<5,1>", accumulator="fixed<16,7>", output="fixed<6,2,RND,WRAP>"),
+        _layer("flatten"),
+        _layer("dense", units=5, weight="fixed<4,0>", bias="fixed<4,0>",
+               accumulator="fixed<14,5>", output="fixed<8,4,RND,SAT>"),
+    ],
+    "hardware": {"pipeline": 1, "layers": {0: {"strategy": "folded", "reuse": 2},
+                                           3: {"strategy": "folded", "reuse": 4},
+                                           5: {"strategy": "folded", "reuse": 6,
+                                               "pipeline": 1}}},
+}
+
+STREAMED = [IMAGE, SEQUENCE, STREAM_OUT, PADDED, PADDED_1D, MIXED, FOLDED]
 
 
 def _padded_ii(model) -> int:
@@ -233,7 +257,31 @@ def test_full_rate_takes_the_advertised_cycles(doc):
     assert (man.input_beats, man.output_beats) == (top.input_beats, top.output_beats)
 
 
-@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT, PADDED, "sm_vec"],
+def test_a_folded_conv_that_cannot_keep_up_is_refused():
+    doc = copy.deepcopy(FOLDED)
+    doc["hardware"]["layers"][0]["reuse"] = 3
+    model = _random_model(doc, seed=1)
+    with pytest.raises(ValueError) as e:
+        ModelTop(model=model)
+    assert str(e.value) == (
+        "layer 0 (conv2d): folded with reuse 3, its 24 windows keep the layer busy 72 cycles "
+        "per frame, more than the 48 cycles between frames; use reuse <= 2 or strategy "
+        "parallel")
+
+
+@pytest.mark.parametrize("reuse, flatten", [(6, False), (4, False), (3, True), (1, True)])
+def test_flatten_gathers_the_image_only_when_the_dense_cannot_take_pixels(reuse, flatten):
+    doc = copy.deepcopy(FOLDED)
+    doc["hardware"]["layers"][5]["reuse"] = reuse
+    top = ModelTop(model=_random_model(doc, seed=1))
+    kinds = [type(b).__name__ for _, b in top.blocks]
+    assert ("Flatten" in kinds) == flatten
+    dense = top.blocks[-1][1]
+    assert dense.beats == (1 if flatten else 2) and dense.reuse == reuse
+    silence([top] + [p for _, b in top.blocks for p in [b, *getattr(b, "parts", [])]])
+
+
+@pytest.mark.parametrize("doc", [IMAGE, SEQUENCE, STREAM_OUT, PADDED, FOLDED, "sm_vec"],
                          ids=lambda d: d if isinstance(d, str) else d["name"])
 def test_streamed_verilog_lints_clean_and_is_deterministic(doc, tmp_path):
     doc = SOFTMAX[0] if doc == "sm_vec" else doc
