@@ -147,7 +147,7 @@ def _pair_key(t1, t2):
     return (t1[1], t2[1], t2[2] - t1[2], t1[0] != t2[0]), t1
 
 
-def solve(matrix, ranges, *, consts=None, shift=0, cse=True, max_level=None) -> CMVMGraph:
+def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0) -> CMVMGraph:
     """The adder graph of ``y[u] = sum_j (matrix[u][j] * x[j]) << shift + consts[u]``.
 
     Parameters
@@ -162,8 +162,10 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, max_level=None) -> 
         Left shift of every product (e.g. aligning products to an accumulator).
     cse : bool
         Share recurring digit pairs (False: each output is a tree of its own digits).
-    max_level : int, optional
-        Build no shared subexpression deeper than this many adders.
+    depth_slack : int or None
+        Levels the sharing may add to the depth of the plain trees (the deepest output's
+        balanced tree of its digits): a shared term is used in an output only while that
+        output's tree still fits (None: no limit).
 
     Returns
     -------
@@ -182,7 +184,11 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, max_level=None) -> 
                 tid += 1
         terms.append(t)
     if cse:
-        tid = _share(b, terms, tid, max_level)
+        sizes = [len(t) + bool(consts is not None and int(consts[u]))
+                 for u, t in enumerate(terms)]
+        plain = max([(n - 1).bit_length() for n in sizes] or [0])
+        tid = _share(b, terms, tid, None if depth_slack is None else plain + depth_slack,
+                     [n - len(t) for n, t in zip(sizes, terms)])
     outputs = []
     for u in range(outs):
         ts = list(terms[u].values())
@@ -217,8 +223,13 @@ def _tree(b, ts):
     return heap[0][2]
 
 
-def _share(b, terms, tid, max_level):
-    """Greedy common-subexpression elimination over the outputs' terms (in place)."""
+def _share(b, terms, tid, depth, extra):
+    """Greedy common-subexpression elimination over the outputs' terms (in place); an output
+    takes a shared term only while its tree fits in ``depth`` levels (``extra[u]`` more
+    terms at level 0 will join it)."""
+    # Kraft: terms ready at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D
+    kraft = [len(t) + e for t, e in zip(terms, extra)]
+    cap = None if depth is None else 1 << depth
     count = {}                       # pattern -> pairs over all outputs
     where = {}                       # pattern -> {output: pairs}
     by_node = [dict() for _ in terms]   # output -> node -> set of term ids
@@ -266,24 +277,26 @@ def _share(b, terms, tid, max_level):
         if key in blocked or count.get(key, 0) < 2 or -neg != score(key):
             continue
         n1, n2, s, sub = key
-        if max_level is not None and max(b.nodes[n1][7], b.nodes[n2][7]) + 1 > max_level:
-            blocked.add(key)
-            continue
+        grow_new = 1 << (max(b.nodes[n1][7], b.nodes[n2][7]) + 1)
+        grow = grow_new - (1 << b.nodes[n1][7]) - (1 << b.nodes[n2][7])
         # the pairs actually present, without overlap, in each output
         matches = []
         for u in sorted(where[key]):
             ts, used = terms[u], set()
+            room = kraft[u]
             for i in sorted(by_node[u].get(n1, ())):
                 e1, _, p1 = ts[i]
                 for o in sorted(by_node[u].get(n2, ())):
                     if o == i or o in used or i in used:
                         continue
                     e2, _, p2 = ts[o]
-                    if p2 - p1 == s and (e1 != e2) == sub:
+                    if p2 - p1 == s and (e1 != e2) == sub and \
+                            (cap is None or room + grow <= cap):
                         used.update((i, o))
                         matches.append((u, i, o))
+                        room += grow
         if len(matches) < 2:
-            blocked.add(key)       # overlapping pairs only: no saving
+            blocked.add(key)       # overlapping pairs only, or no room: no saving
             continue
         if len(matches) < count[key]:
             # overlapping pairs counted: rank it again by the pairs it can really replace
@@ -300,6 +313,7 @@ def _share(b, terms, tid, max_level):
                 bn.discard(t_id)
                 del terms[u][t_id]
             terms[u][tid] = (e1, node, p1)
+            kraft[u] += grow
             by_node[u].setdefault(node, set()).add(tid)
             pairs(u, tid, 1)
             tid += 1
