@@ -12,6 +12,7 @@ venv under ``build/bench_rtl/`` (never a dependency of the project). Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ import time
 import numpy as np
 from amaranth.back import verilog
 
-from hdl.flow.synth import summarize, synthesize
+from hdl.flow.synth import summarize, synth_script, synthesize
 from hdl.rtl.cmvm import ConstMatVec
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -129,14 +130,14 @@ def _ours(name, w, in_bits, in_signed, x, cse=True):
     ob = len(dut.y[0])
     words = _simulate(folder, [src], "cmvm", "x", "y", x, in_bits, ob * w.shape[0])
     got = [[_field(wd, u * ob, ob, True) for u in range(w.shape[0])] for wd in words]
-    return {"sources": [src], "top": "cmvm", "adders": dut.graph.adders,
+    return {"folder": folder, "sources": [src], "top": "cmvm", "adders": dut.graph.adders,
             "depth": dut.graph.depth, "seconds": seconds, "got": got}
 
 
 def _theirs(name, w, in_bits, in_signed, x, py):
     folder = os.path.join(OUT, name, "da4ml")
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder)
+    shutil.rmtree(os.path.join(folder, "src"), ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
     case = os.path.join(folder, "case.npz")
     kif = (int(in_signed), in_bits - int(in_signed), 0)
     np.savez(case, W=w, kif=np.array(kif))
@@ -154,8 +155,29 @@ def _theirs(name, w, in_bits, in_signed, x, py):
     words = _simulate(folder, sources, "da4ml_cmvm", "model_inp", "model_out", x, in_bits, width)
     got = [[int(_field(wd, o["offset"], o["width"], o["signed"]) * o["step"]) for o in outs]
            for wd in words]
-    return {"sources": sources, "top": "da4ml_cmvm", "adders": info["adders"],
+    return {"folder": folder, "sources": sources, "top": "da4ml_cmvm", "adders": info["adders"],
             "depth": int(info["depth"]), "seconds": info["seconds"], "got": got}
+
+
+def _synth(folder, sources, top, target):
+    """LUTs and carry cells of a flattened synthesis, reused while the Verilog and the
+    script are unchanged (a cache file beside the sources)."""
+    h = hashlib.sha256(synth_script(target, ["x.v"], top, flatten=True).encode())
+    for src in sources:
+        with open(src, "rb") as f:
+            h.update(f.read())
+    cache = os.path.join(folder, f"synth-{target}.json")
+    if os.path.exists(cache):
+        with open(cache) as f:
+            got = json.load(f)
+        if got.get("key") == h.hexdigest():
+            return got["result"]
+    r = synthesize(sources, top, target, flatten=True)
+    s = summarize(target, r.total)
+    result = {"lut": s["lut"], "carry": s["carry"], "seconds": round(r.seconds, 1)}
+    with open(cache, "w") as f:
+        json.dump({"key": h.hexdigest(), "result": result}, f)
+    return result
 
 
 def main(argv=None):
@@ -195,9 +217,7 @@ def main(argv=None):
             if bad:
                 failed.append(f"{name}/{who}: {bad} of {len(want)} vectors differ from numpy")
             for t in targets:
-                r = synthesize(d["sources"], d["top"], t, flatten=True)
-                s = summarize(t, r.total)
-                d[t] = {"lut": s["lut"], "carry": s["carry"], "seconds": round(r.seconds, 1)}
+                d[t] = _synth(d["folder"], d["sources"], d["top"], t)
             print(f"  {name:14s} {who:10s} " + "  ".join(
                 f"{t} LUT {d[t]['lut']:6d} carry {d[t]['carry']:5d}" for t in targets)
                 + f"  adders {d['adders']:5d} depth {d['depth']:2d} gen {d['seconds']:.2f}s"
@@ -206,7 +226,7 @@ def main(argv=None):
     _table(rows, targets, failed)
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump([{"case": n, "shape": list(s), **{who: {k: v for k, v in d.items()
-                                                          if k not in ("got", "sources")}
+                                                          if k not in ("got", "sources", "folder")}
                                                     for who, d in ds.items()}}
                    for n, s, ds in rows], f, indent=1)
     return 1 if failed else 0
