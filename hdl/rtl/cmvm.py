@@ -19,7 +19,7 @@ from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .common import check_bool, nonnegative_int
+from .common import check_bool, extend, nonnegative_int
 
 __all__ = ["csd", "solve", "emit", "evaluate", "CMVMGraph", "ConstMatVec"]
 
@@ -367,14 +367,6 @@ def evaluate(graph: CMVMGraph, x) -> list[int]:
     return [0 if o is None else vals[o[0]] << o[1] for o in graph.outputs]
 
 
-def _extend(v, width):
-    """``v`` sign- or zero-extended to at least ``width`` bits (same value)."""
-    if len(v) >= width:
-        return v
-    pad = v[-1].replicate(width - len(v)) if v.shape().signed else Const(0, width - len(v))
-    return Cat(v, pad).as_signed() if v.shape().signed else Cat(v, pad)
-
-
 def _node_value(graph, n, vals):
     """The Amaranth value of node ``n`` from its operands' values, exactly its width."""
     op, a, b, s, sub, lo, hi, level = graph.nodes[n]
@@ -386,7 +378,7 @@ def _node_value(graph, n, vals):
     elif s:
         # the low s bits are a's: only the bits above them go through the adder
         va, vb = vals[a], vals[b]
-        low = _extend(va, s)[:s]
+        low = extend(va, s)[:s]
         high = (va >> s) - vb if sub else (va >> s) + vb
         v = Cat(low, high[:max(width - s, 1)])[:width]
     else:

@@ -15,8 +15,8 @@ from amaranth.lib.wiring import In, Out
 from fxp import FixedArray, FixedFormat
 
 from . import cmvm
-from .cmvm import _extend, csd
-from .common import (Backpressure, StallPipeline, as_format, check_bool, fmt_shape,
+from .cmvm import csd
+from .common import (Backpressure, StallPipeline, as_format, check_bool, extend, fmt_shape,
                      nonnegative_int, positive_int, vector_layout)
 from .queue import serve_times
 from .requantize import requantize
@@ -55,7 +55,7 @@ def _wrap(value, acc_fmt: FixedFormat):
     """The low ``acc.bits`` bits of an exact sum, as the accumulator's signed/unsigned raw
     (a sum narrower than the accumulator is extended first: its top bit is not a sign bit
     unless it is signed)."""
-    low = _extend(value, acc_fmt.bits)[:acc_fmt.bits]
+    low = extend(value, acc_fmt.bits)[:acc_fmt.bits]
     return low.as_signed() if acc_fmt.signed else low
 
 
