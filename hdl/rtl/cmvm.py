@@ -54,8 +54,9 @@ class CMVMGraph:
     nodes : tuple
         ``(op, a, b, shift, sub, lo, hi, level)`` per node. ``op`` is ``"in"`` (input ``a``),
         ``"const"`` (the integer ``a``), ``"add"`` (``a + (b << shift)``, or ``-`` when
-        ``sub``; node indices) or ``"neg"`` (``-a``). ``[lo, hi]`` is the exact range of the
-        value, ``level`` its adder depth.
+        ``sub``; node indices) or ``"neg"`` (``-a``, an output whose terms all came out
+        negative; it keeps its operand's level, like the negated root of a plain tree).
+        ``[lo, hi]`` is the exact range of the value, ``level`` its adder depth.
     outputs : tuple
         Per output ``(node, shift)``: ``y[u] = value(node) << shift``, or None (``y[u] = 0``).
     """
@@ -126,7 +127,8 @@ class _Builder:
 
     def neg(self, a):
         coef = {j: -c for j, c in self.coef[a].items()}
-        return self._new(("neg", a, 0, 0, False), coef, self.nodes[a][7] + 1)
+        # as in a plain tree's root, the negation shares the last adder level's stage
+        return self._new(("neg", a, 0, 0, False), coef, self.nodes[a][7])
 
     def width(self, n):
         return _bits(self.nodes[n][5], self.nodes[n][6])[0]
@@ -134,7 +136,7 @@ class _Builder:
     def combine(self, t1, t2):
         """The term ``t1 + t2`` of two terms ``(sign, node, shift)``: one adder, the term with
         the lower shift (then the lower node) as its first operand, so no negation."""
-        (e1, n1, p1), (e2, n2, p2) = sorted((t1, t2), key=lambda t: (t[2], t[1], -t[0]))
+        (e1, n1, p1), (e2, n2, p2) = sorted((t1, t2), key=lambda t: (t[2], -t[0], t[1]))
         return e1, self.add(n1, n2, p2 - p1, e1 != e2), p1
 
 
