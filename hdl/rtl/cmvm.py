@@ -12,6 +12,7 @@ values it can produce. :func:`emit` describes the graph in Amaranth with a regis
 
 from __future__ import annotations
 
+import bisect
 import heapq
 from dataclasses import dataclass
 
@@ -130,6 +131,10 @@ class _Builder:
         # as in a plain tree's root, the negation shares the last adder level's stage
         return self._new(("neg", a, 0, 0, False), coef, self.nodes[a][7])
 
+    def top(self, t):
+        """The bit above the highest bit of the term ``t = (sign, node, shift)``."""
+        return t[2] + self.width(t[1])
+
     def width(self, n):
         return _bits(self.nodes[n][5], self.nodes[n][6])[0]
 
@@ -191,38 +196,69 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0) -> C
         plain = max([(n - 1).bit_length() for n in sizes] or [0])
         tid = _share(b, terms, tid, None if depth_slack is None else plain + depth_slack,
                      [n - len(t) for n, t in zip(sizes, terms)])
-    outputs = []
+    outputs, all_ts = [], []
     for u in range(outs):
         ts = list(terms[u].values())
         c = int(consts[u]) if consts is not None else 0
         if c:
             tz = (c & -c).bit_length() - 1
             ts.append((1, b.const(c >> tz), tz))
+        all_ts.append(ts)
+    budget = max(_least_depth([b.nodes[t[1]][7] for t in ts]) for ts in all_ts) if outs else 0
+    for ts in all_ts:
         if not ts:
             outputs.append(None)
             continue
-        sign, node, sh = _tree(b, ts)
+        sign, node, sh = _tree(b, ts, budget)
         if sign < 0:
             node = b.neg(node)
         outputs.append((node, sh))
     return _prune(b.nodes, outputs)
 
 
-def _tree(b, ts):
-    """Delay-aware adder tree: repeatedly add the two earliest-ready terms (ties: closest
-    shifts, then creation order)."""
-    heap = []
-    for seq, t in enumerate(sorted(ts, key=lambda t: (b.nodes[t[1]][7], t[2], t[1], -t[0]))):
-        heap.append((b.nodes[t[1]][7], seq, t))
-    heapq.heapify(heap)
-    seq = len(heap)
-    while len(heap) > 1:
-        l1, _, t1 = heapq.heappop(heap)
-        l2, _, t2 = heapq.heappop(heap)
-        t = b.combine(t1, t2)
-        heapq.heappush(heap, (b.nodes[t[1]][7], seq, t))
+def _tree(b, ts, budget):
+    """One output's adder tree within ``budget`` levels: repeatedly add the two narrowest
+    terms (lowest top bit) whose sum still lets the tree finish in time (Kraft: terms ready
+    at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D), else the two
+    earliest-ready; so an output shallower than the deepest one spends its slack on
+    narrower adders, and the deepest one gets a delay-aware (Huffman on levels) tree."""
+    cap = 1 << budget
+    items = sorted(((b.top(t), b.nodes[t[1]][7], seq, t) for seq, t in enumerate(
+        sorted(ts, key=lambda t: (b.nodes[t[1]][7], t[2], t[1], -t[0])))))
+    kraft = sum(1 << it[1] for it in items)
+    seq = len(items)
+    while len(items) > 1:
+        pick = None
+        for i in range(len(items)):
+            for k in range(i + 1, len(items)):
+                la, lb = items[i][1], items[k][1]
+                grow = (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb)
+                if kraft + grow <= cap:
+                    pick = (i, k, grow)
+                    break
+            if pick:
+                break
+        if pick is None:
+            order = sorted(range(len(items)), key=lambda k: (items[k][1], items[k][0], k))
+            i, k = sorted(order[:2])
+            la, lb = items[i][1], items[k][1]
+            pick = (i, k, (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb))
+        i, k, grow = pick
+        t = b.combine(items[i][3], items[k][3])
+        kraft += grow
+        del items[k], items[i]
+        bisect.insort(items, (b.top(t), b.nodes[t[1]][7], seq, t))
         seq += 1
-    return heap[0][2]
+    return items[0][3]
+
+
+def _least_depth(levels) -> int:
+    """The least depth of an adder tree over terms ready at ``levels`` (Huffman on levels)."""
+    heap = sorted(levels) or [0]
+    while len(heap) > 1:
+        a, c = heapq.heappop(heap), heapq.heappop(heap)
+        heapq.heappush(heap, max(a, c) + 1)
+    return heap[0]
 
 
 def _share(b, terms, tid, depth, extra):
