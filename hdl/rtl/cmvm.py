@@ -3,8 +3,9 @@
 :func:`solve` turns an integer matrix into an adder graph (pure Python, deterministic):
 every weight becomes its canonical signed digits, digit pairs ``x_a + -(x_b << s)`` that
 recur across outputs (and within one) are built once and reused, greedily by how many adders
-they save weighted by their width, and each output's remaining terms go into a delay-aware
-adder tree (the two earliest-ready terms first). Every node carries the exact interval of its
+they save weighted by their width and never deeper than the plain trees, and each output's
+remaining terms go into an adder tree that adds its narrowest terms first while it still fits
+the deepest output's depth (delay-aware). Every node carries the exact interval of its
 value (from its integer coefficients on the inputs), so each adder is exactly as wide as the
 values it can produce. :func:`emit` describes the graph in Amaranth with a register stage every
 ``pipeline`` adder levels; :class:`ConstMatVec` is the bare component (used by the benchmark).
@@ -140,18 +141,18 @@ class _Builder:
 
     def combine(self, t1, t2):
         """The term ``t1 + t2`` of two terms ``(sign, node, shift)``: one adder, the term with
-        the lower shift (then the lower node) as its first operand, so no negation."""
+        the lower shift (then the positive one) as its first operand, so no negation."""
         (e1, n1, p1), (e2, n2, p2) = sorted((t1, t2), key=lambda t: (t[2], -t[0], t[1]))
         return e1, self.add(n1, n2, p2 - p1, e1 != e2), p1
 
 
 def _pair_key(t1, t2):
-    """The pattern of two terms ``(sign, node, shift)``, the same for every shift and sign of
-    the pair: ``(node_a, node_b, s, sub)`` for ``node_a + -(node_b << s)``; and the place of
-    ``t1``'s... returns ``(key, first)`` with ``first`` the term that keeps its sign/shift."""
+    """The pattern of two terms ``(sign, node, shift)``, the same wherever the pair sits and
+    whichever its overall sign: ``(node_a, node_b, s, sub)`` for ``node_a +- (node_b << s)``,
+    ``node_a`` the term with the lower shift (then the lower node)."""
     if (t1[2], t1[1]) > (t2[2], t2[1]):
         t1, t2 = t2, t1
-    return (t1[1], t2[1], t2[2] - t1[2], t1[0] != t2[0]), t1
+    return t1[1], t2[1], t2[2] - t1[2], t1[0] != t2[0]
 
 
 def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0) -> CMVMGraph:
@@ -300,7 +301,7 @@ def _share(b, terms, tid, depth, extra):
         t = terms[u][t_id]
         for o_id, o in terms[u].items():
             if o_id != t_id and not (o[1] == t[1] and o[2] == t[2]):
-                bump(_pair_key(t, o)[0], u, d)
+                bump(_pair_key(t, o), u, d)
 
     for u, ts in enumerate(terms):
         ids = sorted(ts)
@@ -308,7 +309,7 @@ def _share(b, terms, tid, depth, extra):
             by_node[u].setdefault(ts[i][1], set()).add(i)
             for o in ids[k + 1:]:
                 if not (ts[i][1] == ts[o][1] and ts[i][2] == ts[o][2]):
-                    bump(_pair_key(ts[i], ts[o])[0], u, 1)
+                    bump(_pair_key(ts[i], ts[o]), u, 1)
     blocked = set()
     while heap:
         neg, key = heapq.heappop(heap)
