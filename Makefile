@@ -18,7 +18,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,report,torch]'
+	$(PY) -m pip install --quiet -e '.[test,report,torch,dask,onnx]'
 	touch $@
 
 # System tools that do not come from PyPI.
@@ -40,8 +40,17 @@ rtl: $(STAMP)
 _rtl: build/$(NAME)/model.yaml
 	$(RUN) $(PY) -m hdl rtl build/$(NAME)
 
+# A spec is trained; an .onnx model (QONNX or QCDQ) is imported (DATA: a dataset name or a
+# data file for its test vectors).
+DATA ?=
+ifeq ($(suffix $(MODEL)),.onnx)
+ARTIFACT_CMD = $(PY) -m fxp import $(MODEL) -o build/$(NAME) $(if $(DATA),--data $(DATA))
+else
+ARTIFACT_CMD = $(PY) -m fxp train $(MODEL) -o build/$(NAME)
+endif
+
 build/$(NAME)/model.yaml: $(MODEL)
-	$(RUN) $(PY) -m fxp train $(MODEL) -o build/$(NAME)
+	$(RUN) $(ARTIFACT_CMD)
 
 # Verification of the same artifact's RTL against the emulator with cocotb, on Icarus then
 # Verilator (builds under build/<name>/sim/<simulator>/); both always run, either failing fails.
@@ -97,6 +106,8 @@ _report: build/$(NAME)/model.yaml
 	$(RUN) $(PY) -m hdl report build/$(NAME) $(if $(filter 0,$(PNR)),--no-pnr) $(REPORT_ARGS)
 
 # Accuracy and ECP5 LUTs against weight and accumulator widths: build/<name>/sweep/.
+# SWEEP_ARGS adds axes and where to run: --act-bits spec,6 --reuse 1,4 --strategy folded
+# --scheduler local:2 (or tcp://HOST:PORT) --cache DIR (see README, "on a cluster").
 WEIGHT_BITS ?= 4,6,8
 ACC_BITS ?= auto,16,12
 SWEEP_ARGS ?=

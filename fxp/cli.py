@@ -184,7 +184,29 @@ def _cmd_eval(args):
     return 0 if r["vectors_match"] else 1
 
 
+def _cmd_import(args):
+    from .nn.onnx import import_onnx
+    _check_output(args.output)
+    model = import_onnx(args.model, args.output, name=args.name, data=args.data,
+                        label=args.label, dyadic=args.dyadic)
+    what = f"{len(model.spec.layers)} layers, output {model.output_format}"
+    if args.data is not None:
+        with open(os.path.join(args.output, "metrics.json")) as f:
+            m = json.load(f)
+        what += f", {m['test_vectors']} test vectors"
+        if "fixed_accuracy" in m:
+            what += f", fixed accuracy {m['fixed_accuracy']:.4f}"
+        if "dyadic" in m:
+            d = m["dyadic"]
+            what += f", dyadic: {d['differ']} of {d['outputs']} outputs differ from the graph"
+    print(f"{model.name}: {what} -> {args.output}")
+
+
 def _cmd_name(args):
+    if args.spec.lower().endswith(".onnx"):     # what python -m fxp import names it
+        from .nn.onnx.importer import default_name
+        print(default_name(args.spec))
+        return
     from .nn.spec import load_spec
     print(load_spec(args.spec).name)
 
@@ -207,7 +229,19 @@ def main(argv=None) -> int:
     e.add_argument("directory")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=_cmd_eval)
-    nm = sub.add_parser("name", help="validate a spec and print its model name")
+    im = sub.add_parser("import", help="a QONNX or QCDQ ONNX model as a bit-exact artifact")
+    im.add_argument("model", help="the .onnx file")
+    im.add_argument("-o", "--output", required=True, help="artifact directory")
+    im.add_argument("--name", help="the model's name (default: the file's stem)")
+    im.add_argument("--data", help="a dataset name or an .npz/.csv file: vectors.npz and "
+                    "metrics.json from its test set")
+    im.add_argument("--label", help="the target column of a CSV --data file")
+    im.add_argument("--dyadic", type=int, nargs="?", const=16, metavar="BITS",
+                    help="accept scales that are not powers of two, approximating each "
+                    "needed multiplication by m / 2**c with m of BITS bits (default 16)")
+    im.set_defaults(func=_cmd_import)
+    nm = sub.add_parser("name", help="validate a spec and print its model name (an .onnx "
+                        "file: the name python -m fxp import gives it)")
     nm.add_argument("spec")
     nm.set_defaults(func=_cmd_name)
     args = p.parse_args(argv)

@@ -30,12 +30,15 @@ Private names
 Runtime dependencies
     Every distribution that an ``fxp`` module imports (anywhere in it) is a runtime
     dependency in ``pyproject.toml``: a plain ``pip install`` runs the emulator, its CLI and
-    its datasets. The one exception is ``fxp.torch``, the PyTorch bridge: it may also import
-    the distributions of the optional ``torch`` extra.
+    its datasets. The exceptions are ``fxp.torch``, the PyTorch bridge, which may also import
+    the distributions of the optional ``torch`` extra, and ``fxp.nn.onnx``, the ONNX importer,
+    which may import those of the ``onnx`` extra.
 
-torch stays in fxp.torch
-    No module outside ``fxp/torch/`` imports torch (anywhere in it), and importing ``fxp``,
-    ``fxp.nn``, ``hdl`` and ``sim`` does not import it: they run without the extra.
+torch stays in fxp.torch, onnx in fxp.nn.onnx
+    No module outside ``fxp/torch/`` imports torch (anywhere in it), no module outside
+    ``fxp/nn/onnx/`` imports onnx, onnxruntime or qonnx, and importing ``fxp``, ``fxp.nn``
+    (which offers ``import_onnx``), ``hdl`` and ``sim`` imports neither: they run without the
+    extras.
 """
 
 from __future__ import annotations
@@ -293,6 +296,8 @@ def _norm(dist: str) -> str:
 
 
 _TORCH_DIR = os.path.join("fxp", "torch") + os.sep
+_ONNX_DIR = os.path.join("fxp", "nn", "onnx") + os.sep
+_ONNX_MODULES = {"onnx", "onnxruntime", "qonnx", "onnxscript", "onnxoptimizer"}
 
 
 def _dist_names(requirements) -> set:
@@ -304,6 +309,7 @@ def test_fxp_imports_only_runtime_dependencies(project):
         meta = tomllib.load(f)["project"]
     runtime = _dist_names(meta["dependencies"])
     torch_extra = _dist_names(meta["optional-dependencies"]["torch"])
+    onnx_extra = _dist_names(meta["optional-dependencies"]["onnx"])
     dists = importlib.metadata.packages_distributions()
     missing = []
     for path, line, top in _third_party(project, "fxp"):
@@ -311,6 +317,9 @@ def test_fxp_imports_only_runtime_dependencies(project):
         allowed = runtime
         if path.startswith(_TORCH_DIR):      # the bridge: the extra, installed or not
             allowed = runtime | torch_extra
+            names = names or {_norm(top)}
+        elif path.startswith(_ONNX_DIR):     # the importer: the onnx extra
+            allowed = runtime | onnx_extra
             names = names or {_norm(top)}
         if not names & allowed:
             missing.append(f"{path}:{line}: {top} ({', '.join(sorted(names)) or 'not installed'})")
@@ -325,9 +334,17 @@ def test_torch_is_imported_only_inside_fxp_torch(project):
     assert not found, "torch imported outside fxp/torch:\n  " + "\n  ".join(found)
 
 
-def test_importing_fxp_hdl_and_sim_does_not_import_torch():
-    code = ("import sys, fxp, fxp.nn, fxp.nn.training, fxp.cli, hdl, hdl.rtl, hdl.hls, sim, "
-            "sim.runner; print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch'))")
+def test_onnx_is_imported_only_inside_fxp_nn_onnx(project):
+    found = [f"{path}:{line}" for package in PACKAGES
+             for path, line, top in _third_party(project, package)
+             if top in _ONNX_MODULES and not path.startswith(_ONNX_DIR)]
+    assert not found, "onnx imported outside fxp/nn/onnx:\n  " + "\n  ".join(found)
+
+
+def test_importing_fxp_hdl_and_sim_does_not_import_torch_or_onnx():
+    code = ("import sys, fxp, fxp.nn, fxp.nn.onnx, fxp.nn.training, fxp.cli, hdl, hdl.rtl, "
+            "hdl.hls, sim, sim.runner; print(sorted(m for m in sys.modules if m.split('.')[0] "
+            "in ('torch', 'onnx', 'onnxruntime', 'qonnx')))")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
     assert (r.returncode, r.stdout, r.stderr) == (0, "[]\n", "")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
+from ..nn.artifact import channels_last, write_with_data
 from ..nn.data import as_dataset
-from ..nn.model import Model, write_artifact
+from ..nn.model import Model
 from ..nn.spec import parse_spec
 from ..nn.training import scores
-from ..quantize import quantize as fxp_quantize
 from .layers import to_channels_first, to_channels_last
 from .sequential import Sequential
 
@@ -89,32 +87,14 @@ def export(model: Sequential, directory, *, name: str, data, hardware: dict | No
         raise TypeError(f"export: model must be an fxp.torch.Sequential, not "
                         f"{type(model).__name__}")
     dataset = as_dataset(data)
-    torch_shape, shape = model.input.shape, model.input.spec_shape
-    if dataset.x_train.shape[1:] == torch_shape and torch_shape != shape:
-        dataset = _transposed(dataset)
-    dataset = dataset.reshaped(shape)
+    dataset = channels_last(dataset, model.input.shape, model.input.spec_shape)
     loss = "mse" if dataset.classes is None else None
     fxm, floats = to_model(model, name=name, hardware=hardware, data=dataset.section(),
                            loss=loss)
-    x, y = dataset.x_test, dataset.y_test
-    x_raw = fxp_quantize(x, fxm.input_format, label="test inputs").raw
-    outputs = fxm.predict_raw(x_raw)
-    loss = fxm.spec.loss
-    logits = model.float_forward(to_channels_first(x)).detach().numpy()
-    metrics = {f"float_{k}": v for k, v in scores(loss, to_channels_last(logits), y).items()}
-    metrics.update({f"fixed_{k}": v for k, v in scores(loss, fxm.predict(x), y).items()})
-    metrics.update({"loss": loss, "source": "fxp.torch",
-                    "test_vectors": int(len(x_raw))})
-    vectors = {"inputs": x_raw, "outputs": outputs, "labels": y}
-    write_artifact(directory, fxm.spec, fxm.params, vectors,
-                   extra_files={"metrics.json": json.dumps(metrics, indent=1, sort_keys=True)
-                                + "\n"},
-                   float_weights=floats if float_weights else None)
+    logits = model.float_forward(to_channels_first(dataset.x_test)).detach().numpy()
+    metrics = {f"float_{k}": v for k, v in scores(fxm.spec.loss, to_channels_last(logits),
+                                                  dataset.y_test).items()}
+    metrics["source"] = "fxp.torch"
+    write_with_data(directory, fxm, dataset, metrics,
+                    float_weights=floats if float_weights else None)
     return fxm
-
-
-def _transposed(dataset):
-    """``dataset`` with channels-first samples moved to channels-last."""
-    return type(dataset)(to_channels_last(dataset.x_train), dataset.y_train,
-                         to_channels_last(dataset.x_test), dataset.y_test, dataset.classes,
-                         dataset.source)

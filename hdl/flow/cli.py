@@ -8,7 +8,8 @@ import sys
 from .errors import ReportError
 from .pnr import ECP5_DEVICES
 from .report import DEFAULT_TARGETS, build_report, write_report
-from .sweep import parse_bits, run_sweep
+from .engine import parse_scheduler
+from .sweep import parse_axis, parse_bits, run_sweep
 from .synth import TARGETS
 from .tools import SynthError
 
@@ -60,13 +61,29 @@ def add_subcommands(sub) -> None:
                                                           "%(default)s)")
     s.add_argument("--acc-bits", default="auto",
                    help="comma-separated widths P (A2Q training) or auto (default %(default)s)")
+    s.add_argument("--act-bits", default="spec",
+                   help="comma-separated widths of every layer output, or spec (default "
+                        "%(default)s: the spec's formats)")
+    s.add_argument("--strategy", default="spec",
+                   help="comma-separated parallel, folded or spec (default %(default)s)")
+    s.add_argument("--reuse", default="spec",
+                   help="comma-separated reuse factors (folded) or spec (default %(default)s)")
+    s.add_argument("--pipeline", default="spec",
+                   help="comma-separated adder-tree levels between registers, or spec "
+                        "(default %(default)s)")
     s.add_argument("-o", "--output", help="folder (default build/<name>/sweep)")
     s.add_argument("--targets", default="ecp5", help="synthesis targets (default %(default)s)")
+    s.add_argument("--no-synth", action="store_true",
+                   help="no synthesis: accuracy, latency and II of every point only")
     s.add_argument("--pnr", action="store_true", help="also place and route every point")
-    s.add_argument("--strategy", choices=["parallel", "folded"])
-    s.add_argument("--reuse", type=int)
     s.add_argument("--epochs", type=int, help="override train.epochs")
-    s.add_argument("--jobs", type=int, help="points at once (default: CPUs)")
+    s.add_argument("--jobs", type=int, help="points at once on this machine (default: CPUs)")
+    s.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run the points on Dask: tcp://HOST:PORT (an existing scheduler) or "
+                        "local[:N] (a LocalCluster of N workers)")
+    s.add_argument("--cache", metavar="DIR",
+                   help="per-point cache (default build/cache/sweep); on a cluster, a "
+                        "folder every worker sees at the same path")
 
 
 def run_subcommand(args) -> int:
@@ -94,16 +111,30 @@ def run_subcommand(args) -> int:
             raise ReportError(f"--jobs must be a positive integer, not {args.jobs}")
         if args.epochs is not None and args.epochs < 1:
             raise ReportError(f"--epochs must be a positive integer, not {args.epochs}")
+        if args.jobs is not None and args.scheduler is not None:
+            raise ReportError("--jobs: not with --scheduler (the cluster's workers run the "
+                              "points)")
+        if args.no_synth and args.pnr:
+            raise ReportError("--pnr needs synthesis; drop --no-synth")
         sw = run_sweep(args.spec, weight_bits=parse_bits(args.weight_bits, "--weight-bits",
                                                          False),
                        acc_bits=parse_bits(args.acc_bits, "--acc-bits", True),
-                       output=args.output, targets=parse_targets(args.targets), pnr=args.pnr,
-                       strategy=args.strategy, reuse=args.reuse, epochs=args.epochs,
-                       jobs=args.jobs)
+                       act_bits=parse_axis(args.act_bits, "--act-bits"),
+                       strategy=parse_axis(args.strategy, "--strategy"),
+                       reuse=parse_axis(args.reuse, "--reuse"),
+                       pipeline=parse_axis(args.pipeline, "--pipeline"),
+                       output=args.output,
+                       targets=() if args.no_synth else parse_targets(args.targets),
+                       pnr=args.pnr, epochs=args.epochs, jobs=args.jobs,
+                       scheduler=parse_scheduler(args.scheduler), cache_dir=args.cache)
         failed = [p for p in sw["points"] if "error" in p]
         out = args.output or os.path.join("build", sw["name"], "sweep")
-        print(f"{sw['name']}: {len(sw['points'])} points ({sw['cache']['hits']} cached, "
-              f"{len(failed)} failed) -> {os.path.join(out, 'sweep.md')}")
+        hits = sw["cache"]["hits"]
+        cached = ("all cache hits" if hits == len(sw["points"]) else f"{hits} cached")
+        print(f"{sw['name']}: {len(sw['points'])} points ({cached}, {len(failed)} failed) -> "
+              f"{os.path.join(out, 'sweep.md')}")
+        for p in failed:
+            print(f"failed: {p['label']}: {p['error']}", file=sys.stderr)
         return 1 if failed else 0
     except (ValueError, TypeError, OSError, SynthError) as e:
         if os.environ.get("FXP_TRACEBACK"):

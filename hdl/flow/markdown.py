@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-__all__ = ["COLUMNS", "fmt_value", "table", "row_label", "report_markdown", "sweep_markdown"]
+__all__ = ["COLUMNS", "fmt_value", "table", "row_label", "report_markdown", "sweep_markdown",
+           "SWEEP_AXES"]
 
 COLUMNS = (("lut", "LUT"), ("ff", "FF"), ("carry", "carry"), ("dsp", "DSP"), ("bram", "BRAM"),
             ("lutram", "LUTRAM"), ("mux", "MUXF"))
@@ -108,43 +109,59 @@ def report_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+# a sweep point's coordinates (hdl.flow.sweep.AXES), in the table's and the plots' order
+SWEEP_AXES = ("weight_bits", "acc_bits", "act_bits", "strategy", "reuse", "pipeline")
+
+
 def sweep_metric(sweep: dict) -> str:
     """``accuracy``, or ``mse`` for a regression model's sweep."""
     return "mse" if any("mse" in p for p in sweep["points"]) else "accuracy"
 
 
+def _show(value) -> str:
+    return "spec" if value is None else str(value)
+
+
 def sweep_markdown(sweep: dict) -> str:
-    """One table: a row per point (accuracy, accumulators, resources, fmax)."""
+    """One table: a row per point (its axes, accuracy, accumulators, resources, fmax)."""
     targets = sweep["options"]["targets"]
     pnr = sweep["options"]["pnr"]
     metric = sweep_metric(sweep)
     short = "acc" if metric == "accuracy" else "MSE"
-    head = ["weight bits", "acc bits", "accumulators", f"bit-exact {short}", f"float {short}"]
-    head += [f"{t} {n}" for t in targets for n in ("LUT", "FF")]
+    shown = [a for a in SWEEP_AXES if a in ("weight_bits", "acc_bits")
+             or sweep.get(a, [None]) != [None]]
+    head = [a.replace("_", " ").replace("act ", "activation ") for a in shown]
+    head += ["accumulators", f"bit-exact {short}", f"float {short}"]
+    if targets:
+        head += [f"{t} {n}" for t in targets for n in ("LUT", "FF")]
+    else:
+        head += ["latency (cycles)", "II (cycles)"]
     if pnr:
         head += ["fmax (MHz)", "latency (ns)"]
     rows = []
     for p in sweep["points"]:
-        row = [str(p["weight_bits"]), str(p["acc_bits"])]
+        row = [_show(p.get(a)) for a in shown]
         if "error" in p:
-            rows.append(row + [f"failed: {p['error']}"] + [""] * (len(head) - 3))
+            rows.append(row + [f"failed: {p['error']}"] + [""] * (len(head) - len(row) - 1))
             continue
         row += [", ".join(a.split("<")[1].split(",")[0] + " b" for a in p["accumulators"]),
                 fmt_value(p[metric]["fixed"], 4), fmt_value(p[metric]["float"], 4)]
         for t in targets:
             r = p["resources"][t]
             row += [fmt_value(r["lut"]), fmt_value(r["ff"])]
+        if not targets:
+            perf = p["performance"]
+            row += [str(perf["latency_cycles"]), str(perf["ii_cycles"])]
         if pnr:
             perf = p["performance"]
             row += [fmt_value(perf.get("fmax_mhz"), 2), fmt_value(perf.get("latency_ns"), 2)]
         rows.append(row)
-    strat = sweep["options"]["strategy"] or "the spec's"
     lines = [f"# {sweep['name']}: accuracy and resources against bit widths", "",
-             f"Hardware strategy: {strat}"
-             + (f", reuse {sweep['options']['reuse']}" if sweep["options"]["reuse"] else "")
-             + ". Accumulator bits `auto`: the spec's accumulators; a width P: trained "
-               "accumulator-aware (A2Q) so every accumulator fits P bits; the accumulators "
-               "column gives the widths each dense layer resolved to.", ""]
+             "Accumulator bits `auto`: the spec's accumulators; a width P: trained "
+             "accumulator-aware (A2Q) so every accumulator fits P bits; the accumulators "
+             "column gives the widths each dense layer resolved to. `spec` in the other "
+             "axes: the spec's own formats and hardware settings."
+             + ("" if targets else " No synthesis: latency and II of the generated RTL."), ""]
     lines += table(head, rows)
     c = sweep["cache"]
     lines += ["", f"{len(sweep['points'])} points, {c['hits']} from the cache."]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 
 from .errors import ReportError
-from .markdown import row_label, sweep_metric
+from .markdown import SWEEP_AXES, row_label, sweep_metric
 
-__all__ = ["pyplot", "plot_layers", "plot_sweep"]
+__all__ = ["pyplot", "plot_layers", "plot_sweep", "sweep_plot_names"]
 
 
 def pyplot():
@@ -43,33 +43,59 @@ def plot_layers(report: dict, path) -> None:
     plt.close(fig)
 
 
+def _axis_varies(sweep: dict, axis: str) -> bool:
+    return axis in ("weight_bits", "acc_bits") or len(sweep.get(axis, [None])) > 1
+
+
+def sweep_plot_names(sweep: dict) -> list:
+    """``sweep_<axis>.png`` for weight and accumulator bits and every other axis with more
+    than one value."""
+    return [f"sweep_{axis}.png" for axis in SWEEP_AXES if _axis_varies(sweep, axis)]
+
+
+def _show(value) -> str:
+    return "spec" if value is None else str(value)
+
+
 def plot_sweep(sweep: dict, out_dir) -> list:
-    """``sweep_weight_bits.png`` and ``sweep_acc_bits.png``: accuracy and LUTs (first target)."""
+    """One PNG per axis (:func:`sweep_plot_names`): accuracy (or MSE) and LUTs of the first
+    target (latency in cycles without synthesis) against the axis, a line per combination
+    of the other axes."""
     plt = pyplot()
-    target = sweep["options"]["targets"][0]
+    targets = sweep["options"]["targets"]
     metric = sweep_metric(sweep)
     ok = [p for p in sweep["points"] if "error" not in p]
+    varying = [a for a in SWEEP_AXES if len(sweep.get(a, [None])) > 1]
     paths = []
-    for axis, other, fname in (("weight_bits", "acc_bits", "sweep_weight_bits.png"),
-                               ("acc_bits", "weight_bits", "sweep_acc_bits.png")):
-        xs_all = sweep[axis]
+    for axis in SWEEP_AXES:
+        if not _axis_varies(sweep, axis):
+            continue
+        xs_all = sweep.get(axis, [None])
+        others = [a for a in varying if a != axis]
+        groups = {}
+        for p in ok:
+            groups.setdefault(tuple(p.get(a) for a in others), []).append(p)
         fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-        for ov in sweep[other]:
-            pts = [p for p in ok if p[other] == ov]
-            pts.sort(key=lambda p: xs_all.index(p[axis]))
-            xs = [xs_all.index(p[axis]) for p in pts]
-            lab = f"{other.replace('_', ' ')} {ov}"
-            a1.plot(xs, [p[metric]["fixed"] for p in pts], "o-", label=lab)
-            a2.plot(xs, [p["resources"][target]["lut"] for p in pts], "o-", label=lab)
+        for key, pts in groups.items():
+            pts.sort(key=lambda p: xs_all.index(p.get(axis)))
+            xs = [xs_all.index(p.get(axis)) for p in pts]
+            lab = ", ".join(f"{a.replace('_', ' ')} {_show(v)}" for a, v in zip(others, key))
+            a1.plot(xs, [p[metric]["fixed"] for p in pts], "o-", label=lab or None)
+            if targets:
+                a2.plot(xs, [p["resources"][targets[0]]["lut"] for p in pts], "o-")
+            else:
+                a2.plot(xs, [p["performance"]["latency_cycles"] for p in pts], "o-")
+        right = f"{targets[0]} LUTs" if targets else "latency (cycles)"
         for ax, title in ((a1, f"bit-exact test {'accuracy' if metric == 'accuracy' else 'MSE'}"),
-                          (a2, f"{target} LUTs")):
-            ax.set_xticks(range(len(xs_all)), [str(x) for x in xs_all])
+                          (a2, right)):
+            ax.set_xticks(range(len(xs_all)), [_show(x) for x in xs_all])
             ax.set_xlabel(axis.replace("_", " "))
             ax.set_title(f"{sweep['name']}: {title}")
             ax.grid(alpha=0.3)
-        a1.legend()
+        if any(k for k in groups):
+            a1.legend()
         fig.tight_layout()
-        path = os.path.join(out_dir, fname)
+        path = os.path.join(out_dir, f"sweep_{axis}.png")
         fig.savefig(path, dpi=100)
         plt.close(fig)
         paths.append(path)

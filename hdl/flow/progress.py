@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 __all__ = ["Progress"]
 
+_STDERR = object()      # sys.stderr as it is when a Progress is made (tests replace it)
+
 
 class Progress:
     """Per-step progress lines on stderr: ``[  12.3s] label ...`` and ``... done in 4.5 s``.
@@ -17,12 +19,12 @@ class Progress:
     prefix : str
         Printed before every line (e.g. a sweep point's name).
     stream : file or None
-        None silences the lines.
+        None silences the lines; default: ``sys.stderr`` when the object is made.
     """
 
-    def __init__(self, prefix: str = "", stream=sys.stderr, start: float | None = None):
+    def __init__(self, prefix: str = "", stream=_STDERR, start: float | None = None):
         self.prefix = f"{prefix}: " if prefix else ""
-        self.stream = stream
+        self.stream = sys.stderr if stream is _STDERR else stream
         self.start = time.perf_counter() if start is None else start
 
     def elapsed(self) -> float:
@@ -39,7 +41,7 @@ class Progress:
         t0 = time.perf_counter()
         try:
             yield
-        except BaseException:
+        except Exception:           # an interruption (Ctrl-C, terminate) is no failure
             self.line(f"{label} FAILED after {time.perf_counter() - t0:.1f} s")
             raise
         self.line(f"{label} done in {time.perf_counter() - t0:.1f} s")

@@ -119,7 +119,7 @@ def _plan(model: Model, strategy, reuse):
         in_type, in_var, fmt = out_type, out_var, call.out_fmt
     if not layers:
         raise SpecError(f"Model {model.name}: no layers to generate")
-    # kernels with pixel loops run one after another, each at a pixel per cycle
+    # kernels with pixel loops run one after another, each at a pixel per II (its reuse)
     return layers, arrays, sorted(headers), fmt, n, (sum(loops) if loops else ii), not loops
 
 
@@ -154,8 +154,9 @@ def render_hls(model: Model, *, strategy=None, reuse=None, part=DEFAULT_PART,
     ``(L, C)`` input's ``(l, c)`` is ``in[l * C + c]`` (channels last, as
     ``Model.predict_raw`` takes them). A model of vector kernels only is pipelined whole at
     the largest II of its dense layers; with conv, pool or per-pixel softmax kernels the top is
-    not pipelined and each of those kernels pipelines its loop over output pixels at II 1:
-    the II reported is then their pixels in total (cycles per input, pipeline fill aside).
+    not pipelined and each of those kernels pipelines its loop over output pixels at II 1 (a
+    folded conv: its reuse): the II reported is then the sum of their pixels times their IIs
+    (cycles per input, pipeline fill aside).
     """
     return _render(model, strategy, reuse, part, clock_ns, vectors)[0]
 

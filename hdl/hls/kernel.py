@@ -112,7 +112,7 @@ class Kernel:
     ii : int
         The initiation interval the layer needs.
     loop : int or None
-        Iterations of the kernel's own pipelined loop (output pixels, one per cycle): the top
+        Cycles of the kernel's own pipelined loop (output pixels times its II): the top
         is then not pipelined around it. None: the kernel is fully unrolled.
     """
 

@@ -13,7 +13,8 @@ chaining them.
 from __future__ import annotations
 
 from amaranth.hdl import Const, Module, Mux, Signal
-from amaranth.lib import stream, wiring
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from fxp import FixedFormat
@@ -204,10 +205,13 @@ class Pad(wiring.Component):
 class SlidingWindow(_Registered):
     """Every ``kh x kw`` window (stride ``sh, sw``, no padding) of a raster pixel stream.
 
-    A shift register of the last ``(kh - 1) * W + kw`` pixels holds the window whose bottom
-    right corner is the newest pixel; the block emits it when that corner is a window
-    position: row ``r >= kh - 1`` with ``(r - kh + 1) % sh == 0``, the same for columns. The
-    output beat is the window flattened ``(kh, kw, C)`` row-major, the order of a conv
+    The window registers hold the ``kh x kw`` pixels whose bottom right corner is the newest
+    pixel; the block emits them when that corner is a window position: row ``r >= kh - 1``
+    with ``(r - kh + 1) % sh == 0``, the same for columns. The rows above the newest wait in
+    line buffers: one :class:`~amaranth.lib.memory.Memory` word per column holding that
+    column's last ``kh - 1`` pixels, read and rewritten as each pixel comes (an image only as
+    wide as the window needs no line buffer: the window registers shift through the rows).
+    The output beat is the window flattened ``(kh, kw, C)`` row-major, the order of a conv
     weight's ``(kh, kw, C)`` axes and of :meth:`fxp.nn.layers.window.Window.patches`.
 
     Parameters
@@ -247,6 +251,13 @@ class SlidingWindow(_Registered):
         (h, w), (kh, kw), (sh, sw) = self._size, self._kernel, self._stride
         return (h - kh) // sh + 1, (w - kw) // sw + 1
 
+    @property
+    def line_buffered(self) -> bool:
+        """Whether the rows above the window wait in line buffers (the image is wider than
+        the window and the window has more than one row)."""
+        (_, w), (kh, kw) = self._size, self._kernel
+        return kh > 1 and w > kw
+
     def _hit(self, axis):
         k, s = self._kernel[axis], self._stride[axis]
         return lambda r: r >= k - 1 and (r - k + 1) % s == 0
@@ -260,16 +271,13 @@ class SlidingWindow(_Registered):
     def elaborate(self, platform):
         m = Module()
         (h, w), (kh, kw) = self._size, self._kernel
-        taps = [Signal(vector_layout(self._fmt, self._c), name=f"win_tap{d}")
-                for d in range((kh - 1) * w + kw)]          # taps[0]: the newest pixel
+        pixel = vector_layout(self._fmt, self._c)
         # a 1-pixel axis (a 1-D stream's columns) has no counter: it is always 0
         row = Signal(range(h), name="win_row") if h > 1 else Const(0, 1)
         col = Signal(range(w), name="win_col") if w > 1 else Const(0, 1)
         row_hit, col_hit = _one_hot_rows(h, self._hit(0)), _one_hot_rows(w, self._hit(1))
         take = self._handshake(m, row_hit.bit_select(row, 1) & col_hit.bit_select(col, 1))
         with m.If(take):
-            m.d.sync += taps[0].eq(self.i.payload)
-            m.d.sync += [taps[d].eq(taps[d - 1]) for d in range(1, len(taps))]
             next_row = Mux(row == h - 1, 0, row + 1)
             if w > 1:
                 with m.If(col == w - 1):
@@ -280,13 +288,46 @@ class SlidingWindow(_Registered):
                     m.d.sync += col.eq(col + 1)
             elif h > 1:
                 m.d.sync += row.eq(next_row)
+        if self.line_buffered:
+            window = self._line_buffers(m, take, col, pixel)
+        else:
+            window = self._shift_register(m, take, pixel)
         c = self._c
         for a in range(kh):
             for b in range(kw):
-                tap = taps[(kh - 1 - a) * w + (kw - 1 - b)]
                 for ch in range(c):
-                    m.d.comb += self.o.payload[(a * kw + b) * c + ch].eq(tap[ch])
+                    m.d.comb += self.o.payload[(a * kw + b) * c + ch].eq(window[a][b][ch])
         return m
+
+    def _shift_register(self, m, take, pixel):
+        """The last ``(kh - 1) * W + kw`` pixels in registers: ``window[a][b]``."""
+        (_, w), (kh, kw) = self._size, self._kernel
+        taps = [Signal(pixel, name=f"win_tap{d}")
+                for d in range((kh - 1) * w + kw)]          # taps[0]: the newest pixel
+        with m.If(take):
+            m.d.sync += taps[0].eq(self.i.payload)
+            m.d.sync += [taps[d].eq(taps[d - 1]) for d in range(1, len(taps))]
+        return [[taps[(kh - 1 - a) * w + (kw - 1 - b)] for b in range(kw)] for a in range(kh)]
+
+    def _line_buffers(self, m, take, col, pixel):
+        """A ``kh x kw`` window of registers shifted left by a column per pixel; its new right
+        column is the pixel under the ``kh - 1`` pixels above it from the line buffers."""
+        (_, w), (kh, kw) = self._size, self._kernel
+        m.submodules.lines = lines = Memory(shape=data.ArrayLayout(pixel, kh - 1), depth=w,
+                                            init=[])
+        rd = lines.read_port(domain="comb")
+        wr = lines.write_port()
+        above = rd.data            # above[k]: the pixel k + 1 rows up in this column
+        m.d.comb += [rd.addr.eq(col), wr.addr.eq(col), wr.en.eq(take),
+                     wr.data[0].eq(self.i.payload)]
+        m.d.comb += [wr.data[k].eq(above[k - 1]) for k in range(1, kh - 1)]
+        window = [[Signal(pixel, name=f"win_{a}_{b}") for b in range(kw)] for a in range(kh)]
+        with m.If(take):
+            for a in range(kh):
+                m.d.sync += [window[a][b].eq(window[a][b + 1]) for b in range(kw - 1)]
+                new = self.i.payload if a == kh - 1 else above[kh - 2 - a]
+                m.d.sync += window[a][kw - 1].eq(new)
+        return window
 
 
 class PoolReduce(wiring.Component):

@@ -21,6 +21,8 @@ namespace nnet {
 //                                 the windows;
 //   pad_top, pad_left             zeros before the image (padding same: the smaller half);
 //   taps                          kernel_h * kernel_w * n_chan;
+//   reuse                         cycles per output pixel (1: every multiply has its own
+//                                 multiplier; R: the pipeline's II, the multiplies shared);
 //   accum_t, weight_t, bias_t     the accumulator, weight and bias types of the artifact.
 // One output pixel (every filter) per iteration of the pipelined pixel loop.
 template <class data_T, class res_T, typename CONFIG_T>
@@ -35,7 +37,7 @@ void conv2d(const data_T data[CONFIG_T::in_h * CONFIG_T::in_w * CONFIG_T::n_chan
   NNET_HLS(ARRAY_PARTITION variable = weights complete dim = 0)
 
   for (unsigned p = 0; p < CONFIG_T::out_h * CONFIG_T::out_w; p++) {
-    NNET_HLS(PIPELINE II = 1)
+    NNET_HLS(PIPELINE II = CONFIG_T::reuse)
     const int oy = p / CONFIG_T::out_w, ox = p % CONFIG_T::out_w;
     typename CONFIG_T::accum_t acc[CONFIG_T::n_filt];
     NNET_HLS(ARRAY_PARTITION variable = acc complete)

@@ -77,3 +77,29 @@ def test_overrides_are_checked_naming_the_layer(kw, message):
 def test_only_configurable_layers_have_settings():
     with pytest.raises(SpecError, match=r"^layer 1: has no hardware settings$"):
         spec_with({}).hardware.layer(1)
+
+
+CNN = {"name": "cnn", "input": {"shape": [6, 5, 3], "format": "fixed<6,2>"},
+       "layers": [{"type": "conv2d", "filters": 4, "kernel": [2, 3], "weight": "fixed<4,1>",
+                   "bias": "fixed<4,1>", "accumulator": "auto", "output": "fixed<6,3>"},
+                  {"type": "maxpool2d", "pool": [2, 1]},
+                  {"type": "flatten"},
+                  {"type": "dense", "units": 3, "weight": "fixed<4,1>", "bias": "fixed<4,1>",
+                   "accumulator": "auto", "output": "fixed<6,3>"}]}
+
+
+def test_a_conv_is_configured_like_a_dense_with_its_window_as_inputs():
+    doc = copy.deepcopy(CNN)
+    doc["hardware"] = {"layers": {0: {"strategy": "folded", "reuse": 18}}}
+    hw = parse_spec(doc).hardware
+    assert hw.layer(0) == LayerHardware("folded", 18, DEFAULT_PIPELINE)   # 2 * 3 * 3 taps
+    doc["hardware"] = {"layers": {0: {"strategy": "folded", "reuse": 19}}}
+    with pytest.raises(SpecError) as err:
+        parse_spec(doc)
+    assert str(err.value) == ("layer 0 (conv2d): reuse 19 exceeds the layer's 18 inputs (a "
+                              "folded layer takes at most one input per cycle); set "
+                              "hardware.layers.0.reuse")
+    doc["hardware"] = {"layers": {1: {"strategy": "folded"}}}
+    with pytest.raises(SpecError) as err:
+        parse_spec(doc)
+    assert str(err.value) == "hardware.layers.1: 1 is not the index of a conv2d or dense layer"

@@ -193,7 +193,8 @@ def test_window_geometry_and_kernel_calls(image, sequence, digits_cnn):
     values = dict(re.findall(r"static const unsigned (\w+) = (\d+);", conv0))
     assert values == {"in_h": "11", "in_w": "8", "n_chan": "3", "out_h": "6", "out_w": "4",
                       "kernel_h": "4", "kernel_w": "4", "stride_h": "2", "stride_w": "2",
-                      "pad_top": "1", "pad_left": "1", "n_filt": "5", "taps": "48"}
+                      "pad_top": "1", "pad_left": "1", "n_filt": "5", "taps": "48",
+                      "reuse": "1"}
     assert "nnet::conv2d<input_t, layer0_t, config0>(in, layer0_out, w0, b0);" in top
     assert "nnet::conv2d<layer1_t, layer2_t, config2>(layer1_out, features, w2, b2);" in top
     assert "nnet::lut<layer2_t, layer3_t, config3>(features, layer3_out, table3);" in top
@@ -204,7 +205,7 @@ def test_window_geometry_and_kernel_calls(image, sequence, digits_cnn):
     conv2 = params[params.index("struct config2"):params.index("struct config3")]
     assert "out_h = 2;" in conv2 and "out_w = 2;" in conv2 and "stride_h = 2;" in conv2
     # the top is not pipelined around the pixel loops: 24 + 4 + 2 pixels
-    assert "PIPELINE" not in top and "(30 pixels per input)" in top
+    assert "PIPELINE" not in top and "(30 cycles per input)" in top
     assert "// in: one 11 x 8 x 3 input (channels last), row-major: in[(y * W + x) * C + c]" \
         in files["firmware/cnn_image.h"]
     seq = render_hls(Model.load(sequence))
@@ -219,6 +220,13 @@ def test_window_geometry_and_kernel_calls(image, sequence, digits_cnn):
     assert "pool_h = 2;" in gap and "pool_w = 2;" in gap and "shift = 2;" in gap
     assert "out_h = 1;" in gap and "out_w = 1;" in gap
     assert "struct config1" not in glob           # the batchnorm is folded into the conv
+    # a folded conv: its pixel loop at II = reuse, the cycles per input counted so
+    folded = render_hls(Model.load(image), strategy="folded", reuse=3)
+    conv0 = folded["firmware/parameters.h"]
+    conv0 = conv0[conv0.index("struct config0"):conv0.index("struct config1")]
+    assert "static const unsigned reuse = 3;" in conv0
+    # 24 and 4 conv pixels at 3 cycles each, 2 pool pixels at 1
+    assert "(86 cycles per input)" in folded["firmware/cnn_image.cpp"]
 
 
 def test_cnn_generation_is_deterministic(digits_cnn):
