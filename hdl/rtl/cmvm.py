@@ -71,6 +71,12 @@ class CMVMGraph:
         """Adder levels from the inputs to the deepest output."""
         return max([self.nodes[n][7] for n, _ in filter(None, self.outputs)] or [0])
 
+    def stages(self, pipeline: int) -> int:
+        """Register stages from the inputs to the outputs with a register every ``pipeline``
+        adder levels and after the last level: ``ceil(depth / pipeline)`` (0 when
+        ``pipeline`` is 0)."""
+        return -(-self.depth // pipeline) if pipeline else 0
+
     @property
     def adders(self) -> int:
         """Adders and subtractors (a negation counts as one)."""
@@ -435,19 +441,20 @@ def emit(m: Module, graph: CMVMGraph, inputs, *, pipeline: int = 0, stage=None,
     inputs : list of Value
         The integer inputs.
     pipeline : int
-        A register stage after every ``pipeline`` adder levels of the graph (0: combinational).
-        A node of level ``L`` is computed in stage ``(L - 1) // pipeline``; a value used in a
-        later stage is carried through one register per stage boundary; the outputs come out
-        after ``depth // pipeline`` boundaries.
+        A register stage after every ``pipeline`` adder levels of the graph and after the
+        last level (0: combinational). A node of level ``L`` is computed in stage
+        ``(L - 1) // pipeline``; a value used in a later stage is carried through one register
+        per stage boundary; the outputs come out registered, after
+        ``graph.stages(pipeline)`` boundaries (so logic after them starts a new cycle).
     stage : callable
         ``stage(list of Value) -> list of Signal``: one register stage (e.g.
-        :meth:`~hdl.rtl.common.StallPipeline.stage`); called exactly ``depth // pipeline``
-        times.
+        :meth:`~hdl.rtl.common.StallPipeline.stage`); called exactly
+        ``graph.stages(pipeline)`` times.
     """
     nodes = graph.nodes
     p = pipeline
     where = [0 if not p or n[7] == 0 else (n[7] - 1) // p for n in nodes]
-    last = graph.depth // p if p else 0
+    last = graph.stages(p)
     need = list(where)               # the last stage in which a node's value is read
     for k, (op, a, b, *_rest) in enumerate(nodes):
         if op in ("add", "neg"):
@@ -517,7 +524,7 @@ class ConstMatVec(wiring.Component):
     @property
     def latency(self) -> int:
         """Register stages from ``x`` to ``y``."""
-        return self._graph.depth // self._pipeline if self._pipeline else 0
+        return self._graph.stages(self._pipeline)
 
     def elaborate(self, platform):
         m = Module()

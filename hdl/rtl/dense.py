@@ -107,8 +107,9 @@ class DenseParallel(Backpressure, _Dense):
     in_fmt, acc_fmt, out_fmt : FixedFormat or str
         Input element, accumulator (WRAP) and output formats.
     pipeline : int
-        A register stage every ``pipeline`` adder levels of the graph (0: combinational).
-        The output of the cast is registered when ``pipeline > 0``.
+        A register stage every ``pipeline`` adder levels of the graph and after its last
+        level, so the cast's rounding adder starts a cycle (0: combinational). The output of
+        the cast is registered when ``pipeline > 0``: latency ``ceil(depth / pipeline) + 1``.
     backpressure : bool, default True
         False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
     cse : bool, default True
@@ -135,7 +136,8 @@ class DenseParallel(Backpressure, _Dense):
             weight.raw.tolist(), [(infmt.raw_min, infmt.raw_max)] * weight.shape[1],
             consts=consts, shift=acc.frac_bits - weight.fmt.frac_bits - infmt.frac_bits,
             cse=cse)
-        self._latency = (self._graph.depth // pipeline + 1) if pipeline else 0
+        # a register every `pipeline` levels and after the last, then the cast's register
+        self._latency = (self._graph.stages(pipeline) + 1) if pipeline else 0
 
     @property
     def latency(self) -> int:

@@ -68,11 +68,11 @@ def test_sharing_saves_adders_and_is_deterministic():
 
 @pytest.mark.parametrize("pipeline", [1, 2])
 def test_pipelined_in_amaranth_sim(pipeline):
-    """Registers every ``pipeline`` adder levels: the result appears exactly ``latency``
-    cycles later, a new vector every cycle (II = 1)."""
+    """Registers every ``pipeline`` adder levels and after the last: the result appears
+    exactly ``latency`` cycles later, a new vector every cycle (II = 1)."""
     w = _matrix(11, 6, 9, 6, 0.2)
     dut = ConstMatVec(matrix=w.tolist(), in_bits=5, in_signed=False, pipeline=pipeline)
-    assert dut.latency == dut.graph.depth // pipeline and dut.latency >= 2
+    assert dut.latency == -(-dut.graph.depth // pipeline) and dut.latency >= 2
     x = np.random.default_rng(3).integers(0, 31, (12, 9), endpoint=True)
     got = []
 
