@@ -123,5 +123,15 @@ sweep: $(STAMP)
 bench: $(STAMP)
 	$(RUN) $(PY) bench/bench_fxp.py
 
+# Our CMVM (hdl/rtl/cmvm.py) against da4ml 0.6.0 (its own venv under build/bench_rtl/) on the
+# digits layers and seeded random matrices: ECP5/Xilinx LUTs and carries with the same yosys
+# scripts, adders, depth, generation time, every design checked in Icarus against numpy.
+# BENCH_RTL_ARGS: --cases 16x16x8,... --targets ecp5 --vectors N --no-cse.
+BENCH_RTL_ARGS ?=
+
+.PHONY: bench-rtl
+bench-rtl: $(STAMP) tools
+	$(RUN) $(PY) bench/bench_rtl.py $(BENCH_RTL_ARGS)
+
 clean:
 	rm -rf build .pytest_cache .hypothesis

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Signal, signed, unsigned
+from amaranth.hdl import Cat, Const, Signal, signed, unsigned
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
 from fxp import FixedFormat
 
-__all__ = ["fmt_shape", "vector_layout", "vector_streams", "as_format", "positive_int", "nonnegative_int",
+__all__ = ["extend", "fmt_shape", "vector_layout", "vector_streams", "as_format", "positive_int", "nonnegative_int",
            "check_bool", "silence", "StallPipeline", "Backpressure"]
+
+
+def extend(v, width):
+    """``v`` sign- or zero-extended to at least ``width`` bits (same value)."""
+    if len(v) >= width:
+        return v
+    pad = v[-1].replicate(width - len(v)) if v.shape().signed else Const(0, width - len(v))
+    return Cat(v, pad).as_signed() if v.shape().signed else Cat(v, pad)
 
 
 def as_format(value, what: str) -> FixedFormat:

@@ -15,8 +15,10 @@ from amaranth.lib.wiring import In, Out
 
 from fxp import FixedArray, FixedFormat
 
-from .common import (Backpressure, StallPipeline, as_format, fmt_shape, nonnegative_int,
-                     positive_int, vector_layout)
+from . import cmvm
+from .cmvm import csd
+from .common import (Backpressure, StallPipeline, as_format, check_bool, extend, fmt_shape,
+                     nonnegative_int, positive_int, vector_layout)
 from .queue import serve_times
 from .requantize import requantize
 
@@ -50,56 +52,11 @@ def _check_params(cls, weight, bias, in_fmt, acc_fmt, out_fmt):
     return in_fmt, acc_fmt, out_fmt
 
 
-def csd(value: int) -> list[tuple[int, int]]:
-    """Canonical signed-digit form of an integer: ``[(sign, shift), ...]`` with
-    ``value == sum(sign << shift)`` and no two adjacent nonzero digits (fewest adders)."""
-    digits, k = [], 0
-    while value:
-        if value & 1:
-            d = 2 - (value & 3)          # +1 when value % 4 == 1, -1 when value % 4 == 3
-            digits.append((d, k))
-            value -= d
-        value >>= 1
-        k += 1
-    return digits
-
-
-def _extend(v, width):
-    """``v`` sign- or zero-extended to at least ``width`` bits (same value)."""
-    if len(v) >= width:
-        return v
-    pad = v[-1].replicate(width - len(v)) if v.shape().signed else Const(0, width - len(v))
-    return Cat(v, pad).as_signed() if v.shape().signed else Cat(v, pad)
-
-
-def _add_aligned(a, ta, b, tb, subtract):
-    """``(a << ta) + (b << tb)`` (or ``-``) for ``ta <= tb``, as ``(value, ta)``: the bits of
-    ``a`` below ``b``'s lowest bit pass through, so the adder spans only the bits above it."""
-    d = tb - ta
-    hi_a = a >> d if d else a
-    hi = hi_a - b if subtract else hi_a + b
-    if not d:
-        return hi, ta
-    low = _extend(a, d)[:d]
-    value = Cat(low, hi)
-    return (value.as_signed() if hi.shape().signed else value), ta
-
-
-def _combine(a, b):
-    """Add two signed terms ``(sign, value, shift)`` (worth ``sign * value << shift``) without
-    a separate negation; the term with the lower shift is the minuend of a subtraction."""
-    (sa, va, ta), (sb, vb, tb) = a, b
-    if ta > tb:
-        (sa, va, ta), (sb, vb, tb) = (sb, vb, tb), (sa, va, ta)
-    value, shift = _add_aligned(va, ta, vb, tb, subtract=sa != sb)
-    return sa, value, shift
-
-
 def _wrap(value, acc_fmt: FixedFormat):
     """The low ``acc.bits`` bits of an exact sum, as the accumulator's signed/unsigned raw
     (a sum narrower than the accumulator is extended first: its top bit is not a sign bit
     unless it is signed)."""
-    low = _extend(value, acc_fmt.bits)[:acc_fmt.bits]
+    low = extend(value, acc_fmt.bits)[:acc_fmt.bits]
     return low.as_signed() if acc_fmt.signed else low
 
 
@@ -134,13 +91,13 @@ class _Dense(wiring.Component):
 
 
 class DenseParallel(Backpressure, _Dense):
-    """A dense layer with constant weights: all products at once, an adder tree, II = 1.
+    """A dense layer with constant weights: all products at once, an adder graph, II = 1.
 
-    Each constant product is its weight's canonical signed digits applied to the input
-    (shifted adds and subtracts), so the layer needs no multipliers and zero weights cost
-    nothing; every signed digit is one leaf of the unit's balanced adder tree. Each term keeps
-    its shift apart from its value, so an adder spans only the bits above the lower operand's
-    known zeros: the bits below pass through, and registers hold no constant zeros.
+    The products and their sums are a multiplier-free constant matrix-vector multiply
+    (:mod:`hdl.rtl.cmvm`): every weight's canonical signed digits, digit pairs that recur
+    across units built once and shared, then each unit's delay-aware adder tree with the bias;
+    every adder exactly as wide as the exact range of its value, bits below an operand's
+    shift passing through. Zero weights cost nothing.
 
     Parameters
     ----------
@@ -151,11 +108,13 @@ class DenseParallel(Backpressure, _Dense):
     in_fmt, acc_fmt, out_fmt : FixedFormat or str
         Input element, accumulator (WRAP) and output formats.
     pipeline : int
-        Register the partial sums every ``pipeline`` adder-tree levels and after the last
-        level (0: combinational tree). The output of the cast is registered when
-        ``pipeline > 0``: latency ``ceil(depth / pipeline) + 1``.
+        A register stage every ``pipeline`` adder levels of the graph and after its last
+        level, so the cast's rounding adder starts a cycle (0: combinational). The output of
+        the cast is registered when ``pipeline > 0``: latency ``ceil(depth / pipeline) + 1``.
     backpressure : bool, default True
         False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
+    cse : bool, default True
+        Share common subexpressions between units (False: one tree of digits per unit).
 
     Attributes
     ----------
@@ -164,16 +123,22 @@ class DenseParallel(Backpressure, _Dense):
     """
 
     def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, pipeline=0,
-                 backpressure=True):
+                 backpressure=True, cse=True):
         self._set_backpressure(backpressure, "DenseParallel")
         pipeline = nonnegative_int(pipeline, "DenseParallel pipeline")
+        cse = check_bool(cse, "DenseParallel cse")
         super().__init__(weight, bias, in_fmt, acc_fmt, out_fmt)
         self._pipeline = pipeline
-        terms = max([sum(len(csd(int(v))) for v in row) + (bias is not None)
-                     for row in weight.raw.tolist()] or [1])
-        depth = max(1, math.ceil(math.log2(max(terms, 1))))
+        acc, infmt = self._acc_fmt, self._in_fmt
+        consts = None
+        if bias is not None:
+            consts = [int(v) << (acc.frac_bits - bias.fmt.frac_bits) for v in bias.raw]
+        self._graph = cmvm.solve(
+            weight.raw.tolist(), [(infmt.raw_min, infmt.raw_max)] * weight.shape[1],
+            consts=consts, shift=acc.frac_bits - weight.fmt.frac_bits - infmt.frac_bits,
+            cse=cse)
         # a register every `pipeline` levels and after the last, then the cast's register
-        self._latency = (-(-depth // pipeline) + 1) if pipeline else 0
+        self._latency = (self._graph.stages(pipeline) + 1) if pipeline else 0
 
     @property
     def latency(self) -> int:
@@ -187,56 +152,26 @@ class DenseParallel(Backpressure, _Dense):
 
     @property
     def pipeline(self) -> int:
-        """Adder-tree levels between registers (0: combinational)."""
+        """Adder levels between registers (0: combinational)."""
         return self._pipeline
+
+    @property
+    def graph(self) -> cmvm.CMVMGraph:
+        """The adder graph of the products and sums."""
+        return self._graph
 
     def elaborate(self, platform):
         m = Module()
-        w, b = self._weight, self._bias
-        units, inputs = w.shape
+        units = self._weight.shape[0]
         acc = self._acc_fmt
-        prod_frac = w.fmt.frac_bits + self._in_fmt.frac_bits
         pipe = StallPipeline(m, self.i.valid, self._consumer_ready(), name="dense")
-        # level 0 of every unit's tree: exact products aligned to the accumulator, and the bias
-        trees = []
-        for u in range(units):
-            terms = []
-            for j in range(inputs):
-                # a constant product as shifted adds/subtracts of the input (CSD digits):
-                # adders in logic, no multiplier; a zero weight costs nothing
-                x = self.i.payload[j]
-                for sign, k in csd(int(w.raw[u, j])):
-                    terms.append((sign, x, k + acc.frac_bits - prod_frac))
-            if b is not None and int(b.raw[u]):
-                br = int(b.raw[u])
-                tz = (br & -br).bit_length() - 1
-                br >>= tz
-                terms.append((1, Const(br, signed(max(br.bit_length(),
-                                                       (-br - 1).bit_length()) + 1)),
-                              tz + acc.frac_bits - b.fmt.frac_bits))
-            # positive terms first, so that most pairs are additions or subtractions
-            terms.sort(key=lambda t: -t[0])
-            trees.append(terms or [(1, Const(0, signed(1)), 0)])
-        level = 0
-        while any(len(t) > 1 for t in trees):
-            trees = [[_combine(t[k], t[k + 1]) if k + 1 < len(t) else t[k]
-                      for k in range(0, len(t), 2)] for t in trees]
-            level += 1
-            if self._pipeline and level % self._pipeline == 0:
-                flat = [v for t in trees for _, v, _ in t]
-                regs = iter(pipe.stage(flat, name=f"dense_l{level}"))
-                trees = [[(sign, next(regs), k) for sign, _, k in t] for t in trees]
-        roots = [_wrap((v if sign > 0 else -v) << k, acc) for sign, v, k in
-                 (t[0] for t in trees)]
-        if self._pipeline and level % self._pipeline:
-            # the last levels' sums, registered: the cast's adder is not in series with them
-            roots = pipe.stage(roots, name="dense_root")
-        outs = [requantize(r, acc, self._out_fmt) for r in roots]
+        x = [self.i.payload[j] for j in range(self._weight.shape[1])]
+        sums = cmvm.emit(m, self._graph, x, pipeline=self._pipeline, stage=pipe.stage)
+        roots = [Const(0, 1) if v is None else v << o[1]
+                 for v, o in zip(sums, self._graph.outputs)]
+        outs = [requantize(_wrap(r, acc), acc, self._out_fmt) for r in roots]
         if self._pipeline:
             outs = pipe.stage(outs, name="dense_out")
-        # pad the pipeline to the advertised latency (a tree shallower than expected)
-        while pipe.stages < self._latency:
-            outs = pipe.stage(outs, name=f"dense_pad{pipe.stages}")
         o_valid, i_ready = pipe.finish()
         m.d.comb += [self.o.valid.eq(o_valid), self.i.ready.eq(i_ready)]
         m.d.comb += [self.o.payload[u].eq(outs[u]) for u in range(units)]

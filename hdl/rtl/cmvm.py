@@ -1,0 +1,544 @@
+"""Constant matrix-vector multiply without multipliers: CSD digits, shared subexpressions, adder trees.
+
+:func:`solve` turns an integer matrix into an adder graph (pure Python, deterministic):
+every weight becomes its canonical signed digits, digit pairs ``x_a + -(x_b << s)`` that
+recur across outputs (and within one) are built once and reused, greedily by how many adders
+they save weighted by their width and never deeper than the plain trees, and each output's
+remaining terms go into an adder tree that adds its narrowest terms first while it still fits
+the deepest output's depth (delay-aware). Every node carries the exact interval of its
+value (from its integer coefficients on the inputs), so each adder is exactly as wide as the
+values it can produce. :func:`emit` describes the graph in Amaranth with a register stage every
+``pipeline`` adder levels; :class:`ConstMatVec` is the bare component (used by the benchmark).
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from dataclasses import dataclass
+
+from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .common import check_bool, extend, nonnegative_int
+
+__all__ = ["csd", "solve", "emit", "evaluate", "CMVMGraph", "ConstMatVec"]
+
+
+def csd(value: int) -> list[tuple[int, int]]:
+    """Canonical signed-digit form of an integer: ``[(sign, shift), ...]`` with
+    ``value == sum(sign << shift)`` and no two adjacent nonzero digits (fewest adders)."""
+    digits, k = [], 0
+    while value:
+        if value & 1:
+            d = 2 - (value & 3)          # +1 when value % 4 == 1, -1 when value % 4 == 3
+            digits.append((d, k))
+            value -= d
+        value >>= 1
+        k += 1
+    return digits
+
+
+def _bits(lo: int, hi: int) -> tuple[int, bool]:
+    """``(width, signed)`` of the narrowest two's complement integer holding ``[lo, hi]``."""
+    if lo >= 0:
+        return max(hi.bit_length(), 1), False
+    return max((-lo - 1).bit_length(), hi.bit_length()) + 1, True
+
+
+@dataclass(frozen=True)
+class CMVMGraph:
+    """An adder graph computing ``y[u] = sum_j M[u, j] * x[j] (+ const[u])`` exactly.
+
+    Attributes
+    ----------
+    nodes : tuple
+        ``(op, a, b, shift, sub, lo, hi, level)`` per node. ``op`` is ``"in"`` (input ``a``),
+        ``"const"`` (the integer ``a``), ``"add"`` (``a + (b << shift)``, or ``-`` when
+        ``sub``; node indices) or ``"neg"`` (``-a``, an output whose terms all came out
+        negative; it keeps its operand's level, like the negated root of a plain tree).
+        ``[lo, hi]`` is the exact range of the value, ``level`` its adder depth.
+    outputs : tuple
+        Per output ``(node, shift)``: ``y[u] = value(node) << shift``, or None (``y[u] = 0``).
+    """
+
+    nodes: tuple
+    outputs: tuple
+
+    @property
+    def depth(self) -> int:
+        """Adder levels from the inputs to the deepest output."""
+        return max([self.nodes[n][7] for n, _ in filter(None, self.outputs)] or [0])
+
+    def stages(self, pipeline: int) -> int:
+        """Register stages from the inputs to the outputs with a register every ``pipeline``
+        adder levels and after the last level: ``ceil(depth / pipeline)`` (0 when
+        ``pipeline`` is 0)."""
+        return -(-self.depth // pipeline) if pipeline else 0
+
+    @property
+    def adders(self) -> int:
+        """Adders and subtractors (a negation counts as one)."""
+        return sum(n[0] in ("add", "neg") for n in self.nodes)
+
+    @property
+    def adder_bits(self) -> int:
+        """Total width of the adders (bits that pass through below an operand's shift
+        excluded): a proxy for LUTs."""
+        total = 0
+        for op, a, b, s, sub, lo, hi, level in self.nodes:
+            if op == "add":
+                total += max(_bits(lo, hi)[0] - s, 1)
+            elif op == "neg":
+                total += _bits(lo, hi)[0]
+        return total
+
+
+class _Builder:
+    """The graph under construction: nodes with exact coefficient vectors, deduplicated."""
+
+    def __init__(self, ranges):
+        self.ranges = ranges
+        self.nodes = []
+        self.coef = []           # per node: {input index (-1: constant): coefficient}
+        self.index = {}          # (op, a, b, shift, sub) -> node
+
+    def _new(self, key, coef, level):
+        if key in self.index:
+            return self.index[key]
+        lo = hi = coef.get(-1, 0)
+        for j, c in coef.items():
+            if j >= 0:
+                r0, r1 = self.ranges[j]
+                lo += min(c * r0, c * r1)
+                hi += max(c * r0, c * r1)
+        self.nodes.append(key + (lo, hi, level))
+        self.coef.append(coef)
+        self.index[key] = len(self.nodes) - 1
+        return len(self.nodes) - 1
+
+    def input(self, j):
+        return self._new(("in", j, 0, 0, False), {j: 1}, 0)
+
+    def const(self, value):
+        return self._new(("const", value, 0, 0, False), {-1: value}, 0)
+
+    def add(self, a, b, shift, sub):
+        coef = dict(self.coef[a])
+        k = -(1 << shift) if sub else 1 << shift
+        for j, c in self.coef[b].items():
+            coef[j] = coef.get(j, 0) + k * c
+        coef = {j: c for j, c in sorted(coef.items()) if c}
+        level = max(self.nodes[a][7], self.nodes[b][7]) + 1
+        return self._new(("add", a, b, shift, sub), coef, level)
+
+    def neg(self, a):
+        coef = {j: -c for j, c in self.coef[a].items()}
+        # as in a plain tree's root, the negation shares the last adder level's stage
+        return self._new(("neg", a, 0, 0, False), coef, self.nodes[a][7])
+
+    def top(self, t):
+        """The bit above the highest bit of the term ``t = (sign, node, shift)``."""
+        return t[2] + self.width(t[1])
+
+    def width(self, n):
+        return _bits(self.nodes[n][5], self.nodes[n][6])[0]
+
+    def combine(self, t1, t2):
+        """The term ``t1 + t2`` of two terms ``(sign, node, shift)``: one adder, the term with
+        the lower shift (then the positive one) as its first operand, so no negation."""
+        (e1, n1, p1), (e2, n2, p2) = sorted((t1, t2), key=lambda t: (t[2], -t[0], t[1]))
+        return e1, self.add(n1, n2, p2 - p1, e1 != e2), p1
+
+
+def _pair_key(t1, t2):
+    """The pattern of two terms ``(sign, node, shift)``, the same wherever the pair sits and
+    whichever its overall sign: ``(node_a, node_b, s, sub)`` for ``node_a +- (node_b << s)``,
+    ``node_a`` the term with the lower shift (then the lower node)."""
+    if (t1[2], t1[1]) > (t2[2], t2[1]):
+        t1, t2 = t2, t1
+    return t1[1], t2[1], t2[2] - t1[2], t1[0] != t2[0]
+
+
+def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0) -> CMVMGraph:
+    """The adder graph of ``y[u] = sum_j (matrix[u][j] * x[j]) << shift + consts[u]``.
+
+    Parameters
+    ----------
+    matrix : list of list of int
+        ``(outputs, inputs)`` integer weights.
+    ranges : list of (int, int)
+        ``(lo, hi)`` of each integer input.
+    consts : list of int, optional
+        A constant added to each output (a bias), at shift 0.
+    shift : int
+        Left shift of every product (e.g. aligning products to an accumulator).
+    cse : bool
+        Share recurring digit pairs (False: each output is a tree of its own digits).
+    depth_slack : int or None
+        Levels the sharing may add to the depth of the plain trees (the deepest output's
+        balanced tree of its digits): a shared term is used in an output only while that
+        output's tree still fits (None: no limit).
+
+    Returns
+    -------
+    CMVMGraph
+    """
+    b = _Builder([(int(lo), int(hi)) for lo, hi in ranges])
+    inputs = [b.input(j) for j in range(len(ranges))]
+    outs = len(matrix)
+    terms = []                       # per output: {term id: (sign, node, shift)}
+    tid = 0
+    for u, row in enumerate(matrix):
+        t = {}
+        for j, w in enumerate(row):
+            for sign, k in csd(int(w)):
+                t[tid] = (sign, inputs[j], k + shift)
+                tid += 1
+        terms.append(t)
+    if cse:
+        sizes = [len(t) + bool(consts is not None and int(consts[u]))
+                 for u, t in enumerate(terms)]
+        plain = max([(n - 1).bit_length() for n in sizes] or [0])
+        tid = _share(b, terms, tid, None if depth_slack is None else plain + depth_slack,
+                     [n - len(t) for n, t in zip(sizes, terms)])
+    outputs, all_ts = [], []
+    for u in range(outs):
+        ts = list(terms[u].values())
+        c = int(consts[u]) if consts is not None else 0
+        if c:
+            tz = (c & -c).bit_length() - 1
+            ts.append((1, b.const(c >> tz), tz))
+        all_ts.append(ts)
+    budget = max(_least_depth([b.nodes[t[1]][7] for t in ts]) for ts in all_ts) if outs else 0
+    for ts in all_ts:
+        if not ts:
+            outputs.append(None)
+            continue
+        sign, node, sh = _tree(b, ts, budget)
+        if sign < 0:
+            node = b.neg(node)
+        outputs.append((node, sh))
+    return _prune(b.nodes, outputs)
+
+
+def _tree(b, ts, budget):
+    """One output's adder tree within ``budget`` levels: repeatedly add the two narrowest
+    terms (lowest top bit) whose sum still lets the tree finish in time (Kraft: terms ready
+    at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D), else the two
+    earliest-ready; so an output shallower than the deepest one spends its slack on
+    narrower adders, and the deepest one gets a delay-aware (Huffman on levels) tree."""
+    cap = 1 << budget
+    items = sorted(((b.top(t), b.nodes[t[1]][7], seq, t) for seq, t in enumerate(
+        sorted(ts, key=lambda t: (b.nodes[t[1]][7], t[2], t[1], -t[0])))))
+    kraft = sum(1 << it[1] for it in items)
+    seq = len(items)
+    while len(items) > 1:
+        pick = None
+        for i in range(len(items)):
+            for k in range(i + 1, len(items)):
+                la, lb = items[i][1], items[k][1]
+                grow = (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb)
+                if kraft + grow <= cap:
+                    pick = (i, k, grow)
+                    break
+            if pick:
+                break
+        if pick is None:
+            order = sorted(range(len(items)), key=lambda k: (items[k][1], items[k][0], k))
+            i, k = sorted(order[:2])
+            la, lb = items[i][1], items[k][1]
+            pick = (i, k, (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb))
+        i, k, grow = pick
+        t = b.combine(items[i][3], items[k][3])
+        kraft += grow
+        del items[k], items[i]
+        bisect.insort(items, (b.top(t), b.nodes[t[1]][7], seq, t))
+        seq += 1
+    return items[0][3]
+
+
+def _least_depth(levels) -> int:
+    """The least depth of an adder tree over terms ready at ``levels`` (Huffman on levels)."""
+    heap = sorted(levels) or [0]
+    while len(heap) > 1:
+        a, c = heapq.heappop(heap), heapq.heappop(heap)
+        heapq.heappush(heap, max(a, c) + 1)
+    return heap[0]
+
+
+def _share(b, terms, tid, depth, extra):
+    """Greedy common-subexpression elimination over the outputs' terms (in place); an output
+    takes a shared term only while its tree fits in ``depth`` levels (``extra[u]`` more
+    terms at level 0 will join it)."""
+    # Kraft: terms ready at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D
+    kraft = [len(t) + e for t, e in zip(terms, extra)]
+    cap = None if depth is None else 1 << depth
+    count = {}                       # pattern -> pairs over all outputs
+    where = {}                       # pattern -> {output: pairs}
+    by_node = [dict() for _ in terms]   # output -> node -> set of term ids
+    heap = []
+    width_of = {}
+    true = {}                        # pattern -> adders it saves (pairs that do not overlap)
+
+    def score(key):
+        if key not in width_of:
+            a, n2, s, sub = key
+            lo1, hi1 = b.nodes[a][5:7]
+            lo2, hi2 = b.nodes[n2][5:7]
+            lo = lo1 + ((-(hi2 << s)) if sub else lo2 << s)
+            hi = hi1 + ((-(lo2 << s)) if sub else hi2 << s)
+            width_of[key] = max(_bits(lo, hi)[0] - s, 1)
+        return (true.get(key, count[key]) - 1) * width_of[key]
+
+    def bump(key, u, d):
+        c = count.get(key, 0) + d
+        count[key] = c
+        true.pop(key, None)
+        wu = where.setdefault(key, {})
+        wu[u] = wu.get(u, 0) + d
+        if not wu[u]:
+            del wu[u]
+        if d > 0 and c >= 2:
+            heapq.heappush(heap, (-score(key), key))
+
+    def pairs(u, t_id, d):
+        t = terms[u][t_id]
+        for o_id, o in terms[u].items():
+            if o_id != t_id and not (o[1] == t[1] and o[2] == t[2]):
+                bump(_pair_key(t, o), u, d)
+
+    for u, ts in enumerate(terms):
+        ids = sorted(ts)
+        for k, i in enumerate(ids):
+            by_node[u].setdefault(ts[i][1], set()).add(i)
+            for o in ids[k + 1:]:
+                if not (ts[i][1] == ts[o][1] and ts[i][2] == ts[o][2]):
+                    bump(_pair_key(ts[i], ts[o]), u, 1)
+    blocked = set()
+    while heap:
+        neg, key = heapq.heappop(heap)
+        if key in blocked or count.get(key, 0) < 2 or -neg != score(key):
+            continue
+        n1, n2, s, sub = key
+        grow_new = 1 << (max(b.nodes[n1][7], b.nodes[n2][7]) + 1)
+        grow = grow_new - (1 << b.nodes[n1][7]) - (1 << b.nodes[n2][7])
+        # the pairs actually present, without overlap, in each output
+        matches = []
+        for u in sorted(where[key]):
+            ts, used = terms[u], set()
+            room = kraft[u]
+            for i in sorted(by_node[u].get(n1, ())):
+                e1, _, p1 = ts[i]
+                for o in sorted(by_node[u].get(n2, ())):
+                    if o == i or o in used or i in used:
+                        continue
+                    e2, _, p2 = ts[o]
+                    if p2 - p1 == s and (e1 != e2) == sub and \
+                            (cap is None or room + grow <= cap):
+                        used.update((i, o))
+                        matches.append((u, i, o))
+                        room += grow
+        if len(matches) < 2:
+            blocked.add(key)       # overlapping pairs only, or no room: no saving
+            continue
+        if len(matches) < count[key]:
+            # overlapping pairs counted: rank it again by the pairs it can really replace
+            true[key] = len(matches)
+            if heap and score(key) < -heap[0][0]:
+                heapq.heappush(heap, (-score(key), key))
+                continue
+        node = b.add(n1, n2, s, sub)
+        for u, i, o in matches:
+            e1, _, p1 = terms[u][i]
+            for t_id in (i, o):
+                pairs(u, t_id, -1)
+                bn = by_node[u][terms[u][t_id][1]]
+                bn.discard(t_id)
+                del terms[u][t_id]
+            terms[u][tid] = (e1, node, p1)
+            kraft[u] += grow
+            by_node[u].setdefault(node, set()).add(tid)
+            pairs(u, tid, 1)
+            tid += 1
+    return tid
+
+
+def _prune(nodes, outputs) -> CMVMGraph:
+    """Only the nodes the outputs use, renumbered in creation order."""
+    live = set()
+    todo = [n for n, _ in filter(None, outputs)]
+    while todo:
+        n = todo.pop()
+        if n in live:
+            continue
+        live.add(n)
+        op, a, bb = nodes[n][:3]
+        if op in ("add", "neg"):
+            todo.append(a)
+        if op == "add":
+            todo.append(bb)
+    order = sorted(live)
+    new = {n: k for k, n in enumerate(order)}
+    out_nodes = []
+    for n in order:
+        op, a, bb, s, sub, lo, hi, level = nodes[n]
+        if op == "add":
+            a, bb = new[a], new[bb]
+        elif op == "neg":
+            a = new[a]
+        out_nodes.append((op, a, bb, s, sub, lo, hi, level))
+    return CMVMGraph(nodes=tuple(out_nodes),
+                     outputs=tuple(None if o is None else (new[o[0]], o[1]) for o in outputs))
+
+
+def evaluate(graph: CMVMGraph, x) -> list[int]:
+    """The outputs of ``graph`` for integer inputs ``x`` (Python integers, exact); checks that
+    every node stays within its interval."""
+    vals = []
+    for op, a, b, s, sub, lo, hi, level in graph.nodes:
+        if op == "in":
+            v = int(x[a])
+        elif op == "const":
+            v = a
+        elif op == "add":
+            v = vals[a] - (vals[b] << s) if sub else vals[a] + (vals[b] << s)
+        else:
+            v = -vals[a]
+        if not lo <= v <= hi:
+            raise AssertionError(f"node {len(vals)} = {v} outside [{lo}, {hi}]")
+        vals.append(v)
+    return [0 if o is None else vals[o[0]] << o[1] for o in graph.outputs]
+
+
+def _node_value(graph, n, vals):
+    """The Amaranth value of node ``n`` from its operands' values, exactly its width."""
+    op, a, b, s, sub, lo, hi, level = graph.nodes[n]
+    width, sgn = _bits(lo, hi)
+    if op == "const":
+        return Const(a, signed(width) if sgn else unsigned(width))
+    if op == "neg":
+        v = (-vals[a])[:width]
+    elif s:
+        # the low s bits are a's: only the bits above them go through the adder
+        va, vb = vals[a], vals[b]
+        low = extend(va, s)[:s]
+        high = (va >> s) - vb if sub else (va >> s) + vb
+        v = Cat(low, high[:max(width - s, 1)])[:width]
+    else:
+        v = (vals[a] - vals[b] if sub else vals[a] + vals[b])[:width]
+    return v.as_signed() if sgn else v
+
+
+def emit(m: Module, graph: CMVMGraph, inputs, *, pipeline: int = 0, stage=None,
+         name: str = "cmvm"):
+    """Describe ``graph`` in ``m``; returns each output's value (``y[u]``, exact, or None for
+    zero) at the last stage.
+
+    Parameters
+    ----------
+    inputs : list of Value
+        The integer inputs.
+    pipeline : int
+        A register stage after every ``pipeline`` adder levels of the graph and after the
+        last level (0: combinational). A node of level ``L`` is computed in stage
+        ``(L - 1) // pipeline``; a value used in a later stage is carried through one register
+        per stage boundary; the outputs come out registered, after
+        ``graph.stages(pipeline)`` boundaries (so logic after them starts a new cycle).
+    stage : callable
+        ``stage(list of Value) -> list of Signal``: one register stage (e.g.
+        :meth:`~hdl.rtl.common.StallPipeline.stage`); called exactly
+        ``graph.stages(pipeline)`` times.
+    """
+    nodes = graph.nodes
+    p = pipeline
+    where = [0 if not p or n[7] == 0 else (n[7] - 1) // p for n in nodes]
+    last = graph.stages(p)
+    need = list(where)               # the last stage in which a node's value is read
+    for k, (op, a, b, *_rest) in enumerate(nodes):
+        if op in ("add", "neg"):
+            need[a] = max(need[a], where[k])
+        if op == "add":
+            need[b] = max(need[b], where[k])
+    for o in filter(None, graph.outputs):
+        need[o[0]] = last
+    vals = {}
+    order = sorted(range(len(nodes)), key=lambda k: (where[k], k))
+    pos = 0
+    for st in range(last + 1):
+        while pos < len(order) and where[order[pos]] == st:
+            k = order[pos]
+            op = nodes[k][0]
+            vals[k] = inputs[nodes[k][1]] if op == "in" else _node_value(graph, k, vals)
+            pos += 1
+        if st < last:
+            carry = [k for k in sorted(vals) if need[k] > st]
+            regs = stage([vals[k] for k in carry]) if carry else stage([Const(0, 1)])
+            vals = dict(zip(carry, regs))
+    return [None if o is None else vals[o[0]] for o in graph.outputs]
+
+
+class ConstMatVec(wiring.Component):
+    """``y = M x`` for a constant integer matrix, with no multipliers (the bare CMVM).
+
+    Parameters
+    ----------
+    matrix : list of list of int
+        ``(outputs, inputs)``.
+    in_bits : int
+        Width of each input.
+    in_signed : bool
+    pipeline : int
+        Registers every ``pipeline`` adder levels (0: combinational; no enable, II = 1).
+    cse : bool
+        Share common subexpressions.
+
+    Attributes
+    ----------
+    x : In(ArrayLayout(in, inputs))
+    y : Out(ArrayLayout(signed(out_bits), outputs))
+    """
+
+    def __init__(self, *, matrix, in_bits, in_signed, pipeline=0, cse=True):
+        self._pipeline = nonnegative_int(pipeline, "ConstMatVec pipeline")
+        in_signed = check_bool(in_signed, "ConstMatVec in_signed")
+        self._matrix = [[int(w) for w in row] for row in matrix]
+        lo, hi = (-(1 << (in_bits - 1)), (1 << (in_bits - 1)) - 1) if in_signed \
+            else (0, (1 << in_bits) - 1)
+        n_in = len(self._matrix[0])
+        self._graph = solve(self._matrix, [(lo, hi)] * n_in, cse=check_bool(cse, "cse"))
+        out_lo = min([0] + [sum(min(w * lo, w * hi) for w in row) for row in self._matrix])
+        out_hi = max([0] + [sum(max(w * lo, w * hi) for w in row) for row in self._matrix])
+        self._out_bits = _bits(out_lo, out_hi)[0] + (out_lo >= 0)
+        in_shape = signed(in_bits) if in_signed else unsigned(in_bits)
+        super().__init__({"x": In(data.ArrayLayout(in_shape, n_in)),
+                          "y": Out(data.ArrayLayout(signed(self._out_bits),
+                                                    len(self._matrix)))})
+
+    @property
+    def graph(self) -> CMVMGraph:
+        """The adder graph."""
+        return self._graph
+
+    @property
+    def latency(self) -> int:
+        """Register stages from ``x`` to ``y``."""
+        return self._graph.stages(self._pipeline)
+
+    def elaborate(self, platform):
+        m = Module()
+        count = [0]
+
+        def stage(values):
+            count[0] += 1
+            regs = [Signal(v.shape(), name=f"cmvm_s{count[0]}_{k}")
+                    for k, v in enumerate(values)]
+            m.d.sync += [r.eq(v) for r, v in zip(regs, values)]
+            return regs
+
+        outs = emit(m, self._graph, [self.x[j] for j in range(len(self._matrix[0]))],
+                    pipeline=self._pipeline, stage=stage)
+        for u, v in enumerate(outs):
+            m.d.comb += self.y[u].eq(0 if v is None else v << self._graph.outputs[u][1])
+        return m
