@@ -470,7 +470,14 @@ def emit(m: Module, graph: CMVMGraph, inputs, *, pipeline: int = 0, stage=None,
         while pos < len(order) and where[order[pos]] == st:
             k = order[pos]
             op = nodes[k][0]
-            vals[k] = inputs[nodes[k][1]] if op == "in" else _node_value(graph, k, vals)
+            if op == "in":
+                vals[k] = inputs[nodes[k][1]]
+            else:
+                # a named wire per node: every reader shares one adder (an inlined expression
+                # would be written out again at each use)
+                v = _node_value(graph, k, vals)
+                vals[k] = Signal(v.shape(), name=f"{name}_n{k}")
+                m.d.comb += vals[k].eq(v)
             pos += 1
         if st < last:
             carry = [k for k in sorted(vals) if need[k] > st]
