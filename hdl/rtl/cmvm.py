@@ -472,11 +472,15 @@ def emit(m: Module, graph: CMVMGraph, inputs, *, pipeline: int = 0, stage=None,
             op = nodes[k][0]
             if op == "in":
                 vals[k] = inputs[nodes[k][1]]
+            elif op == "const":
+                vals[k] = _node_value(graph, k, vals)
             else:
-                # a named wire per node: every reader shares one adder (an inlined expression
-                # would be written out again at each use)
+                # a named wire per adder: every reader shares it (an inlined expression would
+                # be written out again at each use), and `keep` stops yosys' alumacc from
+                # merging a chain of adders into one $macc, which maccmap rebuilds with every
+                # adder as wide as the chain's result instead of its exact width
                 v = _node_value(graph, k, vals)
-                vals[k] = Signal(v.shape(), name=f"{name}_n{k}")
+                vals[k] = Signal(v.shape(), name=f"{name}_n{k}", attrs={"keep": 1})
                 m.d.comb += vals[k].eq(v)
             pos += 1
         if st < last:
