@@ -3,8 +3,8 @@
 :func:`solve` turns an integer matrix into an adder graph (pure Python, deterministic):
 every weight becomes its canonical signed digits, digit pairs ``x_a + -(x_b << s)`` that
 recur across outputs (and within one) are built once and reused, greedily by how many adders
-they save weighted by their width and never deeper than the plain trees, and each output's
-remaining terms go into an adder tree that adds its narrowest terms first while it still fits
+they save weighted by their width, never deeper than the plain trees (rounded up to the next
+register stage: no latency added), and each output's remaining terms go into an adder tree that adds its narrowest terms first while it still fits
 the deepest output's depth (delay-aware). Every node carries the exact interval of its
 value (from its integer coefficients on the inputs), so each adder is exactly as wide as the
 values it can produce. :func:`emit` describes the graph in Amaranth with a register stage every
@@ -161,7 +161,8 @@ def _pair_key(t1, t2):
     return t1[1], t2[1], t2[2] - t1[2], t1[0] != t2[0]
 
 
-def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0) -> CMVMGraph:
+def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
+          pipeline=0) -> CMVMGraph:
     """The adder graph of ``y[u] = sum_j (matrix[u][j] * x[j]) << shift + consts[u]``.
 
     Parameters
@@ -180,6 +181,9 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0) -> C
         Levels the sharing may add to the depth of the plain trees (the deepest output's
         balanced tree of its digits): a shared term is used in an output only while that
         output's tree still fits (None: no limit).
+    pipeline : int
+        Registers every ``pipeline`` levels: the depth limit is rounded up to a multiple of
+        it, since levels up to the next register cost no latency.
 
     Returns
     -------
@@ -201,8 +205,10 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0) -> C
         sizes = [len(t) + bool(consts is not None and int(consts[u]))
                  for u, t in enumerate(terms)]
         plain = max([(n - 1).bit_length() for n in sizes] or [0])
-        tid = _share(b, terms, tid, None if depth_slack is None else plain + depth_slack,
-                     [n - len(t) for n, t in zip(sizes, terms)])
+        limit = None if depth_slack is None else plain + depth_slack
+        if limit is not None and pipeline:
+            limit = -(-limit // pipeline) * pipeline
+        tid = _share(b, terms, tid, limit, [n - len(t) for n, t in zip(sizes, terms)])
     outputs, all_ts = [], []
     for u in range(outs):
         ts = list(terms[u].values())

@@ -95,7 +95,8 @@ class DenseParallel(Backpressure, _Dense):
 
     The products and their sums are a multiplier-free constant matrix-vector multiply
     (:mod:`hdl.rtl.cmvm`): every weight's canonical signed digits, digit pairs that recur
-    across units built once and shared, then each unit's delay-aware adder tree with the bias;
+    across units built once and shared (no deeper than the plain trees' register stages),
+    then each unit's delay-aware adder tree with the bias;
     every adder exactly as wide as the exact range of its value, bits below an operand's
     shift passing through. Zero weights cost nothing.
 
@@ -136,7 +137,7 @@ class DenseParallel(Backpressure, _Dense):
         self._graph = cmvm.solve(
             weight.raw.tolist(), [(infmt.raw_min, infmt.raw_max)] * weight.shape[1],
             consts=consts, shift=acc.frac_bits - weight.fmt.frac_bits - infmt.frac_bits,
-            cse=cse)
+            cse=cse, pipeline=pipeline)
         # a register every `pipeline` levels and after the last, then the cast's register
         self._latency = (self._graph.stages(pipeline) + 1) if pipeline else 0
 
