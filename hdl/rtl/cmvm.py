@@ -4,8 +4,9 @@
 every weight becomes its canonical signed digits, digit pairs ``x_a + -(x_b << s)`` that
 recur across outputs (and within one) are built once and reused, greedily by how many adders
 they save weighted by their width, never deeper than the plain trees (rounded up to the next
-register stage: no latency added), and each output's remaining terms go into an adder tree that adds its narrowest terms first while it still fits
-the deepest output's depth (delay-aware). Every node carries the exact interval of its
+register stage: no latency added), and each output's remaining terms go into an adder tree
+that adds its narrowest terms first while it still fits the deepest output's depth
+(delay-aware). Every node carries the exact interval of its
 value (from its integer coefficients on the inputs), so each adder is exactly as wide as the
 values it can produce. :func:`emit` describes the graph in Amaranth with a register stage every
 ``pipeline`` adder levels; :class:`ConstMatVec` is the bare component (used by the benchmark).
