@@ -439,7 +439,7 @@ def _node_value(graph, n, vals):
 
 
 def emit(m: Module, graph: CMVMGraph, inputs, *, pipeline: int = 0, stage=None,
-         name: str = "cmvm"):
+         name: str = "cmvm", wires: bool = True):
     """Describe ``graph`` in ``m``; returns each output's value (``y[u]``, exact, or None for
     zero) at the last stage.
 
@@ -457,6 +457,10 @@ def emit(m: Module, graph: CMVMGraph, inputs, *, pipeline: int = 0, stage=None,
         ``stage(list of Value) -> list of Signal``: one register stage (e.g.
         :meth:`~hdl.rtl.common.StallPipeline.stage`); called exactly
         ``graph.stages(pipeline)`` times.
+    wires : bool, default True
+        A named wire per adder (for the netlist: each node written once, kept by yosys);
+        False: inline expressions, which Amaranth's simulator evaluates in one pass instead of
+        settling one delta cycle per adder level.
     """
     nodes = graph.nodes
     p = pipeline
@@ -479,7 +483,7 @@ def emit(m: Module, graph: CMVMGraph, inputs, *, pipeline: int = 0, stage=None,
             op = nodes[k][0]
             if op == "in":
                 vals[k] = inputs[nodes[k][1]]
-            elif op == "const":
+            elif op == "const" or not wires:
                 vals[k] = _node_value(graph, k, vals)
             else:
                 # a named wire per adder: every reader shares it (an inlined expression would

@@ -9,7 +9,7 @@ from amaranth.lib.wiring import In, Out
 from fxp import FixedFormat
 
 __all__ = ["extend", "fmt_shape", "vector_layout", "vector_streams", "as_format", "positive_int", "nonnegative_int",
-           "check_bool", "silence", "StallPipeline", "Backpressure"]
+           "check_bool", "silence", "NETLIST", "StallPipeline", "Backpressure"]
 
 
 def extend(v, width):
@@ -51,6 +51,11 @@ def check_bool(value, what: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{what} must be a bool, not {value!r}")
     return value
+
+
+NETLIST = "netlist"
+"""The ``platform`` a block is elaborated for when its Verilog is written
+(:func:`hdl.rtl.netlist`); None in Amaranth's simulator."""
 
 
 def silence(blocks) -> None:

@@ -17,8 +17,8 @@ from fxp import FixedArray, FixedFormat
 
 from . import cmvm
 from .cmvm import csd
-from .common import (Backpressure, StallPipeline, as_format, check_bool, extend, fmt_shape,
-                     nonnegative_int, positive_int, vector_layout)
+from .common import (NETLIST, Backpressure, StallPipeline, as_format, check_bool, extend,
+                     fmt_shape, nonnegative_int, positive_int, vector_layout)
 from .queue import serve_times
 from .requantize import requantize
 
@@ -167,7 +167,9 @@ class DenseParallel(Backpressure, _Dense):
         acc = self._acc_fmt
         pipe = StallPipeline(m, self.i.valid, self._consumer_ready(), name="dense")
         x = [self.i.payload[j] for j in range(self._weight.shape[1])]
-        sums = cmvm.emit(m, self._graph, x, pipeline=self._pipeline, stage=pipe.stage)
+        # named adder wires in the netlist only (the simulator settles them a level at a time)
+        sums = cmvm.emit(m, self._graph, x, pipeline=self._pipeline, stage=pipe.stage,
+                         wires=platform == NETLIST)
         roots = [Const(0, 1) if v is None else v << o[1]
                  for v, o in zip(sums, self._graph.outputs)]
         outs = [requantize(_wrap(r, acc), acc, self._out_fmt) for r in roots]

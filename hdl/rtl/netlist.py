@@ -10,6 +10,7 @@ import tempfile
 from amaranth.back import rtlil
 
 from ..flow.tools import SynthError, yosys_path
+from .common import NETLIST
 
 __all__ = ["NetlistError", "layer_module", "module_names", "readable_verilog", "yosys_script"]
 
@@ -204,7 +205,7 @@ def readable_verilog(elaboratable, *, name: str, order, instances: dict,
     str
         The Verilog: the same for the same design, run after run.
     """
-    text = rtlil.convert(elaboratable, name=name, emit_src=False)
+    text = rtlil.convert(elaboratable, name=name, platform=NETLIST, emit_src=False)
     text = _legal_ports(_reorder_ports(text, name, order))
     hierarchy = [line.split()[1][1:] for line in text.split("\n")
                  if line.startswith("module ")]
