@@ -59,10 +59,11 @@ NETLIST = "netlist"
 
 
 def silence(blocks) -> None:
-    """Mark blocks that were built but are refused (never elaborated): no unused-elaboratable
-    warning when they are collected."""
+    """Mark blocks that were built but are refused (never elaborated), and the parts of a
+    chain of them: no unused-elaboratable warning when they are collected."""
     for blk in blocks:
         blk._MustUse__silence = True
+        silence(getattr(blk, "parts", ()))
 
 
 def fmt_shape(fmt: FixedFormat):

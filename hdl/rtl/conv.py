@@ -18,7 +18,7 @@ from fxp.nn.layers.pool import mean_format
 
 from .common import silence
 from .dense import DenseFolded, DenseParallel
-from .queue import Queue, check_period, queue_depth, serve_times
+from .queue import Queue, busy_cycles, check_period, queue_depth, serve_times
 from .stream import Chain, Flatten, GlobalAvgPool, Pad, PoolReduce, SlidingWindow, \
     beat_times, frame_beats
 
@@ -67,8 +67,7 @@ def _windows(ctx, win) -> list:
 def _fit_reuse(times, service_of, period, reuse) -> int:
     """The largest reuse below ``reuse`` whose beats are done within ``period``."""
     for r in range(reuse - 1, 0, -1):
-        starts = serve_times(times, service_of(r))
-        if starts[-1] + service_of(r) - times[0] <= period:
+        if busy_cycles(times, serve_times(times, service_of(r)), service_of(r)) <= period:
             return r
     return 1
 
@@ -95,7 +94,8 @@ def folded_feed(ctx, block, times, parts=()):
                                      depth=queue_depth(times, starts))))
         times = arrivals
     reuse = block.reuse
-    unit = "windows" if ctx.layer.type in ("conv1d", "conv2d") else "pixels"
+    conv = ctx.layer.type in ("conv1d", "conv2d")
+    unit = "windows" if conv else "pixels"
     what = f"{ctx.layer.label}: folded with reuse {reuse}, its {len(times)} {unit}"
     try:
         if len(times) > 1:      # a one-beat frame waits at the input instead (ii = reuse)
@@ -103,10 +103,10 @@ def folded_feed(ctx, block, times, parts=()):
     except ValueError as e:
         per = reuse // service
         best = _fit_reuse(times, lambda r: max(r // per, 1), ctx.period, reuse) * per
-        silence([block] + [p for _, p in parts])
+        silence([block] + [p for _, p in parts])     # built, never elaborated
         raise ValueError(f"{e}; use reuse <= {best} or strategy parallel") from None
     parts.append(("dense", block))
-    if ctx.layer.type in ("conv1d", "conv2d"):
+    if conv:
         return Conv(parts)
     return Queued(parts) if len(parts) > 1 else block
 

@@ -18,7 +18,7 @@ from amaranth.lib.wiring import In, Out
 
 from .common import positive_int
 
-__all__ = ["Queue", "serve_times", "queue_depth", "check_period"]
+__all__ = ["Queue", "serve_times", "queue_depth", "busy_cycles", "check_period"]
 
 
 def serve_times(times, service: int) -> list:
@@ -39,6 +39,11 @@ def queue_depth(arrivals, starts) -> int:
                for k, t in enumerate(arrivals))
 
 
+def busy_cycles(arrivals, starts, service: int) -> int:
+    """Cycles from a frame's first beat arriving until the block is free for the next."""
+    return starts[-1] + service - arrivals[0]
+
+
 def check_period(arrivals, starts, service: int, period: int, what: str) -> None:
     """Raise ValueError unless the block is free for the next frame's first beat, which
     arrives ``period`` cycles after this frame's.
@@ -49,7 +54,7 @@ def check_period(arrivals, starts, service: int, period: int, what: str) -> None
         ``<what> keep the layer busy B cycles per frame, more than the P cycles between
         frames``.
     """
-    busy = starts[-1] + service - arrivals[0]
+    busy = busy_cycles(arrivals, starts, service)
     if busy > period:
         raise ValueError(f"{what} keep the layer busy {busy} cycles per frame, more than the "
                          f"{period} cycles between frames")

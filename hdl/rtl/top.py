@@ -112,6 +112,7 @@ class ModelTop(wiring.Component):
         except ValueError:
             silence(blk for _, blk in self._blocks)
             raise
+        self._times = times         # the last block's output beats, at full rate
         self._output_beats = frame_beats(model.spec.shapes[-1])
         self._free = [blk for _, blk in self._blocks if not getattr(blk, "backpressure", True)]
         # in flight at full rate: one vector per free stage, one written to the FIFO this
@@ -162,10 +163,7 @@ class ModelTop(wiring.Component):
     def beat_times(self) -> list:
         """The cycles the output beats of one input leave in when its beats arrive one per
         cycle from cycle 0 and the output is always ready."""
-        times = list(range(self._input_beats))
-        for _, b in self._blocks:
-            times = beat_times(b, times)
-        return [t + (1 if self._free else 0) for t in times]
+        return [t + (1 if self._free else 0) for t in self._times]
 
     @property
     def latency(self) -> int:
