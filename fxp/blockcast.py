@@ -43,13 +43,9 @@ class IntStage:
         Count offending values (needed for a WRAP overflow or an active log).
     extremes : bool
         Also find their exact min and max (an active log).
-    floor_block : bool
-        WRAP_SM: a whole block's floor costs one pass (an int64 shift), so many offending
-        values take their inversions from it rather than from the rounded values.
     """
 
-    def __init__(self, fmt: FixedFormat, *, stats: bool, extremes: bool,
-                 floor_block: bool = False):
+    def __init__(self, fmt: FixedFormat, *, stats: bool, extremes: bool):
         self.fmt = fmt
         self.lo, self.hi = limits(fmt)
         self.mode = fmt.overflow
@@ -61,8 +57,6 @@ class IntStage:
         self.raw_min = None
         self.raw_max = None
         self._mask = self._tmp = self._flip = self._bits = None
-        self._dense = False   # the last block had many offending values (WRAP_SM)
-        self._floor_block = floor_block
 
     def add(self, count, first, first_raw, raw_min, raw_max):
         """Merge statistics of a block whose first offending value has flat index ``first``."""
@@ -85,10 +79,10 @@ class IntStage:
     def __call__(self, q: np.ndarray, offset: int, floor_at=None, extremes=None):
         """Handle overflow of the rounded int64 block ``q`` (flat index ``offset``) in place.
 
-        ``floor_at(idx)`` gives the unrounded floor at block indices ``idx`` (WRAP_SM only;
-        default ``q``: nothing was rounded); ``extremes``, when known, is ``(q.min(), q.max())``.
-        Few offending values (at most 1/16 of the block) are fixed by index; many, by
-        whole-block passes.
+        ``floor_at(idx)`` gives the unrounded floor at block indices ``idx`` (an index array
+        or a slice; WRAP_SM only; default ``q``: nothing was rounded); ``extremes``, when
+        known, is ``(q.min(), q.max())``. Few offending values (at most 1/16 of the block)
+        are fixed by index; many, by whole-block passes.
         """
         lo, hi, mode = self.lo, self.hi, self.mode
         qmin, qmax = extremes if extremes is not None else (int(q.min()), int(q.max()))
@@ -100,10 +94,8 @@ class IntStage:
         n = q.size
         self._scratch(n)
         mask = self._mask[:n]
-        sm_shifts = mode is Overflow.WRAP_SM and self.fmt.bits <= 62
-        if sm_shifts and self._dense:   # likely many again: the mask comes with the shifts
-            count = self._wrap_signed(q, None, floor_at, offset, qmin, qmax)
-            self._dense = count * 16 > n
+        if mode is Overflow.WRAP_SM and self.fmt.bits <= 62:
+            self._wrap_sm(q, offset, floor_at, qmin, qmax)
             return
         if qmin < lo and qmax > hi:
             # lo <= q <= hi exactly when q - lo, as an unsigned integer, is <= hi - lo
@@ -117,8 +109,7 @@ class IntStage:
         count = int(np.count_nonzero(mask))
         if self.stats:
             self._gather(q, offset, mask, count, qmin, qmax)
-        self._dense = count * 16 > n
-        if count * 16 <= n or (mode is Overflow.WRAP_SM and self.fmt.bits > 62):
+        if count * 16 <= n or mode is Overflow.WRAP_SM:
             idx = np.flatnonzero(mask)
             q[idx] = self._handle(q[idx], idx, floor_at)
         elif mode is Overflow.SAT or mode is Overflow.SAT_SYM:
@@ -126,8 +117,6 @@ class IntStage:
         elif mode is Overflow.SAT_ZERO:
             np.logical_not(mask, out=mask)   # a multiply: a masked copy branches per value
             np.multiply(q, mask, out=q)
-        elif self.fmt.signed and self.fmt.bits <= 62:
-            self._wrap_signed(q, mask, floor_at)
         else:
             _wrap(q, self.fmt)
 
@@ -162,74 +151,53 @@ class IntStage:
                 lo - 1 - int(np.min(np.subtract(lo - 1, q).view(_U64)))
         self.add(count, offset + i, int(q[i]), raw_min, raw_max)
 
-    def _wrap_signed(self, q, mask, floor_at, offset=0, qmin=0, qmax=0):
-        """WRAP / WRAP_SM of many values of a signed format of at most 62 bits, by shifts.
+    def _wrap_sm(self, q, offset, floor_at, qmin, qmax):
+        """WRAP_SM of a block of a signed format of at most 62 bits, with its statistics.
 
-        ``mask`` flags the offending values; None (WRAP_SM) makes one from the shifts, gathers
-        the statistics and returns the count.
-
-        The wrapped value is ``q << (64 - w) >> (64 - w)``. WRAP_SM (ap_fixed_base
-        overflow_adjust, N = 0) inverts every bit where the wrapped sign (bit w-1) differs
-        from the dropped bit w of the floor; bits w and w-1 of an in-range value are equal,
-        so no mask is needed. Bit w of the rounded ``q`` is the floor's except where rounding
-        carried into it: then ``q`` wraps to 0, and those values are fixed from ``floor_at``.
+        ap_fixed_base overflow_adjust (AP_WRAP_SM, N = 0) inverts the wrapped value where its
+        sign (bit w-1) differs from the floor's dropped bit w. Of the rounded ``q`` that is a
+        triangle wave of period ``2**(w+1)``: with ``h = 2**(w-1)`` and
+        ``n = ((q + h) mod 4h) - h`` (in ``[-h, 3h)``), the result is ``min(n, 2h - 1 - n)``,
+        and ``q`` overflowed exactly when ``q + h``, unsigned, exceeds ``2h - 1``.
+        Bit w of ``q`` is the floor's except where rounding carried into it: then ``q`` is a
+        multiple of ``2**w`` (``n`` is 0 or 2h) and the floor's low w bits are all ones;
+        those results invert (0 and -1 swap).
         """
         n, w = q.size, self.fmt.bits
-        uq = q.view(_U64)
-        if self.mode is not Overflow.WRAP_SM:   # (the mask is given)
-            np.left_shift(uq, _U64(64 - w), out=uq)
-            np.right_shift(q, 64 - w, out=q)
-            return None
-        wr = self._flip[:n]
-        top = self._bits[:n]
-        if self._floor_block:   # the flip comes from the floor below
-            np.left_shift(uq, _U64(64 - w), out=wr.view(_U64))
-        else:
-            np.left_shift(uq, _U64(63 - w), out=top.view(_U64))   # bit w at the sign
-            np.left_shift(top.view(_U64), _U64(1), out=wr.view(_U64))
-        np.right_shift(wr, 64 - w, out=wr)
-        count = None
-        if mask is None:   # the wrapped value differs from q exactly where q overflowed
-            mask = self._mask[:n]
-            np.not_equal(wr, q, out=mask)
-            count = int(np.count_nonzero(mask))
-            if self.stats:
-                self._gather(q, offset, mask, count, qmin, qmax)
-        if self._floor_block:
-            self._flip_from_floor(q, wr, top, floor_at(slice(None)))
-            np.bitwise_xor(wr, top, out=q)
-            return count
-        np.bitwise_xor(top, wr, out=top)
-        np.right_shift(top, 63, out=top)     # -1 where the bits differ: invert
-        if floor_at is not None:
-            zero = self._tmp[:n]
-            np.equal(wr, 0, out=zero)
-            zero &= mask                     # overflowed values that wrap to 0
-            k = int(np.count_nonzero(zero))
-            if k > n // 32:                  # many (values pinned at a multiple of 2**w)
-                self._flip_from_floor(q, wr, top, floor_at(slice(None)))
+        h = 1 << (w - 1)
+        y, t, mask = self._flip[:n], self._bits[:n], self._mask[:n]
+        np.add(q, h, out=y)
+        np.greater(y.view(_U64), _U64(2 * h - 1), out=mask)
+        count = int(np.count_nonzero(mask))
+        if self.stats:
+            self._gather(q, offset, mask, count, qmin, qmax)
+        if count * 16 <= n:
+            idx = np.flatnonzero(mask)
+            q[idx] = self._handle(q[idx], idx, floor_at)
+            return
+        np.bitwise_and(y, 4 * h - 1, out=y)
+        np.subtract(y, h, out=y)
+        carry = None
+        if floor_at is not None:   # overflowed multiples of 2**w: a rounding carry may lie there
+            cand = self._tmp[:n]
+            np.bitwise_and(y, 2 * h - 1, out=t)
+            np.equal(t, 0, out=cand)
+            np.logical_and(cand, mask, out=cand)
+            k = int(np.count_nonzero(cand))
+            if k > n // 32:   # many (values pinned near multiples of 2**w): the block's floor
+                fl = floor_at(slice(None))
+                carry = (fl & (2 * h - 1)) != 0
+                np.logical_and(carry, cand, out=carry)
             elif k:
-                idx = np.flatnonzero(zero)
-                fl = floor_at(idx)
-                carried = fl != q[idx]
-                top[idx[carried]] = -((fl[carried] >> w) & 1)
-        np.bitwise_xor(wr, top, out=q)
-        return count
-
-    def _flip_from_floor(self, q, wr, top, fl):
-        """``top = -1`` where WRAP_SM inverts, from the block's floor ``fl`` (overwritten).
-
-        The floor's bit w is right wherever a value overflowed; in range it differs from
-        the rounded value's only at ``q == 0`` (floor -1), which never inverts.
-        """
-        w = self.fmt.bits
-        np.left_shift(fl.view(_U64), _U64(63 - w), out=fl.view(_U64))
-        np.bitwise_xor(fl, wr, out=fl)
-        np.right_shift(fl, 63, out=fl)
-        np.negative(q, out=top)
-        np.bitwise_or(top, q, out=top)
-        np.right_shift(top, 63, out=top)     # -1 where q != 0
-        np.bitwise_and(top, fl, out=top)
+                idx = np.flatnonzero(cand)
+                carry = idx[(floor_at(idx) & (2 * h - 1)) != 0]
+        np.subtract(2 * h - 1, y, out=t)
+        np.minimum(y, t, out=q)
+        if carry is not None:
+            if carry.dtype == bool:
+                np.invert(q, out=q, where=carry)
+            else:
+                q[carry] = ~q[carry]
 
     def report(self, operation: str, total: int, shape):
         """Record the gathered statistics (and apply the policy) once for the whole cast."""
@@ -384,8 +352,7 @@ def cast_int64(raw: np.ndarray, shift: int, quantization: Quantization, fmt: Fix
     n = flat.size
     out = np.empty(n, dtype=np.int64)
     logging = _ovf.logging_active()
-    stage = IntStage(fmt, stats=logging or not fmt.overflow.saturates, extremes=logging,
-                     floor_block=shift > 0 and fmt.overflow is Overflow.WRAP_SM)
+    stage = IntStage(fmt, stats=logging or not fmt.overflow.saturates, extremes=logging)
     tmp = np.empty(min(n, BLOCK), dtype=np.int64) if shift > 0 else None
     for s in range(0, n, BLOCK):
         e = min(n, s + BLOCK)
