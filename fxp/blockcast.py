@@ -14,7 +14,7 @@ import numpy as np
 
 from . import overflow as _ovf
 from .format import FixedFormat, Overflow, Quantization
-from .rounding import EXACT_BELOW, round_fraction, round_to_int64
+from .rounding import EXACT_BELOW, round_float, round_fraction, round_to_int64
 
 __all__ = ["BLOCK", "limits", "quantize_float64", "IntStage", "cast_int64", "round_shift_into",
            "check_nan", "check_inf"]
@@ -56,7 +56,8 @@ class IntStage:
         self.first_raw = 0
         self.raw_min = None
         self.raw_max = None
-        self._mask = self._tmp = self._flip = self._bits = None
+        self._mask = self._tmp = self._zero = self._flip = self._bits = None
+        self._dense = False   # the last block had many offending values (WRAP_SM)
 
     def add(self, count, first, first_raw, raw_min, raw_max):
         """Merge statistics of a block whose first offending value has flat index ``first``."""
@@ -73,6 +74,7 @@ class IntStage:
         if self._mask is None or self._mask.size < n:
             self._mask = np.empty(n, dtype=bool)
             self._tmp = np.empty(n, dtype=bool)
+            self._zero = np.empty(n, dtype=bool)
             self._flip = np.empty(n, dtype=np.int64)
             self._bits = np.empty(n, dtype=np.int64)
 
@@ -138,18 +140,21 @@ class IntStage:
             wr ^= -flip
         return wr
 
-    def _gather(self, q, offset, mask, count, qmin, qmax):
-        """Record the block's ``count`` offending values (``mask``): first, exact min and max."""
+    def _gather(self, q, offset, mask, count, qmin, qmax, bias=0):
+        """Record the block's ``count`` offending values (``mask``): first, exact min and max.
+
+        ``q`` holds the values plus ``bias``.
+        """
         lo, hi = self.lo, self.hi
         i = int(np.argmax(mask))
         raw_min = raw_max = None
         if self.extremes:
             # min over values > hi: (q - (hi + 1)) is smallest there as an unsigned int
             raw_min = qmin if qmin < lo else \
-                hi + 1 + int(np.min(np.subtract(q, hi + 1).view(_U64)))
+                hi + 1 + int(np.min(np.subtract(q, hi + 1 + bias).view(_U64)))
             raw_max = qmax if qmax > hi else \
-                lo - 1 - int(np.min(np.subtract(lo - 1, q).view(_U64)))
-        self.add(count, offset + i, int(q[i]), raw_min, raw_max)
+                lo - 1 - int(np.min(np.subtract(lo - 1 + bias, q).view(_U64)))
+        self.add(count, offset + i, int(q[i]) - bias, raw_min, raw_max)
 
     def _wrap_sm(self, q, offset, floor_at, qmin, qmax):
         """WRAP_SM of a block of a signed format of at most 62 bits, with its statistics.
@@ -165,24 +170,32 @@ class IntStage:
         """
         n, w = q.size, self.fmt.bits
         h = 1 << (w - 1)
-        y, t, mask = self._flip[:n], self._bits[:n], self._mask[:n]
+        mask = self._mask[:n]
+        # after a block with many offending values, work in place (in-place passes are cheaper)
+        y = q if self._dense else self._flip[:n]
         np.add(q, h, out=y)
         np.greater(y.view(_U64), _U64(2 * h - 1), out=mask)
         count = int(np.count_nonzero(mask))
         if self.stats:
-            self._gather(q, offset, mask, count, qmin, qmax)
-        if count * 16 <= n:
+            self._gather(y, offset, mask, count, qmin, qmax, bias=h)
+        self._dense = count * 16 > n
+        if not self._dense:
+            if y is q:
+                np.subtract(q, h, out=q)
             idx = np.flatnonzero(mask)
             q[idx] = self._handle(q[idx], idx, floor_at)
             return
         np.bitwise_and(y, 4 * h - 1, out=y)
         np.subtract(y, h, out=y)
         carry = None
-        if floor_at is not None:   # overflowed multiples of 2**w: a rounding carry may lie there
-            cand = self._tmp[:n]
-            np.bitwise_and(y, 2 * h - 1, out=t)
-            np.equal(t, 0, out=cand)
-            np.logical_and(cand, mask, out=cand)
+        if floor_at is not None:
+            # overflowed multiples of 2**w, where a rounding carry may lie: n == 2h, or n == 0
+            # but for q == 0 (in range; every other multiple of 2**w with n == 0 overflowed)
+            cand, zero = self._tmp[:n], self._zero[:n]
+            np.equal(y, 2 * h, out=cand)
+            np.equal(y, 0, out=zero)
+            np.logical_and(zero, mask, out=zero)
+            np.logical_or(cand, zero, out=cand)
             k = int(np.count_nonzero(cand))
             if k > n // 32:   # many (values pinned near multiples of 2**w): the block's floor
                 fl = floor_at(slice(None))
@@ -191,6 +204,7 @@ class IntStage:
             elif k:
                 idx = np.flatnonzero(cand)
                 carry = idx[(floor_at(idx) & (2 * h - 1)) != 0]
+        t = self._bits[:n]
         np.subtract(2 * h - 1, y, out=t)
         np.minimum(y, t, out=q)
         if carry is not None:
@@ -279,8 +293,8 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
                 np.clip(v, clip_lo, clip_hi, out=v)
                 round_to_int64(v, q, large=False, out=qb)
                 if mode is Overflow.SAT_ZERO:
-                    stage(qb, s, extremes=(_round1(min(max(vmin, clip_lo), clip_hi), q),
-                                           _round1(min(max(vmax, clip_lo), clip_hi), q)))
+                    stage(qb, s, extremes=(round_float(min(max(vmin, clip_lo), clip_hi), q),
+                                           round_float(min(max(vmax, clip_lo), clip_hi), q)))
                 continue
             if vmin <= -EXACT_BELOW or vmax >= EXACT_BELOW:
                 if not mode.saturates:
@@ -288,17 +302,11 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
                     return None
                 _huge_block(ab, qb, s, fmt, stage)
                 continue
-            ends = round_to_int64(np.array([vmin, vmax]), q)   # rounding is monotone
-            extremes = (int(ends[0]), int(ends[1]))
+            extremes = (round_float(vmin, q), round_float(vmax, q))   # rounding is monotone
             round_to_int64(v, q, large=max(-vmin, vmax) >= 2.0 ** 52, out=qb)
             stage(qb, s, floor_at, extremes)
     stage.report(operation, n, shape)
     return out.reshape(shape)
-
-
-def _round1(x: float, q: Quantization) -> int:
-    """One float below 2**62 rounded (the ends of a block)."""
-    return int(round_to_int64(np.array([x], dtype=np.float64), q)[0])
 
 
 def _huge_block(ab, qb, offset, fmt, stage):

@@ -9,7 +9,7 @@ import numpy as np
 
 from .format import Quantization
 
-__all__ = ["round_to_int64", "round_fraction", "EXACT_BELOW"]
+__all__ = ["round_to_int64", "round_float", "round_fraction", "EXACT_BELOW"]
 
 # Values of magnitude below this are rounded exactly by every formula below (and convert to
 # int64 exactly); larger ones need the exact integer path.
@@ -50,37 +50,38 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
     """
     if out is None:
         out = np.empty(v.shape, dtype=np.int64)
+    # The float -> int64 conversion truncates toward zero: rounding in place on v and one
+    # conversion is cheaper than numpy's casting ufunc output.
     with np.errstate(invalid="ignore"):
         if q is Quantization.TRN:
-            np.floor(v, out=out, casting="unsafe")
+            np.floor(v, out=v)
         elif q is Quantization.TRN_ZERO:
-            np.trunc(v, out=out, casting="unsafe")
+            pass
         elif q is Quantization.RND_CONV:
-            np.rint(v, out=out, casting="unsafe")
+            np.rint(v, out=v)
         elif q is Quantization.RND:
             np.add(v, _C, out=v)
             bad = v == -_T
-            np.floor(v, out=out, casting="unsafe")
+            np.floor(v, out=v)
             if bad.any():
-                out[bad] = 0
+                v[bad] = 0.0
         elif q is Quantization.RND_MIN_INF:
             np.subtract(v, _C, out=v)
             bad = v == _T
-            np.ceil(v, out=out, casting="unsafe")
+            np.ceil(v, out=v)
             if bad.any():
-                out[bad] = 0
+                v[bad] = 0.0
         elif q is Quantization.RND_INF:
             # trunc(v + copysign(c, v)), the sign copied with integer operations (fast)
-            t = out.view(np.float64)   # scratch in the output's memory
-            ti = out
+            ti = out      # scratch in the output's memory
             np.bitwise_and(v.view(np.int64), _SIGN, out=ti)
             np.bitwise_or(ti, _C_BITS, out=ti)
-            np.add(v, t, out=v)
-            np.trunc(v, out=out, casting="unsafe")
+            np.add(v, ti.view(np.float64), out=v)
         elif q is Quantization.RND_ZERO:
             # copysign(ceil(|v| - 0.5), v)
             vi = v.view(np.int64)
-            sign = np.bitwise_and(vi, _SIGN)
+            sign = out    # scratch in the output's memory
+            np.bitwise_and(vi, _SIGN, out=sign)
             np.bitwise_and(vi, ~_SIGN, out=vi)
             if large:
                 np.subtract(v, _C, out=v)
@@ -92,10 +93,31 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
                 np.subtract(v, 0.5, out=v)
                 np.ceil(v, out=v)
             np.bitwise_or(vi, sign, out=vi)
-            np.copyto(out, v, casting="unsafe")
         else:
             raise AssertionError(q)
+        np.copyto(out, v, casting="unsafe")
     return out
+
+
+def round_float(x: float, q: Quantization) -> int:
+    """One finite float rounded to an integer under ``q``, exactly (``x - floor(x)`` is exact)."""
+    fl = math.floor(x)
+    d = x - fl
+    if q is Quantization.TRN or d == 0.0:
+        return fl
+    if q is Quantization.TRN_ZERO:
+        return fl + (x < 0)
+    if d != 0.5:
+        return fl + (d > 0.5)
+    if q is Quantization.RND:
+        return fl + 1
+    if q is Quantization.RND_MIN_INF:
+        return fl
+    if q is Quantization.RND_ZERO:
+        return fl + (x < 0)
+    if q is Quantization.RND_INF:
+        return fl + (x > 0)
+    return fl + (fl % 2)   # RND_CONV: ties to even
 
 
 def round_fraction(x: Fraction, q: Quantization) -> int:

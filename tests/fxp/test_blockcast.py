@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import fxp
 from fxp import FixedFormat, blockcast, kernels
 from fxp.quantize import _quantize_exact
-from fxp.rounding import round_fraction, round_to_int64
+from fxp.rounding import round_float, round_fraction, round_to_int64
 
 from .reference import cast_value, round_value
 
@@ -59,6 +59,16 @@ def test_float_rounding_formulas_are_exact(q):
     small = np.abs(x) < 2.0 ** 52
     assert round_to_int64(x[small].copy(), fxp.Quantization(q), large=False).tolist() == \
         [w for w, s in zip(want, small) if s]
+
+
+@pytest.mark.parametrize("q", QUANT)
+def test_one_float_rounding_is_exact(q):
+    """round_float (a block's ends) on the adversarial doubles and random ones below 2**62."""
+    rng = np.random.default_rng(11)
+    x = np.concatenate([_adversarial_doubles(), rng.normal(0, 3, 300),
+                        rng.integers(-2 ** 53, 2 ** 53, 300) / 2.0 ** rng.integers(0, 70, 300)])
+    assert [round_float(float(v), fxp.Quantization(q)) for v in x] == \
+        [round_value(Fraction(float(v)), q) for v in x]
 
 
 @pytest.mark.parametrize("q", QUANT)
