@@ -100,15 +100,19 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
 
 
 def round_float(x: float, q: Quantization) -> int:
-    """One finite float rounded to an integer under ``q``, exactly (``x - floor(x)`` is exact)."""
+    """One finite float rounded to an integer under ``q``, exactly (for a block's ends).
+
+    ``x`` is compared with ``floor(x) + 0.5``, which is exact below ``2**52`` (from there on
+    ``x`` is an integer); ``x - floor(x)`` itself may round for negative ``x``.
+    """
     fl = math.floor(x)
-    d = x - fl
-    if q is Quantization.TRN or d == 0.0:
+    if x == fl or q is Quantization.TRN:
         return fl
     if q is Quantization.TRN_ZERO:
         return fl + (x < 0)
-    if d != 0.5:
-        return fl + (d > 0.5)
+    mid = fl + 0.5
+    if x != mid:
+        return fl + (x > mid)
     if q is Quantization.RND:
         return fl + 1
     if q is Quantization.RND_MIN_INF:
