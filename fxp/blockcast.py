@@ -196,13 +196,12 @@ class IntStage:
             np.equal(y, 0, out=zero)
             np.logical_and(zero, mask, out=zero)
             np.logical_or(cand, zero, out=cand)
-            k = int(np.count_nonzero(cand))
-            if k > n // 32:   # many (values pinned near multiples of 2**w): the block's floor
+            idx = _few_true(cand, 16)
+            if idx is None:   # many (values pinned near multiples of 2**w): the block's floor
                 fl = floor_at(slice(None))
                 carry = (fl & (2 * h - 1)) != 0
                 np.logical_and(carry, cand, out=carry)
-            elif k:
-                idx = np.flatnonzero(cand)
+            elif idx.size:
                 carry = idx[(floor_at(idx) & (2 * h - 1)) != 0]
         t = self._bits[:n]
         np.subtract(2 * h - 1, y, out=t)
@@ -226,6 +225,24 @@ class IntStage:
         rmax = self.raw_max if self.raw_max is not None else 0
         _ovf.record(operation, kind, self.count, total, first, rmin, rmax, self.first_raw,
                     self.fmt, self.fmt.frac_bits)
+
+
+def _few_true(mask: np.ndarray, limit: int) -> np.ndarray | None:
+    """Indices of the True values of ``mask`` if there are at most ``limit``, else None.
+
+    Each is found by an ``argmax`` from the previous one (it stops at the first True): about
+    one scan of the mask in all, cheaper than counting and then ``flatnonzero``.
+    """
+    found, start, n = [], 0, mask.size
+    while start < n:
+        i = start + int(np.argmax(mask[start:]))
+        if not mask[i]:
+            break
+        if len(found) == limit:
+            return None
+        found.append(i)
+        start = i + 1
+    return np.array(found, dtype=np.intp)
 
 
 def _wrap(q: np.ndarray, fmt: FixedFormat):
