@@ -173,7 +173,10 @@ def test_wrap_sm_rounding_carry_into_the_dropped_bit(q):
     sparse = np.zeros(N)
     sparse[[3, SMALL_BLOCK + 1, N - 2]] = near[[1, 14, 33]]
     dense = np.tile(near, N // near.size + 1)[:N]
-    for x in (sparse, dense, near):
+    # every value overflows, a few of them round up onto a multiple of 2**bits (by index)
+    saturated = 200.0 + np.random.default_rng(5).integers(0, 2 ** 26, N) / 2.0 ** 16
+    saturated[[2, 40, SMALL_BLOCK + 7, N - 1]] = near[[0, 3, 22, 35]]
+    for x in (sparse, dense, near, saturated, -saturated):
         with fxp.overflow_policy("ignore"):
             assert fxp.quantize(x, fmt).raw.tolist() == _expected_raws(x, fmt)
             src = fxp.quantize(x, FixedFormat(28, 12))   # exact: 16 fraction bits
