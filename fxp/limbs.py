@@ -237,6 +237,13 @@ def wide_add(a, a_shift: int, a_bits: int, b, b_shift: int, b_bits: int, bits: i
     if not isinstance(a, Words) and not isinstance(b, Words) and min(a_shift, b_shift) == 0 \
             and 1 <= d <= 62 and max(a_bits - a_shift, b_bits - b_shift) <= 62:
         return _split_add(a, b, d, a_shift == 0, subtract)
+    if isinstance(a, Words) != isinstance(b, Words):   # words +- a shifted int64: carried in
+        w, w_shift, x, x_shift, x_bits = (a, a_shift, b, b_shift, b_bits) \
+            if isinstance(a, Words) else (b, b_shift, a, a_shift, a_bits)
+        if w_shift == 0 and x_bits - x_shift <= 63:
+            if subtract and w is b:    # x - w
+                return Words([-v for v in w.words], w.base).plus(x, x_shift)
+            return w.plus(-x if subtract else x, x_shift)
     da = _digits(a, a_shift, a_bits)
     db = _digits(b, b_shift, b_bits)
     zero = np.zeros((), dtype=np.int64)
