@@ -56,7 +56,7 @@ class IntStage:
         self.first_raw = 0
         self.raw_min = None
         self.raw_max = None
-        self._mask = self._tmp = self._zero = self._flip = self._bits = None
+        self._mask = self._tmp = self._zero = self._zin = self._flip = self._bits = None
         self._dense = False   # the last block had many offending values (WRAP_SM)
 
     def add(self, count, first, first_raw, raw_min, raw_max):
@@ -75,6 +75,7 @@ class IntStage:
             self._mask = np.empty(n, dtype=bool)
             self._tmp = np.empty(n, dtype=bool)
             self._zero = np.empty(n, dtype=bool)
+            self._zin = np.empty(n, dtype=bool)
             self._flip = np.empty(n, dtype=np.int64)
             self._bits = np.empty(n, dtype=np.int64)
 
@@ -187,30 +188,36 @@ class IntStage:
             return
         np.bitwise_and(y, 4 * h - 1, out=y)
         np.subtract(y, h, out=y)
-        carry = None
+        carry = flip = None
         if floor_at is not None:
             # overflowed multiples of 2**w, where a rounding carry may lie: n == 2h, or n == 0
             # but for q == 0 (in range; every other multiple of 2**w with n == 0 overflowed)
-            cand, zero = self._tmp[:n], self._zero[:n]
+            cand, zero, zin = self._tmp[:n], self._zero[:n], self._zin[:n]
             np.equal(y, 2 * h, out=cand)
             np.equal(y, 0, out=zero)
-            np.logical_and(zero, mask, out=zero)
-            np.logical_or(cand, zero, out=cand)
+            np.logical_and(zero, mask, out=zin)
+            np.logical_or(cand, zin, out=cand)
             idx = _few_true(cand, 16)
-            if idx is None:   # many (values pinned near multiples of 2**w): the block's floor
-                fl = floor_at(slice(None))
-                carry = (fl & (2 * h - 1)) != 0
-                np.logical_and(carry, cand, out=carry)
+            if idx is None:
+                # many (values pinned near multiples of 2**w, e.g. clipped inputs): from the
+                # block's floor, invert where its bit w differs from q's (the bit w of n); in
+                # range that happens only at q == 0 (floor -1), which never inverts
+                flip = floor_at(slice(None))
+                np.bitwise_xor(flip, y, out=flip)
+                np.left_shift(flip.view(_U64), _U64(63 - w), out=flip.view(_U64))
+                np.right_shift(flip, 63, out=flip)
+                np.logical_not(mask, out=zin)
+                np.logical_and(zin, zero, out=zin)
             elif idx.size:
                 carry = idx[(floor_at(idx) & (2 * h - 1)) != 0]
         t = self._bits[:n]
         np.subtract(2 * h - 1, y, out=t)
         np.minimum(y, t, out=q)
-        if carry is not None:
-            if carry.dtype == bool:
-                np.invert(q, out=q, where=carry)
-            else:
-                q[carry] = ~q[carry]
+        if flip is not None:
+            np.bitwise_xor(q, flip, out=q)
+            np.copyto(q, 0, where=zin)
+        elif carry is not None:
+            q[carry] = ~q[carry]
 
     def report(self, operation: str, total: int, shape):
         """Record the gathered statistics (and apply the policy) once for the whole cast."""
