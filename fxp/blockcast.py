@@ -70,6 +70,11 @@ class IntStage:
             self.raw_min = raw_min if self.raw_min is None else min(self.raw_min, raw_min)
             self.raw_max = raw_max if self.raw_max is None else max(self.raw_max, raw_max)
 
+    @property
+    def dense(self) -> bool:
+        """Whether the last WRAP_SM block had many offending values (likely again)."""
+        return self._dense
+
     def _scratch(self, n: int):
         if self._mask is None or self._mask.size < n:
             self._mask = np.empty(n, dtype=bool)
@@ -79,17 +84,20 @@ class IntStage:
             self._flip = np.empty(n, dtype=np.int64)
             self._bits = np.empty(n, dtype=np.int64)
 
-    def __call__(self, q: np.ndarray, offset: int, floor_at=None, extremes=None):
+    def __call__(self, q: np.ndarray, offset: int, floor_at=None, extremes=None, bias=0):
         """Handle overflow of the rounded int64 block ``q`` (flat index ``offset``) in place.
 
         ``floor_at(idx)`` gives the unrounded floor at block indices ``idx`` (an index array
         or a slice; WRAP_SM only; default ``q``: nothing was rounded); ``extremes``, when
         known, is ``(q.min(), q.max())``. Few offending values (at most 1/16 of the block)
-        are fixed by index; many, by whole-block passes.
+        are fixed by index; many, by whole-block passes. ``bias`` (WRAP_SM, with
+        ``extremes``): ``q`` holds the values plus ``2**(bits-1)``.
         """
         lo, hi, mode = self.lo, self.hi, self.mode
         qmin, qmax = extremes if extremes is not None else (int(q.min()), int(q.max()))
         if lo <= qmin and qmax <= hi:
+            if bias:
+                np.subtract(q, bias, out=q)
             return
         if not self.stats and (mode is Overflow.SAT or mode is Overflow.SAT_SYM):
             np.clip(q, lo, hi, out=q)
@@ -98,7 +106,7 @@ class IntStage:
         self._scratch(n)
         mask = self._mask[:n]
         if mode is Overflow.WRAP_SM and self.fmt.bits <= 62:
-            self._wrap_sm(q, offset, floor_at, qmin, qmax)
+            self._wrap_sm(q, offset, floor_at, qmin, qmax, bias != 0)
             return
         if qmin < lo and qmax > hi:
             # lo <= q <= hi exactly when q - lo, as an unsigned integer, is <= hi - lo
@@ -157,7 +165,7 @@ class IntStage:
                 lo - 1 - int(np.min(np.subtract(lo - 1 + bias, q).view(_U64)))
         self.add(count, offset + i, int(q[i]) - bias, raw_min, raw_max)
 
-    def _wrap_sm(self, q, offset, floor_at, qmin, qmax):
+    def _wrap_sm(self, q, offset, floor_at, qmin, qmax, biased=False):
         """WRAP_SM of a block of a signed format of at most 62 bits, with its statistics.
 
         ap_fixed_base overflow_adjust (AP_WRAP_SM, N = 0) inverts the wrapped value where its
@@ -167,14 +175,16 @@ class IntStage:
         and ``q`` overflowed exactly when ``q + h``, unsigned, exceeds ``2h - 1``.
         Bit w of ``q`` is the floor's except where rounding carried into it: then ``q`` is a
         multiple of ``2**w`` (``n`` is 0 or 2h) and the floor's low w bits are all ones;
-        those results invert (0 and -1 swap).
+        those results invert (0 and -1 swap). ``biased``: ``q`` holds ``q + h`` already.
         """
         n, w = q.size, self.fmt.bits
         h = 1 << (w - 1)
         mask = self._mask[:n]
-        # after a block with many offending values, work in place (in-place passes are cheaper)
-        y = q if self._dense else self._flip[:n]
-        np.add(q, h, out=y)
+        if biased:
+            y = q
+        else:   # after a block with many offending values, work in place (cheaper passes)
+            y = q if self._dense else self._flip[:n]
+            np.add(q, h, out=y)
         np.greater(y.view(_U64), _U64(2 * h - 1), out=mask)
         count = int(np.count_nonzero(mask))
         if self.stats:
@@ -293,6 +303,9 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
     clip_lo, clip_hi = (lo - 1, hi + 1) if mode is Overflow.SAT_ZERO else (lo, hi)
     trn_sub = f < 0 and q is Quantization.TRN
     buf = np.empty(min(n, BLOCK), dtype=np.float64)
+    # (TRN_ZERO and RND_INF leave fractions for the conversion to truncate: no gain there)
+    sm_bias = 1 << (fmt.bits - 1) if mode is Overflow.WRAP_SM and fmt.bits <= 51 and \
+        q not in (Quantization.TRN_ZERO, Quantization.RND_INF) else 0
     floor_at = None
     if mode is Overflow.WRAP_SM and q is not Quantization.TRN:
         def floor_at(idx):   # of the current block, whose values are below 2**62: exact
@@ -327,8 +340,11 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
                 _huge_block(ab, qb, s, fmt, stage)
                 continue
             extremes = (round_float(vmin, q), round_float(vmax, q))   # rounding is monotone
-            round_to_int64(v, q, large=max(-vmin, vmax) >= 2.0 ** 52, out=qb)
-            stage(qb, s, floor_at, extremes)
+            big = max(-vmin, vmax)
+            # WRAP_SM after a dense block: the conversion adds 2**(bits-1) for free
+            bias = sm_bias if sm_bias and stage.dense and big < 2.0 ** 51 else 0
+            round_to_int64(v, q, large=big >= 2.0 ** 52, out=qb, offset=bias)
+            stage(qb, s, floor_at, extremes, bias)
     stage.report(operation, n, shape)
     return out.reshape(shape)
 

@@ -19,10 +19,12 @@ _C = math.nextafter(0.5, 0.0)   # 0.5 - 2**-54
 _T = 2.0 ** -54           # fl(-0.5 + _C): the one sum that floor(v + _C) gets wrong
 _SIGN = np.int64(-(1 << 63))
 _C_BITS = np.float64(_C).view(np.int64)
+_MAGIC = 1.5 * 2.0 ** 52        # r + _MAGIC holds an integer r (|r| < 2**51) in its low bits
+_MAGIC_BITS = int(np.float64(_MAGIC).view(np.int64))
 
 
 def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
-                   out: np.ndarray | None = None) -> np.ndarray:
+                   out: np.ndarray | None = None, offset: int = 0) -> np.ndarray:
     """Round float64 ``v`` (owned by the caller: it is overwritten) to int64, exactly.
 
     Parameters
@@ -34,6 +36,11 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
         False promises ``|v| < 2**52``, which allows a cheaper formula for RND_ZERO.
     out : numpy.ndarray of int64, optional
         Where to write the result (same shape as ``v``, not overlapping it).
+    offset : int, default 0
+        Added to every result. Nonzero promises ``|v| < 2**51`` and ``|offset| < 2**51``:
+        the conversion is then ``fl(r + 1.5 * 2**52)``'s bits minus those of ``1.5 * 2**52``
+        (exact for integers ``r`` below ``2**51``), which adds the offset for free and rounds
+        half to even by itself (RND_CONV).
 
     Returns
     -------
@@ -52,13 +59,16 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
         out = np.empty(v.shape, dtype=np.int64)
     # The float -> int64 conversion truncates toward zero: rounding in place on v and one
     # conversion is cheaper than numpy's casting ufunc output.
+    magic = offset != 0
     with np.errstate(invalid="ignore"):
         if q is Quantization.TRN:
             np.floor(v, out=v)
         elif q is Quantization.TRN_ZERO:
-            pass
+            if magic:
+                np.trunc(v, out=v)
         elif q is Quantization.RND_CONV:
-            np.rint(v, out=v)
+            if not magic:
+                np.rint(v, out=v)
         elif q is Quantization.RND:
             np.add(v, _C, out=v)
             bad = v == -_T
@@ -77,6 +87,8 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
             np.bitwise_and(v.view(np.int64), _SIGN, out=ti)
             np.bitwise_or(ti, _C_BITS, out=ti)
             np.add(v, ti.view(np.float64), out=v)
+            if magic:
+                np.trunc(v, out=v)
         elif q is Quantization.RND_ZERO:
             # copysign(ceil(|v| - 0.5), v)
             vi = v.view(np.int64)
@@ -95,7 +107,11 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
             np.bitwise_or(vi, sign, out=vi)
         else:
             raise AssertionError(q)
-        np.copyto(out, v, casting="unsafe")
+        if magic:
+            np.add(v, _MAGIC, out=out.view(np.float64))
+            np.subtract(out, _MAGIC_BITS - offset, out=out)
+        else:
+            np.copyto(out, v, casting="unsafe")
     return out
 
 

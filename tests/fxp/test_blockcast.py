@@ -272,9 +272,13 @@ float_formats = st.builds(FixedFormat, st.integers(1, 50), st.integers(-30, 60),
                           st.sampled_from(QUANT), st.sampled_from(MODELLED))
 
 
+sm_formats = st.builds(FixedFormat, st.integers(1, 50), st.integers(-30, 60), st.just(True),
+                       st.sampled_from(QUANT), st.just("WRAP_SM"))
+
+
 @st.composite
-def blocked_case(draw):
-    f = draw(float_formats)
+def blocked_case(draw, formats=float_formats):
+    f = draw(formats)
     lsb = Fraction(2) ** -f.frac_bits
     k = st.integers(-(1 << (f.bits + 1)), 1 << (f.bits + 1))
     near = k.map(lambda j: float(j * lsb / 2))              # ties and the range edges
@@ -294,3 +298,30 @@ def test_quantize_any_format_matches_reference_with_exact_log(case):
         got = fxp.quantize(x, f, label="h")
     assert got.raw.tolist() == _expected_raws(x, f)
     assert _log_fields(log, "h") == _expected_log(x, f)
+
+
+@settings(max_examples=150, deadline=None)
+@given(blocked_case(sm_formats), st.integers(1, 6))
+def test_quantize_wrap_sm_any_format_matches_the_exact_path(case, reps):
+    """WRAP_SM of any signed format, repeated so that dense blocks follow dense blocks (the
+    in-place and biased conversions), against the exact integer path, with the log."""
+    f, x = case
+    x = np.tile(np.where(np.isfinite(x), x, 0.0), reps)
+    with fxp.overflow_policy("ignore") as log:
+        got = fxp.quantize(x, f, label="h")
+    assert got.raw.tolist() == _expected_raws(x, f)
+    assert _log_fields(log, "h") == _expected_log(x, f)
+
+
+@pytest.mark.parametrize("q", QUANT)
+def test_wrap_sm_block_in_range_only_after_rounding_follows_a_dense_block(q):
+    """The biased conversion of a block whose float ends lie outside the range but whose
+    rounded values do not (then the bias is taken back)."""
+    fmt = FixedFormat(16, 6, True, q, "WRAP_SM")
+    x = np.random.default_rng(2).normal(0, 1e3, 4 * SMALL_BLOCK)
+    x[2 * SMALL_BLOCK:3 * SMALL_BLOCK] = np.where(np.arange(SMALL_BLOCK) % 2, 1.0, -1.0) * \
+        (32 - 2.0 ** -11)   # half an lsb past the top / above the bottom
+    with fxp.overflow_policy("ignore") as log:
+        got = fxp.quantize(x, fmt, label="b")
+    assert got.raw.tolist() == _expected_raws(x, fmt)
+    assert _log_fields(log, "b") == _expected_log(x, fmt)
