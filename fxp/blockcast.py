@@ -90,8 +90,8 @@ class IntStage:
         ``floor_at(idx)`` gives the unrounded floor at block indices ``idx`` (an index array
         or a slice; WRAP_SM only; default ``q``: nothing was rounded); ``extremes``, when
         known, is ``(q.min(), q.max())``. Few offending values (at most 1/16 of the block)
-        are fixed by index; many, by whole-block passes. ``bias`` (WRAP_SM, with
-        ``extremes``): ``q`` holds the values plus ``2**(bits-1)``.
+        are fixed by index; many, by whole-block passes. ``bias`` (with ``extremes``): ``q``
+        holds the values plus ``2**(bits-1)`` (WRAP_SM) or minus ``raw_min`` (SAT_ZERO).
         """
         lo, hi, mode = self.lo, self.hi, self.mode
         qmin, qmax = extremes if extremes is not None else (int(q.min()), int(q.max()))
@@ -108,7 +108,10 @@ class IntStage:
         if mode is Overflow.WRAP_SM and self.fmt.bits <= 62:
             self._wrap_sm(q, offset, floor_at, qmin, qmax, bias != 0)
             return
-        if qmin < lo and qmax > hi:
+        if bias:   # SAT_ZERO: q holds q - lo
+            np.greater(q.view(_U64), _U64(hi - lo), out=mask)
+            np.subtract(q, bias, out=q)
+        elif qmin < lo and qmax > hi:
             # lo <= q <= hi exactly when q - lo, as an unsigned integer, is <= hi - lo
             tmp = self._flip[:n]
             np.subtract(q, lo, out=tmp)
@@ -324,6 +327,12 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
                 check_nan(a, operation)
             if lo <= vmin and vmax <= hi:   # rounding is monotone: the block is in range
                 round_to_int64(v, q, large=False, out=qb)
+                continue
+            if clip_only and mode is Overflow.SAT_ZERO and max(-vmin, vmax) < 2.0 ** 51:
+                # no clip needed below 2**51; the conversion subtracts raw_min for free
+                bias = -lo if lo and q not in (Quantization.TRN_ZERO, Quantization.RND_INF) else 0
+                round_to_int64(v, q, large=False, out=qb, offset=bias)
+                stage(qb, s, extremes=(round_float(vmin, q), round_float(vmax, q)), bias=bias)
                 continue
             if clip_only:
                 # rounding is monotone and keeps integers: round(clip(v)) = clip(round(v))
