@@ -48,6 +48,27 @@ def _bits(lo: int, hi: int) -> tuple[int, bool]:
     return max((-lo - 1).bit_length(), hi.bit_length()) + 1, True
 
 
+def adder_luts(a, b, s, r) -> tuple[int, int]:
+    """Estimated LUTs ``(ecp5, xilinx)`` of the adder ``r = a +- (b << s)`` (exact
+    ``(lo, hi)`` intervals of the operands and the result), calibrated on yosys' flattened
+    synthesis (``templates/flow``): the bits below ``s`` are ``a``'s wires; on ECP5 every
+    result bit from ``s`` up is half a CCU2C carry cell (two LUT4 positions per cell, the
+    last one half used when the count is odd); on Xilinx a bit costs a LUT only where both
+    operands have a bit that is not constant: above an unsigned operand's top it is a wire
+    into the CARRY4, and above both operands' tops it repeats the LUT below it."""
+    wa, sa = _bits(*a)
+    wb, sb = _bits(*b)
+    wr = _bits(*r)[0]
+    n = max(wr - s, 1)
+    # Xilinx: the bits from s up where both operands are real or one is a sign extension
+    xil = max(min(wa, s + wb, wr) - s, 0)             # both real
+    if sb:
+        xil += max(min(wa, wr) - (s + wb), 0)         # a real above b's top: b's sign
+    if sa:
+        xil += max(min(wr, s + wb) - max(wa, s), 0)   # b real above a's top: a's sign
+    return 2 * -(-n // 2), xil
+
+
 @dataclass(frozen=True)
 class CMVMGraph:
     """An adder graph computing ``y[u] = sum_j M[u, j] * x[j] (+ const[u])`` exactly.
@@ -94,6 +115,23 @@ class CMVMGraph:
             elif op == "neg":
                 total += _bits(lo, hi)[0]
         return total
+
+    @property
+    def luts(self) -> dict:
+        """Estimated LUTs of the adders per target, ``{"ecp5": n, "xilinx": n}`` (see
+        :func:`adder_luts`; a negation counts as an adder from zero)."""
+        ecp5 = xil = 0
+        for op, a, b, s, sub, lo, hi, level in self.nodes:
+            if op == "add":
+                e, x = adder_luts(self.nodes[a][5:7], self.nodes[b][5:7], s, (lo, hi))
+            elif op == "neg":
+                w = _bits(lo, hi)[0]
+                e, x = 2 * -(-w // 2), w
+            else:
+                continue
+            ecp5 += e
+            xil += x
+        return {"ecp5": ecp5, "xilinx": xil}
 
 
 class _Builder:
@@ -230,20 +268,46 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
     return _prune(b.nodes, outputs)
 
 
+_TREE_WINDOW = 8      # the tree picks its next adder among pairs of this many narrowest terms
+
+
+def _pair_cost(b, t1, t2):
+    """``(top bit of the sum, its LUTs)`` of adding the terms ``t1`` and ``t2``."""
+    (e1, n1, p1), (e2, n2, p2) = sorted((t1, t2), key=lambda t: t[2])
+    lo1, hi1 = b.nodes[n1][5:7]
+    lo2, hi2 = b.nodes[n2][5:7]
+    if e1 < 0:
+        lo1, hi1 = -hi1, -lo1
+    if e2 < 0:
+        lo2, hi2 = -hi2, -lo2
+    s = p2 - p1
+    r = (lo1 + (lo2 << s), hi1 + (hi2 << s))
+    return p1 + _bits(*r)[0], sum(adder_luts((lo1, hi1), (lo2, hi2), s, r))
+
+
 def _tree(b, ts, budget):
-    """One output's adder tree within ``budget`` levels: repeatedly add the two narrowest
-    terms (lowest top bit) whose sum still lets the tree finish in time (Kraft: terms ready
-    at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D), else the two
-    earliest-ready; so an output shallower than the deepest one spends its slack on
-    narrower adders, and the deepest one gets a delay-aware (Huffman on levels) tree."""
+    """One output's adder tree within ``budget`` levels: repeatedly add, of the pairs of
+    the few narrowest terms (lowest top bit) whose sum still lets the tree finish in time
+    (Kraft: terms ready at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D), the
+    one with the lowest top bit, then the fewest LUTs; else the two earliest-ready; so an
+    output shallower than the deepest one spends its slack on narrower adders, and the
+    deepest one gets a delay-aware (Huffman on levels) tree."""
     cap = 1 << budget
     items = sorted(((b.top(t), b.nodes[t[1]][7], seq, t) for seq, t in enumerate(
         sorted(ts, key=lambda t: (b.nodes[t[1]][7], t[2], t[1], -t[0])))))
     kraft = sum(1 << it[1] for it in items)
     seq = len(items)
     while len(items) > 1:
-        pick = None
-        for i in range(len(items)):
+        pick = best = None
+        for i in range(min(len(items), _TREE_WINDOW)):
+            for k in range(i + 1, min(len(items), _TREE_WINDOW)):
+                la, lb = items[i][1], items[k][1]
+                grow = (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb)
+                if kraft + grow <= cap:
+                    key = _pair_cost(b, items[i][3], items[k][3])
+                    if best is None or key < best:
+                        best, pick = key, (i, k, grow)
+        for i in range(len(items) if pick is None else 0):
             for k in range(i + 1, len(items)):
                 la, lb = items[i][1], items[k][1]
                 grow = (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb)
@@ -296,7 +360,8 @@ def _share(b, terms, tid, depth, extra):
             lo2, hi2 = b.nodes[n2][5:7]
             lo = lo1 + ((-(hi2 << s)) if sub else lo2 << s)
             hi = hi1 + ((-(lo2 << s)) if sub else hi2 << s)
-            width_of[key] = max(_bits(lo, hi)[0] - s, 1)
+            # the LUTs of the adder each further use of the pattern saves
+            width_of[key] = sum(adder_luts((lo1, hi1), (lo2, hi2), s, (lo, hi)))
         return (true.get(key, count[key]) - 1) * width_of[key]
 
     def bump(key, u, d):
