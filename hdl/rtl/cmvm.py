@@ -15,6 +15,7 @@ values it can produce. :func:`emit` describes the graph in Amaranth with a regis
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from .common import check_bool, extend, nonnegative_int
 
-__all__ = ["csd", "solve", "emit", "evaluate", "CMVMGraph", "ConstMatVec"]
+__all__ = ["csd", "signed_digits", "adder_luts", "solve", "emit", "evaluate", "CMVMGraph", "ConstMatVec"]
 
 
 def csd(value: int) -> list[tuple[int, int]]:
@@ -39,6 +40,34 @@ def csd(value: int) -> list[tuple[int, int]]:
         value >>= 1
         k += 1
     return digits
+
+
+@functools.lru_cache(maxsize=4096)
+def _msd(m: int, prefer: int) -> tuple:
+    """``(digits, -prefer * negative digits, ((sign, shift), ...))``: a signed-digit form of
+    ``m >= 0`` with the fewest digits, and of those the fewest (``prefer`` 1) or the most
+    (``prefer`` -1) negative ones."""
+    if m <= 1:
+        return (m, 0, ((1, 0),) * m)
+    if not m & 1:
+        n, neg, d = _msd(m >> 1, prefer)
+        return n, neg, tuple((e, k + 1) for e, k in d)
+    n1, g1, d1 = _msd((m - 1) >> 1, prefer)
+    n2, g2, d2 = _msd((m + 1) >> 1, prefer)
+    plus = (n1 + 1, g1, ((1, 0),) + tuple((e, k + 1) for e, k in d1))
+    minus = (n2 + 1, g2 + prefer, ((-1, 0),) + tuple((e, k + 1) for e, k in d2))
+    return min(plus, minus, key=lambda o: o[:2])
+
+
+def signed_digits(value: int, prefer: int = 0) -> list[tuple[int, int]]:
+    """A minimal signed-digit form of an integer, ``[(sign, shift), ...]`` with
+    ``value == sum(sign << shift)`` and as few digits as :func:`csd`: the canonical one
+    (``prefer`` 0), or of the minimal forms the one whose digits most often have the sign of
+    ``value`` (``prefer`` 1: 23 = 16 + 8 - 1, not 32 - 8 - 1) or least often (-1)."""
+    if not prefer:
+        return csd(value)
+    sign = 1 if value > 0 else -1
+    return [(sign * e, k) for e, k in _msd(abs(value), prefer)[2]]
 
 
 def _bits(lo: int, hi: int) -> tuple[int, bool]:
@@ -227,7 +256,22 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
     Returns
     -------
     CMVMGraph
+        With ``cse``, the one of fewest estimated LUTs (:attr:`CMVMGraph.luts`, both
+        targets) of three built from different minimal digit forms of the weights
+        (:func:`signed_digits` ``prefer`` 0, 1, -1): which digits recur across outputs
+        depends on the form (e.g. unsigned inputs favour digits of the weight's sign, whose
+        sums stay unsigned).
     """
+    best = None
+    for prefer in (0, 1, -1) if cse else (0,):
+        g = _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer)
+        if best is None or sum(g.luts.values()) < sum(best.luts.values()):
+            best = g
+    return best
+
+
+def _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer) -> CMVMGraph:
+    """The graph of :func:`solve` from the weights' :func:`signed_digits` ``prefer`` forms."""
     b = _Builder([(int(lo), int(hi)) for lo, hi in ranges])
     inputs = [b.input(j) for j in range(len(ranges))]
     outs = len(matrix)
@@ -236,7 +280,7 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
     for u, row in enumerate(matrix):
         t = {}
         for j, w in enumerate(row):
-            for sign, k in csd(int(w)):
+            for sign, k in signed_digits(int(w), prefer):
                 t[tid] = (sign, inputs[j], k + shift)
                 tid += 1
         terms.append(t)
