@@ -284,6 +284,7 @@ def _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer) ->
                 t[tid] = (sign, inputs[j], k + shift)
                 tid += 1
         terms.append(t)
+    limit = None
     if cse:
         sizes = [len(t) + bool(consts is not None and int(consts[u]))
                  for u, t in enumerate(terms)]
@@ -301,6 +302,8 @@ def _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer) ->
             ts.append((1, b.const(c >> tz), tz))
         all_ts.append(ts)
     budget = max(_least_depth([b.nodes[t[1]][7] for t in ts]) for ts in all_ts) if outs else 0
+    if limit is not None:
+        budget = max(budget, limit)      # levels up to the limit cost no latency
     for ts in all_ts:
         if not ts:
             outputs.append(None)
@@ -317,15 +320,15 @@ _TREE_WINDOW = 8      # the tree picks its next adder among pairs of this many n
 
 def _pair_cost(b, t1, t2):
     """``(top bit of the sum, its LUTs)`` of adding the terms ``t1`` and ``t2``."""
-    (e1, n1, p1), (e2, n2, p2) = sorted((t1, t2), key=lambda t: t[2])
+    # the adder combine() would build: n1 +- (n2 << s)
+    (e1, n1, p1), (e2, n2, p2) = sorted((t1, t2), key=lambda t: (t[2], -t[0], t[1]))
     lo1, hi1 = b.nodes[n1][5:7]
     lo2, hi2 = b.nodes[n2][5:7]
-    if e1 < 0:
-        lo1, hi1 = -hi1, -lo1
-    if e2 < 0:
-        lo2, hi2 = -hi2, -lo2
     s = p2 - p1
-    r = (lo1 + (lo2 << s), hi1 + (hi2 << s))
+    if e1 != e2:
+        r = (lo1 - (hi2 << s), hi1 - (lo2 << s))
+    else:
+        r = (lo1 + (lo2 << s), hi1 + (hi2 << s))
     return p1 + _bits(*r)[0], sum(adder_luts((lo1, hi1), (lo2, hi2), s, r))
 
 
