@@ -627,6 +627,9 @@ class ConstMatVec(wiring.Component):
         Registers every ``pipeline`` adder levels (0: combinational; no enable, II = 1).
     cse : bool
         Share common subexpressions.
+    depth_slack : int or None, default 0
+        Adder levels the sharing may add to the plain trees' depth (see :func:`solve`;
+        None: no limit).
 
     Attributes
     ----------
@@ -634,14 +637,17 @@ class ConstMatVec(wiring.Component):
     y : Out(ArrayLayout(signed(out_bits), outputs))
     """
 
-    def __init__(self, *, matrix, in_bits, in_signed, pipeline=0, cse=True):
+    def __init__(self, *, matrix, in_bits, in_signed, pipeline=0, cse=True, depth_slack=0):
         self._pipeline = nonnegative_int(pipeline, "ConstMatVec pipeline")
+        if depth_slack is not None:
+            depth_slack = nonnegative_int(depth_slack, "ConstMatVec depth_slack")
         in_signed = check_bool(in_signed, "ConstMatVec in_signed")
         self._matrix = [[int(w) for w in row] for row in matrix]
         lo, hi = (-(1 << (in_bits - 1)), (1 << (in_bits - 1)) - 1) if in_signed \
             else (0, (1 << in_bits) - 1)
         n_in = len(self._matrix[0])
-        self._graph = solve(self._matrix, [(lo, hi)] * n_in, cse=check_bool(cse, "cse"))
+        self._graph = solve(self._matrix, [(lo, hi)] * n_in, cse=check_bool(cse, "cse"),
+                            depth_slack=depth_slack, pipeline=self._pipeline)
         out_lo = min([0] + [sum(min(w * lo, w * hi) for w in row) for row in self._matrix])
         out_hi = max([0] + [sum(max(w * lo, w * hi) for w in row) for row in self._matrix])
         self._out_bits = _bits(out_lo, out_hi)[0] + (out_lo >= 0)
