@@ -1,14 +1,16 @@
-"""Constant matrix-vector multiply without multipliers: CSD digits, shared subexpressions, adder trees.
+"""Constant matrix-vector multiply without multipliers: signed digits, shared subexpressions, adder trees.
 
 :func:`solve` turns an integer matrix into an adder graph (pure Python, deterministic):
-every weight becomes its canonical signed digits, digit pairs ``x_a + -(x_b << s)`` that
-recur across outputs (and within one) are built once and reused, greedily by how many adders
-they save weighted by their width, never deeper than the plain trees (rounded up to the next
-register stage: no latency added), and each output's remaining terms go into an adder tree
-that adds its narrowest terms first while it still fits the deepest output's depth
-(delay-aware). Every node carries the exact interval of its
-value (from its integer coefficients on the inputs), so each adder is exactly as wide as the
-values it can produce. :func:`emit` describes the graph in Amaranth with a register stage every
+every weight becomes a minimal signed-digit form, digit pairs ``x_a + -(x_b << s)`` that
+recur across outputs (and within one) are built once and reused, greedily by the LUTs they
+save (:func:`adder_luts`: a per-adder estimate calibrated on yosys' ECP5 and Xilinx mapping),
+never deeper than the plain trees (rounded up to the next register stage: no latency added),
+and each output's remaining terms go into an adder tree that adds its narrowest terms first
+while it still fits the depth limit (delay-aware). The graph is built from three digit forms
+of the weights (canonical, or leaning toward or against each weight's sign) and the one of
+fewest estimated LUTs is kept. Every node carries the exact interval of its value (from its
+integer coefficients on the inputs), so each adder is exactly as wide as the values it can
+produce. :func:`emit` describes the graph in Amaranth with a register stage every
 ``pipeline`` adder levels; :class:`ConstMatVec` is the bare component (used by the benchmark).
 """
 
