@@ -6,8 +6,8 @@ recur across outputs (and within one) are built once and reused, greedily by the
 save (:func:`adder_luts`: a per-adder estimate calibrated on yosys' ECP5 and Xilinx mapping),
 never deeper than the plain trees (rounded up to the next register stage: no latency added),
 and each output's remaining terms go into an adder tree that adds its narrowest terms first
-while it still fits the depth limit (delay-aware). The graph is built from three digit forms
-of the weights (canonical, or leaning toward or against each weight's sign) and the one of
+while it still fits the depth limit (delay-aware). The graph is built from two minimal
+digit forms of the weights (leaning toward, or against, each weight's sign) and the one of
 fewest estimated LUTs is kept. Every node carries the exact interval of its value (from its
 integer coefficients on the inputs), so each adder is exactly as wide as the values it can
 produce. :func:`emit` describes the graph in Amaranth with a register stage every
@@ -259,13 +259,14 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
     -------
     CMVMGraph
         With ``cse``, the one of fewest estimated LUTs (:attr:`CMVMGraph.luts`, both
-        targets) of three built from different minimal digit forms of the weights
-        (:func:`signed_digits` ``prefer`` 0, 1, -1): which digits recur across outputs
+        targets) of two built from different minimal digit forms of the weights
+        (:func:`signed_digits` ``prefer`` 1 and -1): which digits recur across outputs
         depends on the form (e.g. unsigned inputs favour digits of the weight's sign, whose
-        sums stay unsigned).
+        sums stay unsigned). The canonical form (``cse=False``) lost to one of them on every
+        matrix of ``make bench-rtl``.
     """
     best = None
-    for prefer in (0, 1, -1) if cse else (0,):
+    for prefer in (1, -1) if cse else (0,):
         g = _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer)
         if best is None or sum(g.luts.values()) < sum(best.luts.values()):
             best = g
