@@ -62,10 +62,21 @@ def _msd(m: int, prefer: int) -> tuple:
 
 
 def signed_digits(value: int, prefer: int = 0) -> list[tuple[int, int]]:
-    """A minimal signed-digit form of an integer, ``[(sign, shift), ...]`` with
-    ``value == sum(sign << shift)`` and as few digits as :func:`csd`: the canonical one
-    (``prefer`` 0), or of the minimal forms the one whose digits most often have the sign of
-    ``value`` (``prefer`` 1: 23 = 16 + 8 - 1, not 32 - 8 - 1) or least often (-1)."""
+    """A minimal signed-digit form of an integer.
+
+    Parameters
+    ----------
+    value : int
+    prefer : {0, 1, -1}
+        0: the canonical form (:func:`csd`); 1: of the forms with as few digits, the one
+        with the fewest digits against the sign of ``value`` (23 = 16 + 8 - 1, not
+        32 - 8 - 1); -1: the one with the most.
+
+    Returns
+    -------
+    list of (int, int)
+        ``[(sign, shift), ...]`` with ``value == sum(sign << shift)``.
+    """
     if not prefer:
         return csd(value)
     sign = 1 if value > 0 else -1
@@ -80,13 +91,27 @@ def _bits(lo: int, hi: int) -> tuple[int, bool]:
 
 
 def adder_luts(a, b, s, r) -> tuple[int, int]:
-    """Estimated LUTs ``(ecp5, xilinx)`` of the adder ``r = a +- (b << s)`` (exact
-    ``(lo, hi)`` intervals of the operands and the result), calibrated on yosys' flattened
-    synthesis (``templates/flow``): the bits below ``s`` are ``a``'s wires; on ECP5 every
-    result bit from ``s`` up is half a CCU2C carry cell (two LUT4 positions per cell, the
-    last one half used when the count is odd); on Xilinx a bit costs a LUT only where both
-    operands have a bit that is not constant: above an unsigned operand's top it is a wire
-    into the CARRY4, and above both operands' tops it repeats the LUT below it."""
+    """Estimated LUTs of the adder ``r = a +- (b << s)``, calibrated on yosys' flattened
+    synthesis (``templates/flow``).
+
+    The bits below ``s`` are ``a``'s wires. On ECP5 every result bit from ``s`` up is half a
+    CCU2C carry cell (two LUT4 positions per cell, the last one half used when the count is
+    odd). On Xilinx a bit costs a LUT only where both operands have a bit that is not
+    constant: above an unsigned operand's top it is a wire into the CARRY4 (or an inverter,
+    not a LUT, for a subtraction), and above both operands' tops it repeats the LUT below.
+
+    Parameters
+    ----------
+    a, b, r : (int, int)
+        Exact ``(lo, hi)`` intervals of the operands and of the result.
+    s : int
+        Left shift of ``b``.
+
+    Returns
+    -------
+    (int, int)
+        ``(ecp5, xilinx)`` LUTs.
+    """
     wa, sa = _bits(*a)
     wb, sb = _bits(*b)
     wr = _bits(*r)[0]
