@@ -178,7 +178,6 @@ def test_signed_digits_are_minimal_and_lean_as_asked():
     assert csd(23) == [(-1, 0), (-1, 3), (1, 5)]                   # 32 - 8 - 1
 
 
-@pytest.mark.skipif(shutil.which("iverilog") is None, reason="needs the tools of make test")
 def test_lut_estimate_matches_yosys(tmp_path):
     """The graph's LUT estimate is what yosys' flattened synthesis (our flow's scripts)
     counts: exactly on ECP5 (carry cells), within 5 % below on Xilinx (ABC finds a few
