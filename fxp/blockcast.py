@@ -306,9 +306,10 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
     clip_lo, clip_hi = (lo - 1, hi + 1) if mode is Overflow.SAT_ZERO else (lo, hi)
     trn_sub = f < 0 and q is Quantization.TRN
     buf = np.empty(min(n, BLOCK), dtype=np.float64)
-    # (TRN_ZERO and RND_INF leave fractions for the conversion to truncate: no gain there)
+    scratch = np.empty(min(n, BLOCK), dtype=np.float64)
+    # (TRN_ZERO leaves fractions for the conversion to truncate: no gain there)
     sm_bias = 1 << (fmt.bits - 1) if mode is Overflow.WRAP_SM and fmt.bits <= 51 and \
-        q not in (Quantization.TRN_ZERO, Quantization.RND_INF) else 0
+        q is not Quantization.TRN_ZERO else 0
     floor_at = None
     if mode is Overflow.WRAP_SM and q is not Quantization.TRN:
         def floor_at(idx):   # of the current block, whose values are below 2**62: exact
@@ -316,7 +317,7 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         for s in range(0, n, BLOCK):
             e = min(n, s + BLOCK)
-            ab, v, qb = flat[s:e], buf[:e - s], out[s:e]
+            ab, v, qb, e_buf = flat[s:e], buf[:e - s], out[s:e], scratch[:e - s]
             np.multiply(ab, scale, out=v)
             if trn_sub:  # a negative value scaled below the subnormals became -0.0: floor is -1
                 tiny = (v == 0) & (ab < 0)
@@ -326,18 +327,19 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
             if vmin != vmin or vmax != vmax:
                 check_nan(a, operation)
             if lo <= vmin and vmax <= hi:   # rounding is monotone: the block is in range
-                round_to_int64(v, q, large=False, out=qb)
+                round_to_int64(v, q, large=False, out=qb, small=True, scratch=e_buf)
                 continue
             if clip_only and mode is Overflow.SAT_ZERO and max(-vmin, vmax) < 2.0 ** 51:
                 # no clip needed below 2**51; the conversion subtracts raw_min for free
-                bias = -lo if lo and q not in (Quantization.TRN_ZERO, Quantization.RND_INF) else 0
-                round_to_int64(v, q, large=False, out=qb, offset=bias)
+                bias = -lo if lo and q is not Quantization.TRN_ZERO else 0
+                round_to_int64(v, q, large=False, out=qb, offset=bias, small=True,
+                               scratch=e_buf)
                 stage(qb, s, extremes=(round_float(vmin, q), round_float(vmax, q)), bias=bias)
                 continue
             if clip_only:
                 # rounding is monotone and keeps integers: round(clip(v)) = clip(round(v))
                 np.clip(v, clip_lo, clip_hi, out=v)
-                round_to_int64(v, q, large=False, out=qb)
+                round_to_int64(v, q, large=False, out=qb, small=True, scratch=e_buf)
                 if mode is Overflow.SAT_ZERO:
                     stage(qb, s, extremes=(round_float(min(max(vmin, clip_lo), clip_hi), q),
                                            round_float(min(max(vmax, clip_lo), clip_hi), q)))
@@ -352,7 +354,8 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
             big = max(-vmin, vmax)
             # WRAP_SM after a dense block: the conversion adds 2**(bits-1) for free
             bias = sm_bias if sm_bias and stage.dense and big < 2.0 ** 51 else 0
-            round_to_int64(v, q, large=big >= 2.0 ** 52, out=qb, offset=bias)
+            round_to_int64(v, q, large=big >= 2.0 ** 52, out=qb, offset=bias, small=big < 2.0 ** 51,
+                           scratch=e_buf)
             stage(qb, s, floor_at, extremes, bias)
     stage.report(operation, n, shape)
     return out.reshape(shape)

@@ -24,7 +24,8 @@ _MAGIC_BITS = int(np.float64(_MAGIC).view(np.int64))
 
 
 def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
-                   out: np.ndarray | None = None, offset: int = 0) -> np.ndarray:
+                   out: np.ndarray | None = None, offset: int = 0, small: bool = False,
+                   scratch: np.ndarray | None = None) -> np.ndarray:
     """Round float64 ``v`` (owned by the caller: it is overwritten) to int64, exactly.
 
     Parameters
@@ -41,6 +42,11 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
         the conversion is then ``fl(r + 1.5 * 2**52)``'s bits minus those of ``1.5 * 2**52``
         (exact for integers ``r`` below ``2**51``), which adds the offset for free and rounds
         half to even by itself (RND_CONV).
+    small : bool, default False
+        True promises ``|v| < 2**51``: every RND* mode then rounds half to even by that
+        addition and fixes the ties its mode breaks otherwise (found by two reductions).
+    scratch : numpy.ndarray of float64, optional
+        Scratch of ``v``'s size for ``small`` (allocated when missing).
 
     Returns
     -------
@@ -60,6 +66,9 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
     # The float -> int64 conversion truncates toward zero: rounding in place on v and one
     # conversion is cheaper than numpy's casting ufunc output.
     magic = offset != 0
+    if (small or magic) and q is not Quantization.TRN and q is not Quantization.TRN_ZERO:
+        _round_magic(v, q, out, offset, scratch)
+        return out
     with np.errstate(invalid="ignore"):
         if q is Quantization.TRN:
             np.floor(v, out=v)
@@ -113,6 +122,39 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
         else:
             np.copyto(out, v, casting="unsafe")
     return out
+
+
+def _round_magic(v, q, out, offset, scratch):
+    """``round_to_int64`` of ``|v| < 2**51`` by ``fl(v + 1.5 * 2**52)``, ties fixed per mode.
+
+    The addition rounds half to even; ``d = v - rne(v)`` is exact (Sterbenz) and is +-0.5
+    exactly at the ties, which ``d.max()`` / ``d.min()`` reveal in a cheap reduction each.
+    """
+    tf = out.view(np.float64)
+    np.add(v, _MAGIC, out=tf)
+    if q is not Quantization.RND_CONV:
+        e = np.empty_like(v) if scratch is None else scratch
+        np.subtract(tf, _MAGIC, out=e)     # rne(v), exact
+        np.subtract(v, e, out=v)           # d: 0.5 where a tie went down, -0.5 where up
+        if q is not Quantization.RND_MIN_INF and v.max() == 0.5:
+            _fix_ties(tf, e, v, 0.5, q)
+        if q is not Quantization.RND and v.min() == -0.5:
+            _fix_ties(tf, e, v, -0.5, q)
+    np.subtract(out, _MAGIC_BITS - offset, out=out)
+
+
+def _fix_ties(tf, e, d, side, q):
+    """Move the ties ``d == side`` that ``q`` breaks the other way by one (in ``tf``)."""
+    tie = d == side
+    if q is Quantization.RND_ZERO:      # down (side 0.5) was wrong for negative values
+        np.logical_and(tie, e < 0 if side > 0 else e > 0, out=tie)
+    elif q is Quantization.RND_INF:     # ... for values >= 0 (0.5 -> 1, -0.5 -> -1)
+        np.logical_and(tie, e >= 0 if side > 0 else e <= 0, out=tie)
+    step = 1.0 if side > 0 else -1.0
+    if np.count_nonzero(tie) * 16 <= tie.size:
+        tf[np.flatnonzero(tie)] += step
+    else:
+        np.add(tf, tie * step, out=tf)
 
 
 def round_float(x: float, q: Quantization) -> int:

@@ -62,6 +62,27 @@ def test_float_rounding_formulas_are_exact(q):
 
 
 @pytest.mark.parametrize("q", QUANT)
+@pytest.mark.parametrize("offset", [0, 1, -(2 ** 15)])
+def test_float_rounding_below_2_51_fixes_the_ties_of_half_to_even(q, offset):
+    """``small``: rounded half to even by adding 1.5 * 2**52, then the ties moved per mode;
+    no tie, a few (by index), all ties (by a pass); an odd offset keeps the tie parity."""
+    rng = np.random.default_rng(3)
+    few = rng.normal(0, 1e3, 400)
+    few[[0, 17, 200, 399]] = [0.5, -0.5, -2.5, 3.5]
+    specials = [0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
+                math.nextafter(-0.5, -1), math.nextafter(0.5, 1), 2.0 ** 50 + 0.5,
+                -(2.0 ** 50 + 0.5), 2.0 ** 51 - 0.5, -(2.0 ** 51 - 0.5), 2.0 ** 51 - 1,
+                0.0, -0.0, 5e-324, -5e-324]
+    adversarial = _adversarial_doubles()
+    for x in (rng.integers(-2 ** 20, 2 ** 20, 400) + 0.5, few, np.array(specials),
+              rng.normal(0, 3, 400), adversarial[np.abs(adversarial) < 2.0 ** 51]):
+        want = [round_value(Fraction(float(v)), q) + offset for v in x]
+        got = round_to_int64(x.copy(), fxp.Quantization(q), large=False, small=True,
+                             offset=offset)
+        assert got.tolist() == want
+
+
+@pytest.mark.parametrize("q", QUANT)
 def test_one_float_rounding_is_exact(q):
     """round_float (a block's ends) on the adversarial doubles and random ones below 2**62."""
     rng = np.random.default_rng(11)
@@ -142,7 +163,11 @@ def _inputs(rng):
     edges = np.tile(np.array([-32.0, -32.0 - 2 ** -11, -32 - 2 ** -10, 31.9990234375,
                               31.9990234375 + 2 ** -11, 32.0, -31.9990234375 - 2 ** -11,
                               -0.5 / 1024, 0.5 / 1024]), N // 9 + 1)[:N]
-    return {"inside": inside, "all saturated": outside, "ties": ties,
+    few_ties = inside.copy()                 # ties fixed one by one, both signs, +-0.5 lsb
+    few_ties[pick] = ties[pick]
+    few_ties[[0, 1, 2, SMALL_BLOCK, N - 1]] = np.array(
+        [0.5, -0.5, -0.49999999999999994, -2.5, 1.5]) / 1024
+    return {"inside": inside, "all saturated": outside, "ties": ties, "few ties": few_ties,
             "alternating": alternating, "one percent": one_pct, "edges": edges,
             "high only": np.abs(outside), "2-d": alternating[:N - N % 4].reshape(4, -1)}
 
