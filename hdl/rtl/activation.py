@@ -11,6 +11,7 @@ from fxp.nn.layers import argmax_format
 
 from .common import (Backpressure, StallPipeline, as_format, check_bool, fmt_shape,
                      nonnegative_int, positive_int, vector_layout, vector_streams)
+from .requantize import requantize
 
 __all__ = ["ReLU", "LUT", "Argmax"]
 
@@ -76,21 +77,24 @@ class ReLU(Backpressure, wiring.Component):
     def ii(self) -> int:
         return 1
 
-    def element(self, x):
-        """The exact value to requantize for the input element ``x``, and its format
-        (``max(x, 0)`` in the input format; a subclass computes another function)."""
-        if not self._in_fmt.signed:
-            return x, self._in_fmt
-        return Mux(x < 0, Const(0, fmt_shape(self._in_fmt)), x), self._in_fmt
+    def output(self, x):
+        """The output element for the input element ``x`` (a subclass computes another
+        function): ``cast(max(x, 0))`` as a multiplexer on the sign after the cast of the
+        non-negative bits, which needs no test below zero (the cast of 0 is 0)."""
+        fmt = self._in_fmt
+        if not fmt.signed:
+            return requantize(x, fmt, self._out_fmt)
+        if fmt.bits == 1:                          # 0 or negative: always 0
+            return Const(0, fmt_shape(self._out_fmt))
+        low = Value.cast(x).as_unsigned()[:-1]
+        y = requantize(low, FixedFormat(fmt.bits - 1, fmt.int_bits - 1, False), self._out_fmt)
+        return Mux(x[-1], Const(0, fmt_shape(self._out_fmt)), y)
 
     def elaborate(self, platform):
-        from .requantize import requantize
-
         m = Module()
         result = Signal(vector_layout(self._out_fmt, self._n))
         for k in range(self._n):
-            value, fmt = self.element(self.i.payload[k])
-            m.d.comb += result[k].eq(requantize(value, fmt, self._out_fmt))
+            m.d.comb += result[k].eq(self.output(self.i.payload[k]))
 
         name = type(self).__name__.lower()
         pipe = StallPipeline(m, self.i.valid, self._consumer_ready(), name=name)

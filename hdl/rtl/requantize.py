@@ -95,16 +95,105 @@ def _round_sum(x, term):
     return x + Mux(sel, c1, c0)
 
 
-def _compare(x, term, s: int, bound: int, below: bool):
-    """``(x + term) >> s < bound`` (``below``) or ``>= bound`` without the sum: ``x`` compared
-    with ``(bound << s) - term``, constants, so the range check runs beside the rounding adder
-    instead of after it."""
-    sel, c0, c1 = term
+def _any(bits):
+    """OR of ``bits`` (Values or 0/1 constants), folded: a Python int when constant."""
+    if any(isinstance(b, int) and b for b in bits):
+        return 1
+    bits = [b for b in bits if not isinstance(b, int)]
+    return 0 if not bits else bits[0] if len(bits) == 1 else Cat(*bits).any()
 
-    def cmp(c):
-        k = (bound << s) - c
-        return x < k if below else x >= k
-    return cmp(c0) if c0 == c1 else Mux(sel, cmp(c1), cmp(c0))
+
+def _all(bits):
+    """AND of ``bits`` (Values or 0/1 constants), folded like :func:`_any`."""
+    if any(isinstance(b, int) and not b for b in bits):
+        return 0
+    bits = [b for b in bits if not isinstance(b, int)]
+    return 1 if not bits else bits[0] if len(bits) == 1 else Cat(*bits).all()
+
+
+def _not(a):
+    return 1 - a if isinstance(a, int) else ~a
+
+
+def _and(*terms):
+    return _all(list(terms))
+
+
+def _or(*terms):
+    return _any(list(terms))
+
+
+def _uge(bits, k: int):
+    """``bits`` (LSB first, unsigned) ``>= k`` for a constant ``k``, as gates (no carry
+    chain): the top bit decides unless it equals ``k``'s, then the rest does."""
+    n = len(bits)
+    if k <= 0:
+        return 1
+    if k >= 1 << n:
+        return 0
+    if k == 1:
+        return _any(bits)
+    top = 1 << (n - 1)
+    if k & top:
+        return _and(bits[-1], _uge(bits[:-1], k - top))
+    return _or(bits[-1], _uge(bits[:-1], k))
+
+
+def _carry(x, term, s: int):
+    """The rounding carry ``r``: ``q = floor(x / 2**s) + r`` with ``r`` = the carry out of
+    the low ``s`` bits of ``x`` plus the term (which is below ``2**s``); gates on those bits."""
+    sel, c0, c1 = term
+    low = [_bit(x, i) for i in range(s)]
+    r0 = _uge(low, (1 << s) - c0)
+    if c0 == c1:
+        return r0
+    r1 = _uge(low, (1 << s) - c1)
+    if isinstance(r0, int) and isinstance(r1, int):
+        return _or(_and(sel, r1), _and(_not(sel), r0))
+    return Mux(sel, Const(r1, 1) if isinstance(r1, int) else r1,
+               Const(r0, 1) if isinstance(r0, int) else r0)
+
+
+def _range_flags(x, src: FixedFormat, s: int, r, lo: int, hi: int):
+    """``(under, over)``: whether ``q = floor(x / 2**s) + r`` is below ``lo`` / above ``hi``.
+
+    ``hi`` is ``2**k - 1`` and ``lo`` is ``-2**k``, ``1 - 2**k`` or 0 (the bounds of a
+    format). ``t = floor(x / 2**s)`` is a bit field of ``x``, so each test is an AND/OR of
+    its bits (all-zero / all-one above the destination) and the rounding carry ``r``: no
+    comparator, nothing after the rounding adder. 0 where the test is constant false.
+    """
+    top = len(x) - 1 - s                         # bit of t holding x's top bit
+    neg = x[-1] if src.signed else 0
+
+    def t(i, j):                                 # bits i .. j - 1 of t (sign beyond the top)
+        bits = [_bit(x, b + s) for b in range(i, min(j, top + 1))]
+        return bits + [neg] if j > top + 1 and i > top else bits
+
+    k = hi.bit_length()                          # hi == 2**k - 1
+    inf = max(top + 2, k + 2)
+    # q >= 2**k: t >= 2**k, or t == 2**k - 1 and the carry
+    over = _and(_not(neg), _or(_any(t(k, inf)), _and(r, _all(t(0, k)))))
+    if lo == 0:
+        # q < 0: t < 0 unless t == -1 and the carry
+        under = _and(neg, _not(_and(r, _all(t(0, inf)))))
+    elif lo == -(hi + 1):
+        # q < -2**k: t < -2**k (its bits from k up not all ones) unless t == -2**k - 1
+        # and the carry
+        b_ones, c_ones = _all(t(k, inf)), _all(t(k + 1, inf))
+        under = _and(neg, _not(b_ones), _not(_and(r, c_ones, _all(t(0, k)))))
+    else:
+        # SAT_SYM, lo = -hi = 1 - 2**k: q <= -2**k: t < -2**k, or t == -2**k without carry
+        assert lo == -hi, (lo, hi)
+        under = _and(neg, _or(_not(_all(t(k, inf))), _and(_not(r), _not(_any(t(0, k))))))
+    return under, over
+
+
+def _is_zero(a):
+    return isinstance(a, int) and not a
+
+
+def _value(a):
+    return Const(a, 1) if isinstance(a, int) else a
 
 
 def requantize(value, src, dst):
@@ -158,13 +247,15 @@ def requantize(value, src, dst):
     lo, hi = dst.raw_min, dst.raw_max
     if mode is Overflow.SAT_SYM and dst.signed and w > 1:
         lo = -hi
-    if s > 0 and term[1:] != (0, 0) and qmin != qmax:
-        # a rounding adder: compare x itself with the bounds shifted back, in parallel
-        under = _compare(x, term, s, lo, True) if qmin < lo else None
-        over = _compare(x, term, s, hi + 1, False) if qmax > hi else None
-    else:
+    if qmin == qmax:
         under = q < lo if qmin < lo else None
         over = q > hi if qmax > hi else None
+    else:
+        # bit tests on x beside the rounding adder (whose carry r is gates on x's low bits)
+        r = _carry(x, term, s) if s > 0 else 0
+        under, over = _range_flags(x, src, s, r, lo, hi)
+        under = None if qmin >= lo or _is_zero(under) else _value(under)
+        over = None if qmax <= hi or _is_zero(over) else _value(over)
     if mode is Overflow.WRAP or (under is None and over is None):
         return wrapped
     shape = fmt_shape(dst)

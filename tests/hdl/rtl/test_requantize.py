@@ -252,14 +252,22 @@ def _ops(text):
 
 
 def test_minimal_logic():
-    """TRN needs no adder; a cast that cannot overflow needs no comparator."""
+    """TRN needs no adder; a cast that cannot overflow needs no range test; a range test is
+    gates on the source's bits (no comparator, so no carry chain beside the rounding adder)."""
     trn = _ops(_verilog("fixed<12,4>", "fixed<6,2,TRN,SAT>"))
-    assert "+" not in trn and ">" in trn and "<" in trn
+    assert "+" not in trn and trn.count("?") == 2
     widen = _ops(_verilog("fixed<8,4>", "fixed<12,6,RND,SAT>"))  # left shift, more int bits
-    assert "+" not in widen and "<" not in widen and ">" not in widen
-    # a rounding carry can only overflow upwards: one comparator
+    assert "+" not in widen and "?" not in widen
+    # a rounding carry can only overflow upwards: one test, one multiplexer
     rnd = _ops(_verilog("fixed<8,4>", "fixed<7,4,RND,SAT>"))
-    assert "+" in rnd and ">" in rnd and "<" not in rnd
-    # WRAP never compares
+    assert "+" in rnd and rnd.count("?") == 1
+    # WRAP never tests the range (its one multiplexer picks RND_CONV's rounding term)
     wrap = _ops(_verilog("fixed<16,8>", "fixed<4,2,RND_CONV,WRAP>"))
-    assert "<" not in wrap and ">" not in wrap
+    assert wrap.count("?") == 1 and "h1f" in wrap
+    for src, dst in [("fixed<12,4>", "fixed<6,2,TRN,SAT>"),
+                     ("fixed<16,9>", "fixed<10,5,RND_CONV,SAT>"),
+                     ("fixed<10,5>", "ufixed<8,4,RND_CONV,SAT_SYM>"),
+                     ("ufixed<12,4>", "fixed<6,2,RND_INF,SAT_ZERO>"),
+                     ("fixed<12,4>", "fixed<6,2,TRN_ZERO,WRAP_SM>")]:
+        text = _ops(_verilog(src, dst))
+        assert "<" not in text and ">" not in text, (src, dst)
