@@ -132,13 +132,14 @@ def _lut_fields(ctx: LayerContext, block) -> dict:
     return {"table_bits": ctx.model.table(ctx.layer.index)[1]}
 
 
-# Up to this many values, argmax compares all pairs at once (120 comparators for 16)
+# Up to this many values, argmax compares all pairs in two rounds (groups, then their maxima;
+# 30 comparators for 16)
 ARGMAX_ALL_PAIRS = 16
 
 
 def argmax_block(ctx: LayerContext):
-    """Argmax: up to ``ARGMAX_ALL_PAIRS`` values, all pairs compared at once (two registers
-    when pipelined); beyond, a comparator tree registered like the adder trees."""
+    """Argmax: up to ``ARGMAX_ALL_PAIRS`` values, all pairs compared in two rounds (two
+    registers when pipelined); beyond, a comparator tree registered like the adder trees."""
     return Argmax(n=ctx.n, in_fmt=ctx.in_fmt, pipeline=ctx.pipeline,
                   all_pairs=ctx.n <= ARGMAX_ALL_PAIRS, backpressure=ctx.backpressure)
 

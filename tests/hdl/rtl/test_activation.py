@@ -291,11 +291,12 @@ def test_argmax_throughput(n, pipeline, latency):
 
 
 @pytest.mark.parametrize("n, pipeline, latency", [(1, 1, 0), (2, 1, 2), (10, 2, 2),
-                                                  (5, 0, 0)])
+                                                  (5, 0, 0), (16, 1, 2)])
 def test_argmax_all_pairs_throughput(n, pipeline, latency):
     in_fmt = fmt("fixed<4,2>")
     dut = Argmax(n=n, in_fmt=in_fmt, pipeline=pipeline, all_pairs=True)
     assert (dut.latency, dut.ii, dut.all_pairs) == (latency, 1, True)
+    assert sum(dut.groups) == n and max(dut.groups) - min(dut.groups) <= 1
     x = argmax_vectors(in_fmt, n, 15, seed=8)
     check_throughput(dut, x, argmax_reference(x, in_fmt))
 
