@@ -13,7 +13,7 @@ from fxp.nn.layers import argmax_format
 
 from .common import (Backpressure, StallPipeline, as_format, check_bool, fmt_shape,
                      nonnegative_int, positive_int, vector_layout, vector_streams)
-from .requantize import requantize
+from .requantize import relu_requantize
 
 __all__ = ["ReLU", "LUT", "Argmax"]
 
@@ -87,16 +87,8 @@ class ReLU(Backpressure, wiring.Component):
 
     def output(self, x):
         """The output element for the input element ``x`` (a subclass computes another
-        function): ``cast(max(x, 0))`` as a multiplexer on the sign after the cast of the
-        non-negative bits, which needs no test below zero (the cast of 0 is 0)."""
-        fmt = self._in_fmt
-        if not fmt.signed:
-            return requantize(x, fmt, self._out_fmt)
-        if fmt.bits == 1:                          # 0 or negative: always 0
-            return Const(0, fmt_shape(self._out_fmt))
-        low = Value.cast(x).as_unsigned()[:-1]
-        y = requantize(low, FixedFormat(fmt.bits - 1, fmt.int_bits - 1, False), self._out_fmt)
-        return Mux(x[-1], Const(0, fmt_shape(self._out_fmt)), y)
+        function): :func:`~hdl.rtl.requantize.relu_requantize`."""
+        return relu_requantize(x, self._in_fmt, self._out_fmt)
 
     def elaborate(self, platform):
         m = Module()

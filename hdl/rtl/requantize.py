@@ -7,12 +7,12 @@ from amaranth.hdl import Cat, Const, Module, Mux, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from fxp import FixedFormat, Overflow, Quantization
+from fxp import FixedFormat, Overflow, Quantization, from_raw, overflow_policy
 from fxp.kernels import round_shift
 
 from .common import as_format, fmt_shape
 
-__all__ = ["requantize", "Requantize"]
+__all__ = ["requantize", "relu_requantize", "cast_relu_cast", "Requantize"]
 
 
 def _signed_width(lo: int, hi: int) -> int:
@@ -321,3 +321,92 @@ class Requantize(wiring.Component):
         m = Module()
         m.d.comb += self.y.eq(requantize(self.a, self._src, self._dst))
         return m
+
+
+def relu_requantize(value, src, dst):
+    """The expression ``cast(max(value, 0), dst)`` for raw ``value`` of ``src``: the cast of
+    the non-negative bits, and 0 on the sign (the cast of 0 is 0), so no test below zero."""
+    src = as_format(src, "relu_requantize src")
+    dst = as_format(dst, "relu_requantize dst")
+    x = _field(Value.cast(value), 0, src.bits, src.signed)
+    if not src.signed:
+        return requantize(x, src, dst)
+    if src.bits == 1:                            # 0 or negative: always 0
+        return Const(0, fmt_shape(dst))
+    low = x.as_unsigned()[:-1]
+    y = requantize(low, FixedFormat(src.bits - 1, src.int_bits - 1, False), dst)
+    return Mux(x[-1], Const(0, fmt_shape(dst)), y)
+
+
+_CLAMPS = (Overflow.SAT, Overflow.SAT_SYM)
+FUSED_ROUNDING_BITS = 6
+""":func:`cast_relu_cast` looks up the double rounding's carry in a table of the low
+``2**(S + 1)`` patterns up to this many bits ``S`` shifted out."""
+
+
+def _double_round(v: int, s1: int, q1, s2: int, q2) -> int:
+    for s, q in ((s1, q1), (s2, q2)):
+        if s > 0:
+            v = int(round_shift(np.array([v], dtype=object), s, q)[0])
+    return v
+
+
+def cast_relu_cast(value, src, mid, dst):
+    """The expression ``cast(max(cast(value, mid), 0), dst)``: a layer's output cast and a
+    ReLU after it, from the layer's accumulator ``src`` in one step.
+
+    With ``mid`` and ``dst`` saturating (SAT, SAT_SYM) and right shifts ``s1``, ``s2`` of
+    ``S = s1 + s2 <=`` :data:`FUSED_ROUNDING_BITS` bits in all, both casts are monotone and
+    keep 0, so for ``x >= 0`` the result is ``min(floor(x / 2**S) + R, K)`` with ``K =
+    cast(mid.raw_max, dst)`` and ``R`` (0 or 1) a function of the low ``S + 1`` bits of
+    ``x`` (both roundings' carries: rounding an exact value adds nothing), and 0 for
+    ``x < 0``: one adder of the result's width, where the two casts in series take two
+    adders and two saturations. Other casts are the two in series.
+    """
+    src = as_format(src, "cast_relu_cast src")
+    mid = as_format(mid, "cast_relu_cast mid")
+    dst = as_format(dst, "cast_relu_cast dst")
+    s1, s2 = src.frac_bits - mid.frac_bits, mid.frac_bits - dst.frac_bits
+    if (mid.overflow not in _CLAMPS or dst.overflow not in _CLAMPS or s1 < 0 or s2 < 0
+            or s1 + s2 > FUSED_ROUNDING_BITS):
+        return relu_requantize(requantize(value, src, mid), mid, dst)
+    x = _field(Value.cast(value), 0, src.bits, src.signed)
+    shape = fmt_shape(dst)
+    if src.signed:
+        if src.bits == 1:
+            return Const(0, shape)
+        p = x.as_unsigned()[:-1]
+    else:
+        p = x
+    S = s1 + s2
+    k = _cast_const(mid.raw_max, mid, dst)
+    table = 0
+    for low in range(1 << (S + 1)):
+        r = _double_round(low, s1, mid.quantization, s2, dst.quantization) - (low >> S)
+        assert r in (0, 1), (low, r)
+        table |= r << low
+    zmax = _double_round((1 << len(p)) - 1, s1, mid.quantization, s2, dst.quantization)
+    if table == 0:
+        r = 0
+    elif table == (1 << (1 << (S + 1))) - 1:
+        r = 1
+    else:
+        index = Cat(*(_value(_bit(p, i)) for i in range(S + 1)))
+        r = Const(table, 1 << (S + 1)).bit_select(index, 1)
+    t = [p[i] for i in range(S, len(p))]        # floor(p / 2**S), its bits
+    z = p[S:] + r if t else Const(r, 1) if isinstance(r, int) else r
+    y = _field(Value.cast(z), 0, dst.bits, dst.signed)
+    if zmax > k:
+        # z > k: floor(p / 2**S) > k, or == k and the carry
+        eq = _all([b if k >> i & 1 else _not(b) for i, b in enumerate(t)]) \
+            if k < 1 << len(t) else 0
+        over = _or(_uge(t, k + 1), _and(r, eq))
+        if not _is_zero(over):
+            y = Mux(_value(over), Const(k, shape), y)
+    return Mux(x[-1], Const(0, shape), y) if src.signed else y
+
+
+def _cast_const(raw: int, src: FixedFormat, dst: FixedFormat) -> int:
+    """The emulator's cast of one raw integer (a constant of the logic)."""
+    with overflow_policy("ignore"):
+        return int(from_raw(np.array([raw], dtype=object), src).cast(dst).raw[0])
