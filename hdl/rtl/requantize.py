@@ -12,7 +12,7 @@ from fxp.kernels import round_shift
 
 from .common import as_format, fmt_shape
 
-__all__ = ["requantize", "relu_requantize", "cast_relu_cast", "Requantize"]
+__all__ = ["requantize", "relu_requantize", "cast_relu_cast", "fuses", "Requantize"]
 
 
 def _signed_width(lo: int, hi: int) -> int:
@@ -351,6 +351,14 @@ def _double_round(v: int, s1: int, q1, s2: int, q2) -> int:
     return v
 
 
+def fuses(src: FixedFormat, mid: FixedFormat, dst: FixedFormat) -> bool:
+    """Whether :func:`cast_relu_cast` from ``src`` through ``mid`` to ``dst`` is one adder
+    and one saturation (else it is the two casts in series)."""
+    s1, s2 = src.frac_bits - mid.frac_bits, mid.frac_bits - dst.frac_bits
+    return (mid.overflow in _CLAMPS and dst.overflow in _CLAMPS and s1 >= 0 and s2 >= 0
+            and s1 + s2 <= FUSED_ROUNDING_BITS)
+
+
 def cast_relu_cast(value, src, mid, dst):
     """The expression ``cast(max(cast(value, mid), 0), dst)``: a layer's output cast and a
     ReLU after it, from the layer's accumulator ``src`` in one step.
@@ -366,10 +374,9 @@ def cast_relu_cast(value, src, mid, dst):
     src = as_format(src, "cast_relu_cast src")
     mid = as_format(mid, "cast_relu_cast mid")
     dst = as_format(dst, "cast_relu_cast dst")
-    s1, s2 = src.frac_bits - mid.frac_bits, mid.frac_bits - dst.frac_bits
-    if (mid.overflow not in _CLAMPS or dst.overflow not in _CLAMPS or s1 < 0 or s2 < 0
-            or s1 + s2 > FUSED_ROUNDING_BITS):
+    if not fuses(src, mid, dst):
         return relu_requantize(requantize(value, src, mid), mid, dst)
+    s1, s2 = src.frac_bits - mid.frac_bits, mid.frac_bits - dst.frac_bits
     x = _field(Value.cast(value), 0, src.bits, src.signed)
     shape = fmt_shape(dst)
     if src.signed:
