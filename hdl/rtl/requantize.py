@@ -202,8 +202,8 @@ def requantize(value, src, dst):
     Rounds the exact value to ``dst``'s fraction bits with ``dst``'s quantization mode, then
     brings it into ``dst``'s range with ``dst``'s overflow mode, bit for bit as
     :func:`fxp.kernels.cast_raw`. The logic is combinational and only as wide as needed:
-    no adder for ``TRN``, and no range comparator when no value can leave the range (for
-    ``WRAP`` never).
+    no adder for ``TRN``, and no range test when no value can leave the range (for ``WRAP``
+    never); a range test is gates on ``value``'s bits beside the rounding adder.
 
     Parameters
     ----------
