@@ -43,8 +43,9 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
         (exact for integers ``r`` below ``2**51``), which adds the offset for free and rounds
         half to even by itself (RND_CONV).
     small : bool, default False
-        True promises ``|v| < 2**51``: every RND* mode then rounds half to even by that
-        addition and fixes the ties its mode breaks otherwise (found by two reductions).
+        True promises ``|v| < 2**51``: RND_ZERO and RND_CONV (every RND* mode with an offset)
+        then round half to even by that addition, and the ties the mode breaks otherwise are
+        fixed (found by two reductions).
     scratch : numpy.ndarray of float64, optional
         Scratch of ``v``'s size for ``small`` (allocated when missing).
 
@@ -66,7 +67,9 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
     # The float -> int64 conversion truncates toward zero: rounding in place on v and one
     # conversion is cheaper than numpy's casting ufunc output.
     magic = offset != 0
-    if (small or magic) and q is not Quantization.TRN and q is not Quantization.TRN_ZERO:
+    # (without an offset, RND, RND_MIN_INF and RND_INF are as fast with their own formulas)
+    if magic and q is not Quantization.TRN and q is not Quantization.TRN_ZERO or \
+            small and (q is Quantization.RND_ZERO or q is Quantization.RND_CONV):
         _round_magic(v, q, out, offset, scratch)
         return out
     with np.errstate(invalid="ignore"):
