@@ -392,18 +392,29 @@ class DenseFolded(_Dense):
                      for u in range(units) for k in range(c)]
         with m.If(v_acc):
             m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
+        # An input ring loads the payload whenever the block could accept a beat (idle, or
+        # issuing a beat's last chunk), whether or not one comes: what it holds then is read by
+        # no chunk, and a beat accepted is loaded in that cycle. The select is a register per
+        # group (set a cycle ahead from the next state of the group's own counter, so yosys
+        # cannot merge the copies): the accept signal loads no data register, and no net
+        # reaches every group's ring.
+        busy_next = Mux(take, 1, Mux(beat_done, 0, busy))
+        loads = [Signal(init=1, name=f"load_g{g}") for g in range(groups)]
+        for rr, ld in zip(rg, loads):
+            r_next = Mux(take, 0, Mux(busy, Mux(rr == per - 1, 0, rr + 1), rr))
+            m.d.sync += ld.eq(~busy_next | (r_next == per - 1))
+        payload = Cat(self.i.payload.as_value(),
+                      Const(0, in_shape.width * (c * per - self._width)))
+        # a rotation, not a shift: a copy's every bit then depends on itself, so yosys cannot
+        # find two copies equal
+        m.d.sync += [x.eq(Mux(ld, payload, x.as_value().rotate_right(c * in_shape.width)))
+                     for x, ld in zip(xg, loads)]
         with m.If(busy):
             m.d.sync += [rr.eq(rr + 1) for rr in rg]
-            # a rotation, not a shift: a copy's every bit then depends on itself, so yosys
-            # cannot find two copies equal
-            m.d.sync += [x.eq(x.as_value().rotate_right(c * in_shape.width)) for x in xg]
             with m.If(beat_done):
                 m.d.sync += [busy.eq(0)] + [rr.eq(0) for rr in rg]
                 if beats > 1:
                     m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
         with m.If(take):
             m.d.sync += [busy.eq(1)] + [rr.eq(0) for rr in rg]
-            m.d.sync += [x.eq(Cat(self.i.payload.as_value(),
-                                  Const(0, in_shape.width * (c * per - self._width))))
-                         for x in xg]
         return m
