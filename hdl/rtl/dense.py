@@ -13,7 +13,10 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-from fxp import FixedArray, FixedFormat
+import numpy as np
+
+from fxp import FixedArray, FixedFormat, Overflow
+from fxp.kernels import round_shift
 
 from . import cmvm
 from .cmvm import csd
@@ -50,6 +53,22 @@ def _check_params(cls, weight, bias, in_fmt, acc_fmt, out_fmt):
         raise ValueError(f"{name} acc_fmt {acc_fmt} has fewer fraction bits than the bias "
                          f"{bias.fmt}")
     return in_fmt, acc_fmt, out_fmt
+
+
+def _rounded_format(acc: FixedFormat, out: FixedFormat) -> FixedFormat | None:
+    """The narrowest WRAP format holding every value of ``acc`` rounded to ``out``'s fraction
+    bits with ``out``'s quantization (so casting to it never overflows), or None when the cast
+    drops no fraction bits or its overflow cannot be split from its rounding (WRAP_SM reads
+    the unrounded value)."""
+    s = acc.frac_bits - out.frac_bits
+    if s <= 0 or out.overflow is Overflow.WRAP_SM:
+        return None
+    ends = np.array([acc.raw_min, acc.raw_max], dtype=object)
+    lo, hi = (int(v) for v in round_shift(ends, s, out.quantization))
+    bits = max((-lo - 1).bit_length(), hi.bit_length()) + 1 if lo < 0 \
+        else max(hi.bit_length(), 1)
+    return FixedFormat(bits=bits, int_bits=bits - out.frac_bits, signed=lo < 0,
+                       quantization=out.quantization)
 
 
 def _wrap(value, acc_fmt: FixedFormat):
@@ -112,6 +131,8 @@ class DenseParallel(Backpressure, _Dense):
         A register stage every ``pipeline`` adder levels of the graph and after its last
         level, so the cast's rounding adder starts a cycle (0: combinational). The output of
         the cast is registered when ``pipeline > 0``: latency ``ceil(depth / pipeline) + 1``.
+        With ``pipeline == 1`` the cast takes two cycles too, its rounding adder in one and its
+        overflow handling in the next (latency ``depth + 2``).
     backpressure : bool, default True
         False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
     cse : bool, default True
@@ -138,8 +159,8 @@ class DenseParallel(Backpressure, _Dense):
             weight.raw.tolist(), [(infmt.raw_min, infmt.raw_max)] * weight.shape[1],
             consts=consts, shift=acc.frac_bits - weight.fmt.frac_bits - infmt.frac_bits,
             cse=cse, pipeline=pipeline)
-        # a register every `pipeline` levels and after the last, then the cast's register
-        self._latency = (self._graph.stages(pipeline) + 1) if pipeline else 0
+        # a register every `pipeline` levels and after the last, then the cast's register(s)
+        self._latency = (self._graph.stages(pipeline) + 1 + (pipeline == 1)) if pipeline else 0
 
     @property
     def latency(self) -> int:
@@ -172,7 +193,17 @@ class DenseParallel(Backpressure, _Dense):
                          wires=platform == NETLIST)
         roots = [Const(0, 1) if v is None else v << o[1]
                  for v, o in zip(sums, self._graph.outputs)]
-        outs = [requantize(_wrap(r, acc), acc, self._out_fmt) for r in roots]
+        outs = [_wrap(r, acc) for r in roots]
+        if self._pipeline == 1:
+            # round, register, then handle overflow: casting through a format that holds every
+            # rounded value is the same cast (fxp rounds first, then handles overflow)
+            mid = _rounded_format(acc, self._out_fmt) or acc
+            if mid is not acc:
+                outs = [requantize(v, acc, mid) for v in outs]
+            outs = [requantize(v, mid, self._out_fmt)
+                    for v in pipe.stage(outs, name="dense_round")]
+        else:
+            outs = [requantize(v, acc, self._out_fmt) for v in outs]
         if self._pipeline:
             outs = pipe.stage(outs, name="dense_out")
         o_valid, i_ready = pipe.finish()
@@ -296,23 +327,28 @@ class DenseFolded(_Dense):
         w_shape = fmt_shape(w.fmt)
         prod_frac = w.fmt.frac_bits + self._in_fmt.frac_bits
 
-        m.submodules.rom = rom = memory.Memory(
-            shape=data.ArrayLayout(w_shape, units * c), depth=self._reuse,
-            init=self.rom_words())
-        # The units come in ~sqrt(units) groups, each with its own copy of the chunk counter,
-        # the ROM read port and the input shift register (copies that yosys cannot merge: each
-        # feeds back on itself): an input value or an address bit drives one group's
-        # multipliers and ROM bits, not all of them across the device (on ECP5 the DSP blocks
-        # of the digits layer span the die: 11 ns of routing from one register).
+        # The units come in ~sqrt(units) groups, each with its own input shift register, and
+        # each unit has its own copy of the chunk counter and its own ROM (copies that yosys
+        # cannot merge: each feeds back on itself): an input value drives one group's
+        # multipliers and an address bit one unit's ROM bits, not all of them across the device
+        # (on ECP5 the DSP blocks of the digits layer span the die: 11 ns of routing from one
+        # input register; 13 ns from a group's counter to its ROM bits).
         groups = min(units, math.isqrt(units - 1) + 1)
         group = [u * groups // units for u in range(units)]
-        rds = [rom.read_port(domain="comb") for _ in range(groups)]
+        first = [group.index(g) for g in range(groups)]        # a group's first unit
+        words = self.rom_words()
+        rds = []
+        for u in range(units):
+            rom = memory.Memory(shape=data.ArrayLayout(w_shape, c), depth=self._reuse,
+                                init=[word[u * c:(u + 1) * c] for word in words])
+            m.submodules[f"rom_u{u}"] = rom
+            rds.append(rom.read_port(domain="comb"))
 
         # issue: one chunk of the beat and its ROM word per cycle; `beat` counts the vector's
         # beats, `r` the chunks of a beat
         busy = Signal()
         r = Signal(range(max(per, 2)))
-        rg = [r] + [Signal(range(max(per, 2)), name=f"r_g{g}") for g in range(1, groups)]
+        ru = [r] + [Signal(range(max(per, 2)), name=f"r_u{u}") for u in range(1, units)]
         beat = Signal(range(max(beats, 2)), name="dense_beat")
         # the data registers have no reset (the flags do); each moves down by C every cycle
         xg = [Signal(data.ArrayLayout(in_shape, c * per), reset_less=True, name=f"x_g{g}")
@@ -328,7 +364,7 @@ class DenseFolded(_Dense):
         take, new, pop = Signal(), Signal(), Signal()
         first_beat = beat == 0 if beats > 1 else Const(1, 1)
         m.d.comb += [rd.addr.eq(beat * per + rr if beats > 1 else rr)
-                     for rd, rr in zip(rds, rg)]
+                     for rd, rr in zip(rds, ru)]
         m.d.comb += [self.i.ready.eq((~busy | beat_done) & (~first_beat | (credits < depth))),
                      take.eq(self.i.valid & self.i.ready), new.eq(take & first_beat),
                      pop.eq(fifo.r_rdy & self.o.ready)]
@@ -385,7 +421,7 @@ class DenseFolded(_Dense):
                      v1.eq(busy), first1.eq((r == 0) & (beat == 0)),
                      last1.eq(beat_done & last_beat),
                      v2.eq(v1), first2.eq(first1), last2.eq(last1)]
-        m.d.sync += [w1[u * c + k].eq(rds[group[u]].data[u * c + k])
+        m.d.sync += [w1[u * c + k].eq(rds[u].data[k])
                      for u in range(units) for k in range(c)]
         m.d.sync += [x1.eq(x.as_value()[:c * in_shape.width]) for x1, x in zip(x1g, xg)]
         m.d.sync += [prods[u][k].eq(x1g[group[u]][k] * w1[u * c + k])
@@ -400,7 +436,8 @@ class DenseFolded(_Dense):
         # reaches every group's ring.
         busy_next = Mux(take, 1, Mux(beat_done, 0, busy))
         loads = [Signal(init=1, name=f"load_g{g}") for g in range(groups)]
-        for rr, ld in zip(rg, loads):
+        for g, ld in enumerate(loads):
+            rr = ru[first[g]]
             r_next = Mux(take, 0, Mux(busy, Mux(rr == per - 1, 0, rr + 1), rr))
             m.d.sync += ld.eq(~busy_next | (r_next == per - 1))
         payload = Cat(self.i.payload.as_value(),
@@ -410,11 +447,11 @@ class DenseFolded(_Dense):
         m.d.sync += [x.eq(Mux(ld, payload, x.as_value().rotate_right(c * in_shape.width)))
                      for x, ld in zip(xg, loads)]
         with m.If(busy):
-            m.d.sync += [rr.eq(rr + 1) for rr in rg]
+            m.d.sync += [rr.eq(rr + 1) for rr in ru]
             with m.If(beat_done):
-                m.d.sync += [busy.eq(0)] + [rr.eq(0) for rr in rg]
+                m.d.sync += [busy.eq(0)] + [rr.eq(0) for rr in ru]
                 if beats > 1:
                     m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
         with m.If(take):
-            m.d.sync += [busy.eq(1)] + [rr.eq(0) for rr in rg]
+            m.d.sync += [busy.eq(1)] + [rr.eq(0) for rr in ru]
         return m
