@@ -47,7 +47,7 @@ def add_subcommands(sub) -> None:
     r.add_argument("--router", default="router2", choices=["router1", "router2"],
                    help="nextpnr router (default %(default)s: on the parallel digits design "
                         "router1 ran over 20 min where router2 took 3)")
-    r.add_argument("--placer", default="heap", choices=["heap", "static", "sa"],
+    r.add_argument("--placer", default="static", choices=["heap", "static", "sa"],
                    help="nextpnr placer (default %(default)s)")
     r.add_argument("--no-tmdriv", action="store_true",
                    help="wirelength-driven placement (nextpnr --no-tmdriv): faster; the fmax "

@@ -109,7 +109,7 @@ PLACERS = ("heap", "static", "sa")
 
 def place_route_ecp5(netlist, device: str, *, freq_mhz: float = 100.0, seed: int = 1,
                      out_of_context: bool = False, router: str = "router2",
-                     placer: str = "heap", timing_driven: bool = True,
+                     placer: str = "static", timing_driven: bool = True,
                      clock: str | None = "clk", log_path=None) -> dict:
     """Place and route a flattened ECP5 JSON netlist with nextpnr-ecp5 and read fmax.
 

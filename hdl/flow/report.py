@@ -223,7 +223,7 @@ def _path_blocks(cells, top):
 
 def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool = True,
                  device: str = "auto", freq_mhz: float = 100.0, serial_io: bool = True,
-                 router: str = "router2", placer: str = "heap", timing_driven: bool = True,
+                 router: str = "router2", placer: str = "static", timing_driven: bool = True,
                  seed: int = 1, strategy=None, reuse=None, pipeline=None,
                  acc_bits: int | None = None, jobs: int | None = None,
                  progress: Progress | None = None) -> dict:
