@@ -370,19 +370,23 @@ class DenseFolded(_Dense):
                      pop.eq(fifo.r_rdy & self.o.ready)]
         m.d.sync += credits.eq(credits + new - pop)
         # stage 1: the ROM word and the chunk, registered
-        v1, first1, last1 = Signal(), Signal(), Signal()
+        v1, last1 = Signal(), Signal()
         w1 = Signal(data.ArrayLayout(w_shape, units * c), reset_less=True)
         x1g = [Signal(data.ArrayLayout(in_shape, c), reset_less=True, name=f"x1_g{g}")
                for g in range(groups)]
         # stage 2: the products, registered
-        v2, first2, last2 = Signal(), Signal(), Signal()
+        v2, last2 = Signal(), Signal()
         prods = [[Signal(signed(in_shape.width + len(w1[0]) + 1), name=f"p{u}_{k}",
                          reset_less=True)
                   for k in range(c)] for u in range(units)]
+        # a vector's first chunk, a flag per group (from the group's own counter: copies
+        # yosys cannot merge), so no one net selects every accumulator's start
+        first1g = [Signal(name=f"first1_g{g}") for g in range(groups)]
+        first2g = [Signal(name=f"first2_g{g}") for g in range(groups)]
         # the products' balanced adder trees, registered every `pipeline` levels and at the
         # root (with their flags); the accumulators take the roots. Unregistered, the sum is a
         # chain (p0 + p1) + p2 + ...: yosys packs such a chain into cascaded DSP48E1s
-        trees, flags = [list(p) for p in prods], (v2, first2, last2)
+        trees, flags = [list(p) for p in prods], (v2, last2, *first2g)
         if not self._pipeline:
             trees = [[sum(t[1:], t[0])] for t in trees]
         level = 0
@@ -393,11 +397,12 @@ class DenseFolded(_Dense):
             if self._pipeline and (level % self._pipeline == 0 or len(trees[0]) == 1):
                 regs = [[Signal(v.shape(), name=f"sum{u}_l{level}_{k}", reset_less=True)
                          for k, v in enumerate(t)] for u, t in enumerate(trees)]
-                regf = tuple(Signal(name=f"{n}_l{level}") for n in ("v", "first", "last"))
+                regf = tuple(Signal(name=f"{n}_l{level}") for n in
+                             ("v", "last", *(f"first_g{g}" for g in range(groups))))
                 m.d.sync += [r.eq(v) for rt, t in zip(regs, trees) for r, v in zip(rt, t)]
                 m.d.sync += [r.eq(f) for r, f in zip(regf, flags)]
                 trees, flags = regs, regf
-        v_acc, first_acc, last_acc = flags
+        v_acc, last_acc, *first_acc = flags
         accs = [Signal(fmt_shape(acc), name=f"acc{u}", reset_less=True) for u in range(units)]
 
         bias = [0] * units if b is None else \
@@ -405,7 +410,8 @@ class DenseFolded(_Dense):
         new_accs = []
         for u in range(units):
             start = Const(bias[u], signed(max(abs(bias[u]).bit_length() + 1, 1)))
-            s = Mux(first_acc, start, accs[u]) + (trees[u][0] << (acc.frac_bits - prod_frac))
+            s = Mux(first_acc[group[u]], start, accs[u]) + \
+                (trees[u][0] << (acc.frac_bits - prod_frac))
             new_accs.append(_wrap(s, acc))
 
         # the cast of the finished accumulators, in the cycle after the last chunk's, into
@@ -418,16 +424,18 @@ class DenseFolded(_Dense):
                      fifo.r_en.eq(self.o.ready), self.o.valid.eq(fifo.r_rdy),
                      self.o.payload.eq(fifo.r_data)]
         m.d.sync += [done.eq(v_acc & last_acc),
-                     v1.eq(busy), first1.eq((r == 0) & (beat == 0)),
-                     last1.eq(beat_done & last_beat),
-                     v2.eq(v1), first2.eq(first1), last2.eq(last1)]
+                     v1.eq(busy), last1.eq(beat_done & last_beat), v2.eq(v1), last2.eq(last1)]
+        m.d.sync += [f.eq((ru[first[g]] == 0) & (beat == 0)) for g, f in enumerate(first1g)]
+        m.d.sync += [f2.eq(f1) for f1, f2 in zip(first1g, first2g)]
         m.d.sync += [w1[u * c + k].eq(rds[u].data[k])
                      for u in range(units) for k in range(c)]
-        m.d.sync += [x1.eq(x.as_value()[:c * in_shape.width]) for x1, x in zip(x1g, xg)]
+        # an idle cycle's chunk is zero, so its products add nothing: the accumulators need no
+        # enable (a vector's first chunk sets them to the bias plus its sum)
+        m.d.sync += [x1.eq(Mux(busy, x.as_value()[:c * in_shape.width], 0))
+                     for x1, x in zip(x1g, xg)]
         m.d.sync += [prods[u][k].eq(x1g[group[u]][k] * w1[u * c + k])
                      for u in range(units) for k in range(c)]
-        with m.If(v_acc):
-            m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
+        m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
         # An input ring loads the payload whenever the block could accept a beat (idle, or
         # issuing a beat's last chunk), whether or not one comes: what it holds then is read by
         # no chunk, and a beat accepted is loaded in that cycle. The select is a register per
