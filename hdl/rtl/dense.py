@@ -369,10 +369,22 @@ class DenseFolded(_Dense):
         first_beat = beat == 0 if beats > 1 else Const(1, 1)
         m.d.comb += [rd.addr.eq(beat * per + rr if beats > 1 else rr)
                      for rd, rr in zip(rds, ru)]
-        m.d.comb += [self.i.ready.eq((~busy | beat_done) & (~first_beat | (credits < depth))),
-                     take.eq(self.i.valid & self.i.ready), new.eq(take & first_beat),
+        m.d.comb += [take.eq(self.i.valid & self.i.ready), new.eq(take & first_beat),
                      pop.eq(fifo.r_rdy & self.o.ready)]
         m.d.sync += credits.eq(credits + new - pop)
+        # i.ready is (~busy | beat_done) & (~first_beat | credits < depth), registered: set
+        # from the next state, so the ready of a folded layer does not ripple from its
+        # counters through the blocks before it (folded digits R=16: layer 2's counter through
+        # the ReLU's enable into layer 0's output FIFO, 14.4 ns)
+        ready = Signal(init=1, name="ready")
+        busy_n = Mux(take, 1, Mux(beat_done, 0, busy))
+        r_n = Mux(take, 0, Mux(busy, Mux(beat_done, 0, r + 1), r))
+        credits_n = credits + new - pop
+        first_n = Const(1, 1)
+        if beats > 1:
+            first_n = Mux(beat_done, last_beat, beat == 0)
+        m.d.sync += ready.eq((~busy_n | (r_n == per - 1)) & (~first_n | (credits_n < depth)))
+        m.d.comb += self.i.ready.eq(ready)
         # stage 1: the ROM word and the chunk, registered
         v1, last1 = Signal(), Signal()
         w1 = Signal(data.ArrayLayout(w_shape, units * c), reset_less=True)
