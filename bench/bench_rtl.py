@@ -117,11 +117,12 @@ def _field(word, offset, width, sgn):
     return v - (1 << width) if sgn and width and v >> (width - 1) else v
 
 
-def _ours(name, w, in_bits, in_signed, x, cse=True):
+def _ours(name, w, in_bits, in_signed, x, cse=True, depth_slack=0):
     folder = os.path.join(OUT, name, "ours" if cse else "ours-nocse")
     os.makedirs(folder, exist_ok=True)
     start = time.perf_counter()
-    dut = ConstMatVec(matrix=w.tolist(), in_bits=in_bits, in_signed=in_signed, cse=cse)
+    dut = ConstMatVec(matrix=w.tolist(), in_bits=in_bits, in_signed=in_signed, cse=cse,
+                      depth_slack=depth_slack)
     text = verilog.convert(dut, name="cmvm", emit_src=False)
     seconds = time.perf_counter() - start
     src = os.path.join(folder, "cmvm.v")
@@ -186,7 +187,17 @@ def main(argv=None):
     ap.add_argument("--targets", default="ecp5,xilinx")
     ap.add_argument("--vectors", type=int, default=300)
     ap.add_argument("--no-cse", action="store_true", help="also measure ours without CSE")
+    ap.add_argument("--depth-slack", default="0", metavar="N",
+                    help="adder levels our sharing may add to the plain trees' depth "
+                         "(default 0; 'none': no limit)")
     args = ap.parse_args(argv)
+    if args.depth_slack == "none":
+        slack = None
+    elif args.depth_slack.isdigit():
+        slack = int(args.depth_slack)
+    else:
+        sys.exit(f"bench_rtl: --depth-slack must be a non-negative integer or 'none', not "
+                 f"{args.depth_slack!r}")
     os.makedirs(OUT, exist_ok=True)
     cases = _random_cases() + _digits_cases()
     if args.cases:
@@ -207,7 +218,7 @@ def main(argv=None):
         x = rng.integers(lo, hi, (args.vectors, w.shape[1]), endpoint=True)
         x[0], x[1] = lo, hi
         want = (x @ w.T).tolist()
-        designs = [("ours", _ours(name, w, in_bits, in_signed, x))]
+        designs = [("ours", _ours(name, w, in_bits, in_signed, x, depth_slack=slack))]
         if args.no_cse:
             designs.append(("ours-nocse", _ours(name, w, in_bits, in_signed, x, cse=False)))
         designs.append(("da4ml", _theirs(name, w, in_bits, in_signed, x, py)))
@@ -223,6 +234,7 @@ def main(argv=None):
                 + f"  adders {d['adders']:5d} depth {d['depth']:2d} gen {d['seconds']:.2f}s"
                 + f"  sim {len(want) - bad}/{len(want)} ok", flush=True)
         rows.append((name, w.shape, dict(designs)))
+    print(f"ours: depth_slack={args.depth_slack}")
     _table(rows, targets, failed)
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump([{"case": n, "shape": list(s), **{who: {k: v for k, v in d.items()

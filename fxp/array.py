@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from . import kernels
+from . import kernels, limbs
 from .format import FixedFormat, raw_to_float
 
 __all__ = ["FixedArray", "from_raw", "zeros", "check_operand", "operand"]
@@ -202,21 +202,42 @@ class FixedArray:
         b = b << (f - other._fmt.frac_bits) if f != other._fmt.frac_bits else b
         return a, b
 
+    def _wide_sum(self, other, fmt, subtract):
+        """``self +- other`` as int64 words (:func:`fxp.limbs.wide_add`) when the result does
+        not fit an int64 but both operands are int64 or words; else None."""
+        if fmt.fits_int64 or not (_limb_ready(self) and _limb_ready(other)):
+            return None
+        f = fmt.frac_bits
+        sa, sb = f - self._fmt.frac_bits, f - other._fmt.frac_bits
+        return FixedArray.trusted(limbs.wide_add(self._data, sa, self._fmt.bits + sa,
+                                                 other._data, sb, other._fmt.bits + sb,
+                                                 fmt.bits + 1, subtract), fmt)
+
     def __add__(self, other) -> FixedArray:
         other = operand(other, "+")
         fmt = self._fmt.add(other.fmt)
+        wide = self._wide_sum(other, fmt, False)
+        if wide is not None:
+            return wide
         a, b = self._binary(other, fmt, "+")
         return FixedArray.trusted(kernels.to_storage(a + b, fmt), fmt)
 
     def __sub__(self, other) -> FixedArray:
         other = operand(other, "-")
         fmt = self._fmt.sub(other.fmt)
+        wide = self._wide_sum(other, fmt, True)
+        if wide is not None:
+            return wide
         a, b = self._binary(other, fmt, "-")
         return FixedArray.trusted(kernels.to_storage(a - b, fmt), fmt)
 
     def __mul__(self, other) -> FixedArray:
         other = operand(other, "*")
         fmt = self._fmt.mul(other.fmt)
+        if not fmt.fits_int64 and _limb_ready(self) and _limb_ready(other):
+            # exact products as int64 words (Python ints only when .raw is read)
+            return FixedArray.trusted(limbs.wide_mul(self._data, self._fmt.bits, other._data,
+                                                     other._fmt.bits), fmt)
         a = kernels.working(self._raw, fmt.bits + 1)
         b = kernels.working(other._raw, fmt.bits + 1)
         if a.dtype != b.dtype:
@@ -291,6 +312,12 @@ class FixedArray:
 
     def __bool__(self):
         raise TypeError("The truth value of a FixedArray is ambiguous; compare raw values")
+
+
+def _limb_ready(x: FixedArray) -> bool:
+    """Whether ``x``'s raws are int64 words already or int64."""
+    data = x._data
+    return isinstance(data, limbs.Words) or data.dtype == np.int64
 
 
 def check_operand(value, op: str) -> FixedArray:

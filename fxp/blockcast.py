@@ -14,7 +14,7 @@ import numpy as np
 
 from . import overflow as _ovf
 from .format import FixedFormat, Overflow, Quantization
-from .rounding import EXACT_BELOW, round_fraction, round_to_int64
+from .rounding import EXACT_BELOW, round_float, round_fraction, round_to_int64
 
 __all__ = ["BLOCK", "limits", "quantize_float64", "IntStage", "cast_int64", "round_shift_into",
            "check_nan", "check_inf"]
@@ -43,13 +43,9 @@ class IntStage:
         Count offending values (needed for a WRAP overflow or an active log).
     extremes : bool
         Also find their exact min and max (an active log).
-    floor_block : bool
-        WRAP_SM: a whole block's floor costs one pass (an int64 shift), so many offending
-        values take their inversions from it rather than from the rounded values.
     """
 
-    def __init__(self, fmt: FixedFormat, *, stats: bool, extremes: bool,
-                 floor_block: bool = False):
+    def __init__(self, fmt: FixedFormat, *, stats: bool, extremes: bool):
         self.fmt = fmt
         self.lo, self.hi = limits(fmt)
         self.mode = fmt.overflow
@@ -60,9 +56,8 @@ class IntStage:
         self.first_raw = 0
         self.raw_min = None
         self.raw_max = None
-        self._mask = self._tmp = self._flip = self._bits = None
+        self._mask = self._tmp = self._zero = self._zin = self._flip = self._bits = None
         self._dense = False   # the last block had many offending values (WRAP_SM)
-        self._floor_block = floor_block
 
     def add(self, count, first, first_raw, raw_min, raw_max):
         """Merge statistics of a block whose first offending value has flat index ``first``."""
@@ -75,24 +70,34 @@ class IntStage:
             self.raw_min = raw_min if self.raw_min is None else min(self.raw_min, raw_min)
             self.raw_max = raw_max if self.raw_max is None else max(self.raw_max, raw_max)
 
+    @property
+    def dense(self) -> bool:
+        """Whether the last WRAP_SM block had many offending values (likely again)."""
+        return self._dense
+
     def _scratch(self, n: int):
         if self._mask is None or self._mask.size < n:
             self._mask = np.empty(n, dtype=bool)
             self._tmp = np.empty(n, dtype=bool)
+            self._zero = np.empty(n, dtype=bool)
+            self._zin = np.empty(n, dtype=bool)
             self._flip = np.empty(n, dtype=np.int64)
             self._bits = np.empty(n, dtype=np.int64)
 
-    def __call__(self, q: np.ndarray, offset: int, floor_at=None, extremes=None):
+    def __call__(self, q: np.ndarray, offset: int, floor_at=None, extremes=None, bias=0):
         """Handle overflow of the rounded int64 block ``q`` (flat index ``offset``) in place.
 
-        ``floor_at(idx)`` gives the unrounded floor at block indices ``idx`` (WRAP_SM only;
-        default ``q``: nothing was rounded); ``extremes``, when known, is ``(q.min(), q.max())``.
-        Few offending values (at most 1/16 of the block) are fixed by index; many, by
-        whole-block passes.
+        ``floor_at(idx)`` gives the unrounded floor at block indices ``idx`` (an index array
+        or a slice; WRAP_SM only; default ``q``: nothing was rounded); ``extremes``, when
+        known, is ``(q.min(), q.max())``. Few offending values (at most 1/16 of the block)
+        are fixed by index; many, by whole-block passes. ``bias`` (with ``extremes``): ``q``
+        holds the values plus ``2**(bits-1)`` (WRAP_SM) or minus ``raw_min`` (SAT_ZERO).
         """
         lo, hi, mode = self.lo, self.hi, self.mode
         qmin, qmax = extremes if extremes is not None else (int(q.min()), int(q.max()))
         if lo <= qmin and qmax <= hi:
+            if bias:
+                np.subtract(q, bias, out=q)
             return
         if not self.stats and (mode is Overflow.SAT or mode is Overflow.SAT_SYM):
             np.clip(q, lo, hi, out=q)
@@ -100,12 +105,13 @@ class IntStage:
         n = q.size
         self._scratch(n)
         mask = self._mask[:n]
-        sm_shifts = mode is Overflow.WRAP_SM and self.fmt.bits <= 62
-        if sm_shifts and self._dense:   # likely many again: the mask comes with the shifts
-            count = self._wrap_signed(q, None, floor_at, offset, qmin, qmax)
-            self._dense = count * 16 > n
+        if mode is Overflow.WRAP_SM and self.fmt.bits <= 62:
+            self._wrap_sm(q, offset, floor_at, qmin, qmax, bias != 0)
             return
-        if qmin < lo and qmax > hi:
+        if bias:   # SAT_ZERO: q holds q - lo
+            np.greater(q.view(_U64), _U64(hi - lo), out=mask)
+            np.subtract(q, bias, out=q)
+        elif qmin < lo and qmax > hi:
             # lo <= q <= hi exactly when q - lo, as an unsigned integer, is <= hi - lo
             tmp = self._flip[:n]
             np.subtract(q, lo, out=tmp)
@@ -117,8 +123,7 @@ class IntStage:
         count = int(np.count_nonzero(mask))
         if self.stats:
             self._gather(q, offset, mask, count, qmin, qmax)
-        self._dense = count * 16 > n
-        if count * 16 <= n or (mode is Overflow.WRAP_SM and self.fmt.bits > 62):
+        if count * 16 <= n or mode is Overflow.WRAP_SM:
             idx = np.flatnonzero(mask)
             q[idx] = self._handle(q[idx], idx, floor_at)
         elif mode is Overflow.SAT or mode is Overflow.SAT_SYM:
@@ -126,8 +131,6 @@ class IntStage:
         elif mode is Overflow.SAT_ZERO:
             np.logical_not(mask, out=mask)   # a multiply: a masked copy branches per value
             np.multiply(q, mask, out=q)
-        elif self.fmt.signed and self.fmt.bits <= 62:
-            self._wrap_signed(q, mask, floor_at)
         else:
             _wrap(q, self.fmt)
 
@@ -149,87 +152,85 @@ class IntStage:
             wr ^= -flip
         return wr
 
-    def _gather(self, q, offset, mask, count, qmin, qmax):
-        """Record the block's ``count`` offending values (``mask``): first, exact min and max."""
+    def _gather(self, q, offset, mask, count, qmin, qmax, bias=0):
+        """Record the block's ``count`` offending values (``mask``): first, exact min and max.
+
+        ``q`` holds the values plus ``bias``.
+        """
         lo, hi = self.lo, self.hi
         i = int(np.argmax(mask))
         raw_min = raw_max = None
         if self.extremes:
             # min over values > hi: (q - (hi + 1)) is smallest there as an unsigned int
             raw_min = qmin if qmin < lo else \
-                hi + 1 + int(np.min(np.subtract(q, hi + 1).view(_U64)))
+                hi + 1 + int(np.min(np.subtract(q, hi + 1 + bias).view(_U64)))
             raw_max = qmax if qmax > hi else \
-                lo - 1 - int(np.min(np.subtract(lo - 1, q).view(_U64)))
-        self.add(count, offset + i, int(q[i]), raw_min, raw_max)
+                lo - 1 - int(np.min(np.subtract(lo - 1 + bias, q).view(_U64)))
+        self.add(count, offset + i, int(q[i]) - bias, raw_min, raw_max)
 
-    def _wrap_signed(self, q, mask, floor_at, offset=0, qmin=0, qmax=0):
-        """WRAP / WRAP_SM of many values of a signed format of at most 62 bits, by shifts.
+    def _wrap_sm(self, q, offset, floor_at, qmin, qmax, biased=False):
+        """WRAP_SM of a block of a signed format of at most 62 bits, with its statistics.
 
-        ``mask`` flags the offending values; None (WRAP_SM) makes one from the shifts, gathers
-        the statistics and returns the count.
-
-        The wrapped value is ``q << (64 - w) >> (64 - w)``. WRAP_SM (ap_fixed_base
-        overflow_adjust, N = 0) inverts every bit where the wrapped sign (bit w-1) differs
-        from the dropped bit w of the floor; bits w and w-1 of an in-range value are equal,
-        so no mask is needed. Bit w of the rounded ``q`` is the floor's except where rounding
-        carried into it: then ``q`` wraps to 0, and those values are fixed from ``floor_at``.
+        ap_fixed_base overflow_adjust (AP_WRAP_SM, N = 0) inverts the wrapped value where its
+        sign (bit w-1) differs from the floor's dropped bit w. Of the rounded ``q`` that is a
+        triangle wave of period ``2**(w+1)``: with ``h = 2**(w-1)`` and
+        ``n = ((q + h) mod 4h) - h`` (in ``[-h, 3h)``), the result is ``min(n, 2h - 1 - n)``,
+        and ``q`` overflowed exactly when ``q + h``, unsigned, exceeds ``2h - 1``.
+        Bit w of ``q`` is the floor's except where rounding carried into it: then ``q`` is a
+        multiple of ``2**w`` (``n`` is 0 or 2h) and the floor's low w bits are all ones;
+        those results invert (0 and -1 swap). ``biased``: ``q`` holds ``q + h`` already.
         """
         n, w = q.size, self.fmt.bits
-        uq = q.view(_U64)
-        if self.mode is not Overflow.WRAP_SM:   # (the mask is given)
-            np.left_shift(uq, _U64(64 - w), out=uq)
-            np.right_shift(q, 64 - w, out=q)
-            return None
-        wr = self._flip[:n]
-        top = self._bits[:n]
-        if self._floor_block:   # the flip comes from the floor below
-            np.left_shift(uq, _U64(64 - w), out=wr.view(_U64))
-        else:
-            np.left_shift(uq, _U64(63 - w), out=top.view(_U64))   # bit w at the sign
-            np.left_shift(top.view(_U64), _U64(1), out=wr.view(_U64))
-        np.right_shift(wr, 64 - w, out=wr)
-        count = None
-        if mask is None:   # the wrapped value differs from q exactly where q overflowed
-            mask = self._mask[:n]
-            np.not_equal(wr, q, out=mask)
-            count = int(np.count_nonzero(mask))
-            if self.stats:
-                self._gather(q, offset, mask, count, qmin, qmax)
-        if self._floor_block:
-            self._flip_from_floor(q, wr, top, floor_at(slice(None)))
-            np.bitwise_xor(wr, top, out=q)
-            return count
-        np.bitwise_xor(top, wr, out=top)
-        np.right_shift(top, 63, out=top)     # -1 where the bits differ: invert
+        h = 1 << (w - 1)
+        mask = self._mask[:n]
+        if biased:
+            y = q
+        else:   # after a block with many offending values, work in place (cheaper passes)
+            y = q if self._dense else self._flip[:n]
+            np.add(q, h, out=y)
+        np.greater(y.view(_U64), _U64(2 * h - 1), out=mask)
+        count = int(np.count_nonzero(mask))
+        if self.stats:
+            self._gather(y, offset, mask, count, qmin, qmax, bias=h)
+        self._dense = count * 16 > n
+        if not self._dense:
+            if y is q:
+                np.subtract(q, h, out=q)
+            idx = np.flatnonzero(mask)
+            q[idx] = self._handle(q[idx], idx, floor_at)
+            return
+        np.bitwise_and(y, 4 * h - 1, out=y)
+        np.subtract(y, h, out=y)
+        carry = flip = None
         if floor_at is not None:
-            zero = self._tmp[:n]
-            np.equal(wr, 0, out=zero)
-            zero &= mask                     # overflowed values that wrap to 0
-            k = int(np.count_nonzero(zero))
-            if k > n // 32:                  # many (values pinned at a multiple of 2**w)
-                self._flip_from_floor(q, wr, top, floor_at(slice(None)))
-            elif k:
-                idx = np.flatnonzero(zero)
-                fl = floor_at(idx)
-                carried = fl != q[idx]
-                top[idx[carried]] = -((fl[carried] >> w) & 1)
-        np.bitwise_xor(wr, top, out=q)
-        return count
-
-    def _flip_from_floor(self, q, wr, top, fl):
-        """``top = -1`` where WRAP_SM inverts, from the block's floor ``fl`` (overwritten).
-
-        The floor's bit w is right wherever a value overflowed; in range it differs from
-        the rounded value's only at ``q == 0`` (floor -1), which never inverts.
-        """
-        w = self.fmt.bits
-        np.left_shift(fl.view(_U64), _U64(63 - w), out=fl.view(_U64))
-        np.bitwise_xor(fl, wr, out=fl)
-        np.right_shift(fl, 63, out=fl)
-        np.negative(q, out=top)
-        np.bitwise_or(top, q, out=top)
-        np.right_shift(top, 63, out=top)     # -1 where q != 0
-        np.bitwise_and(top, fl, out=top)
+            # overflowed multiples of 2**w, where a rounding carry may lie: n == 2h, or n == 0
+            # but for q == 0 (in range; every other multiple of 2**w with n == 0 overflowed)
+            cand, zero, zin = self._tmp[:n], self._zero[:n], self._zin[:n]
+            np.equal(y, 2 * h, out=cand)
+            np.equal(y, 0, out=zero)
+            np.logical_and(zero, mask, out=zin)
+            np.logical_or(cand, zin, out=cand)
+            idx = _few_true(cand, 16)
+            if idx is None:
+                # many (values pinned near multiples of 2**w, e.g. clipped inputs): from the
+                # block's floor, invert where its bit w differs from q's (the bit w of n); in
+                # range that happens only at q == 0 (floor -1), which never inverts
+                flip = floor_at(slice(None))
+                np.bitwise_xor(flip, y, out=flip)
+                np.left_shift(flip.view(_U64), _U64(63 - w), out=flip.view(_U64))
+                np.right_shift(flip, 63, out=flip)
+                np.logical_not(mask, out=zin)
+                np.logical_and(zin, zero, out=zin)
+            elif idx.size:
+                carry = idx[(floor_at(idx) & (2 * h - 1)) != 0]
+        t = self._bits[:n]
+        np.subtract(2 * h - 1, y, out=t)
+        np.minimum(y, t, out=q)
+        if flip is not None:
+            np.bitwise_xor(q, flip, out=q)
+            np.copyto(q, 0, where=zin)
+        elif carry is not None:
+            q[carry] = ~q[carry]
 
     def report(self, operation: str, total: int, shape):
         """Record the gathered statistics (and apply the policy) once for the whole cast."""
@@ -244,6 +245,24 @@ class IntStage:
         rmax = self.raw_max if self.raw_max is not None else 0
         _ovf.record(operation, kind, self.count, total, first, rmin, rmax, self.first_raw,
                     self.fmt, self.fmt.frac_bits)
+
+
+def _few_true(mask: np.ndarray, limit: int) -> np.ndarray | None:
+    """Indices of the True values of ``mask`` if there are at most ``limit``, else None.
+
+    Each is found by an ``argmax`` from the previous one (it stops at the first True): about
+    one scan of the mask in all, cheaper than counting and then ``flatnonzero``.
+    """
+    found, start, n = [], 0, mask.size
+    while start < n:
+        i = start + int(np.argmax(mask[start:]))
+        if not mask[i]:
+            break
+        if len(found) == limit:
+            return None
+        found.append(i)
+        start = i + 1
+    return np.array(found, dtype=np.intp)
 
 
 def _wrap(q: np.ndarray, fmt: FixedFormat):
@@ -287,6 +306,9 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
     clip_lo, clip_hi = (lo - 1, hi + 1) if mode is Overflow.SAT_ZERO else (lo, hi)
     trn_sub = f < 0 and q is Quantization.TRN
     buf = np.empty(min(n, BLOCK), dtype=np.float64)
+    # (TRN_ZERO and RND_INF leave fractions for the conversion to truncate: no gain there)
+    sm_bias = 1 << (fmt.bits - 1) if mode is Overflow.WRAP_SM and fmt.bits <= 51 and \
+        q not in (Quantization.TRN_ZERO, Quantization.RND_INF) else 0
     floor_at = None
     if mode is Overflow.WRAP_SM and q is not Quantization.TRN:
         def floor_at(idx):   # of the current block, whose values are below 2**62: exact
@@ -306,13 +328,19 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
             if lo <= vmin and vmax <= hi:   # rounding is monotone: the block is in range
                 round_to_int64(v, q, large=False, out=qb)
                 continue
+            if clip_only and mode is Overflow.SAT_ZERO and max(-vmin, vmax) < 2.0 ** 51:
+                # no clip needed below 2**51; the conversion subtracts raw_min for free
+                bias = -lo if lo and q not in (Quantization.TRN_ZERO, Quantization.RND_INF) else 0
+                round_to_int64(v, q, large=False, out=qb, offset=bias)
+                stage(qb, s, extremes=(round_float(vmin, q), round_float(vmax, q)), bias=bias)
+                continue
             if clip_only:
                 # rounding is monotone and keeps integers: round(clip(v)) = clip(round(v))
                 np.clip(v, clip_lo, clip_hi, out=v)
                 round_to_int64(v, q, large=False, out=qb)
                 if mode is Overflow.SAT_ZERO:
-                    stage(qb, s, extremes=(_round1(min(max(vmin, clip_lo), clip_hi), q),
-                                           _round1(min(max(vmax, clip_lo), clip_hi), q)))
+                    stage(qb, s, extremes=(round_float(min(max(vmin, clip_lo), clip_hi), q),
+                                           round_float(min(max(vmax, clip_lo), clip_hi), q)))
                 continue
             if vmin <= -EXACT_BELOW or vmax >= EXACT_BELOW:
                 if not mode.saturates:
@@ -320,17 +348,14 @@ def quantize_float64(a: np.ndarray, fmt: FixedFormat, operation: str):
                     return None
                 _huge_block(ab, qb, s, fmt, stage)
                 continue
-            ends = round_to_int64(np.array([vmin, vmax]), q)   # rounding is monotone
-            extremes = (int(ends[0]), int(ends[1]))
-            round_to_int64(v, q, large=max(-vmin, vmax) >= 2.0 ** 52, out=qb)
-            stage(qb, s, floor_at, extremes)
+            extremes = (round_float(vmin, q), round_float(vmax, q))   # rounding is monotone
+            big = max(-vmin, vmax)
+            # WRAP_SM after a dense block: the conversion adds 2**(bits-1) for free
+            bias = sm_bias if sm_bias and stage.dense and big < 2.0 ** 51 else 0
+            round_to_int64(v, q, large=big >= 2.0 ** 52, out=qb, offset=bias)
+            stage(qb, s, floor_at, extremes, bias)
     stage.report(operation, n, shape)
     return out.reshape(shape)
-
-
-def _round1(x: float, q: Quantization) -> int:
-    """One float below 2**62 rounded (the ends of a block)."""
-    return int(round_to_int64(np.array([x], dtype=np.float64), q)[0])
 
 
 def _huge_block(ab, qb, offset, fmt, stage):
@@ -384,8 +409,7 @@ def cast_int64(raw: np.ndarray, shift: int, quantization: Quantization, fmt: Fix
     n = flat.size
     out = np.empty(n, dtype=np.int64)
     logging = _ovf.logging_active()
-    stage = IntStage(fmt, stats=logging or not fmt.overflow.saturates, extremes=logging,
-                     floor_block=shift > 0 and fmt.overflow is Overflow.WRAP_SM)
+    stage = IntStage(fmt, stats=logging or not fmt.overflow.saturates, extremes=logging)
     tmp = np.empty(min(n, BLOCK), dtype=np.int64) if shift > 0 else None
     for s in range(0, n, BLOCK):
         e = min(n, s + BLOCK)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["limb_matmul", "Words"]
+__all__ = ["limb_matmul", "Words", "wide_add", "wide_mul"]
 
 _F64_BITS = 53
+_U64 = np.uint64
+_DIGIT = 28   # element-wise digits: a product of two is below 2**56, 64 of them fit an int64
 
 
 def _limbs(x: np.ndarray, width: int, count: int) -> list[np.ndarray]:
@@ -93,7 +95,8 @@ def _pack(groups: list[np.ndarray], w: int, bits: int) -> Words:
 class Words:
     """Wide integers as int64 words: ``sum(words[j] << (j * base))``.
 
-    Every word but the last lies in ``[0, 2**base)``; the last carries the sign. A wide
+    Every word but the last lies in ``[0, 2**base)``; the last carries the sign and may be
+    wider than ``base`` (up to an int64). A wide
     result stays in this form until its Python ints are needed (:meth:`to_object`); a cast
     to an int64 format reads floors and rounding codes straight from the words
     (:meth:`split`), so an accumulate-then-cast never builds a Python int.
@@ -148,8 +151,9 @@ class Words:
     def _bits_from(self, p: int) -> np.ndarray:
         """``value >> p`` modulo 2**64 as int64 (exact when it fits an int64)."""
         j, o = divmod(p, self.base)
-        if j >= len(self.words):
-            return self.words[-1] >> 63    # only sign bits are left
+        if j >= len(self.words):   # within (or past) the last word, which may be wider
+            top = len(self.words) - 1
+            return self.words[-1] >> min(p - top * self.base, 63)
         out = self.words[j] >> o
         for k in range(j + 1, len(self.words)):
             sh = (k - j) * self.base - o
@@ -160,11 +164,15 @@ class Words:
     def _low_nonzero(self, p: int) -> np.ndarray:
         """Whether ``value mod 2**p`` is not zero (``p >= 1``)."""
         j, o = divmod(p, self.base)
+        top = len(self.words) - 1
+        if j > top:   # the last word may be wider than the base
+            j, o = top, p - top * self.base
         nz = np.zeros(self.shape, dtype=bool)
-        for k in range(min(j, len(self.words))):
+        for k in range(j):
             nz |= self.words[k] != 0
-        if o and j < len(self.words):
-            nz |= (self.words[j] & ((1 << o) - 1)) != 0
+        if o:
+            nz |= (self.words[j] & ((1 << min(o, 63)) - 1)) != 0 if o < 64 else \
+                self.words[j] != 0
         return nz
 
     def split(self, s: int) -> tuple[np.ndarray, np.ndarray]:
@@ -178,3 +186,160 @@ class Words:
         if s > 1:
             code = code + self._low_nonzero(s - 1)
         return floor, code
+
+
+# -- element-wise + - * past 62 bits: int64 digits, results as Words ------------------------
+
+def _bits(x, p: int) -> np.ndarray:
+    """``x >> p`` modulo 2**64 as int64, for int64 arrays or :class:`Words`; ``p < 0`` shifts
+    left."""
+    if isinstance(x, Words):
+        if p >= 0:
+            return np.asarray(x._bits_from(p))
+        x = np.asarray(x._bits_from(0))
+    if p >= 0:
+        return x >> min(p, 63)
+    return (x.view(_U64) << _U64(min(-p, 63) if -p < 64 else 0)).view(np.int64) if -p < 64 \
+        else np.zeros_like(x)
+
+
+def _digits(x, shift: int, bits: int, d: int = _DIGIT) -> list[np.ndarray]:
+    """``x << shift`` (``|x << shift| < 2**bits``) as base-``2**d`` digits: unsigned low
+    digits, a signed top one."""
+    count = max(1, -(-(bits + 1) // d))
+    mask = (1 << d) - 1
+    out = [_bits(x, k * d - shift) & mask for k in range(count - 1)]
+    out.append(_bits(x, (count - 1) * d - shift))
+    return out
+
+
+def _broadcast(words: list[np.ndarray]) -> list[np.ndarray]:
+    shape = np.broadcast_shapes(*(np.shape(w) for w in words))
+    return [w if np.shape(w) == shape else np.broadcast_to(w, shape).copy() for w in words]
+
+
+def wide_add(a, a_shift: int, a_bits: int, b, b_shift: int, b_bits: int, bits: int,
+             subtract: bool = False) -> Words:
+    """Exact ``(a << a_shift) + (b << b_shift)`` (or ``-``) as :class:`Words`.
+
+    Two int64 operands, one of them not shifted, the other by ``1 <= d <= 62`` bits: the
+    unshifted one's low ``d`` bits are the low word, its high part plus the other the high
+    word (base ``d``). Otherwise base-``2**28`` digits added with carries.
+
+    Parameters
+    ----------
+    a, b : numpy.ndarray of int64 or Words
+        Broadcastable; ``|a << a_shift| < 2**a_bits`` (likewise ``b``).
+    bits : int
+        Every ``|result| < 2**bits``.
+    """
+    d = max(a_shift, b_shift)
+    if not isinstance(a, Words) and not isinstance(b, Words) and min(a_shift, b_shift) == 0 \
+            and 1 <= d <= 62 and max(a_bits - a_shift, b_bits - b_shift) <= 62:
+        return _split_add(a, b, d, a_shift == 0, subtract)
+    if isinstance(a, Words) != isinstance(b, Words):   # words +- a shifted int64: carried in
+        w, w_shift, x, x_shift, x_bits = (a, a_shift, b, b_shift, b_bits) \
+            if isinstance(a, Words) else (b, b_shift, a, a_shift, a_bits)
+        if w_shift == 0 and x_bits - x_shift <= 63:
+            if subtract and w is b:    # x - w
+                return Words([-v for v in w.words], w.base).plus(x, x_shift)
+            return w.plus(-x if subtract else x, x_shift)
+    da = _digits(a, a_shift, a_bits)
+    db = _digits(b, b_shift, b_bits)
+    zero = np.zeros((), dtype=np.int64)
+    n = max(len(da), len(db))
+    da += [zero] * (n - len(da))   # the top digits are signed: zeros above them
+    db += [zero] * (n - len(db))
+    groups = [x - y if subtract else x + y for x, y in zip(da, db)]
+    return _pack(_broadcast(groups), _DIGIT, bits)
+
+
+def _split_add(a: np.ndarray, b: np.ndarray, d: int, b_shifted: bool, subtract: bool) -> Words:
+    """``a + (b << d)`` (``b_shifted``) or ``(a << d) + b``, ``-`` for ``subtract``, as Words
+    of base ``d``: low word ``x & (2**d - 1)`` of the unshifted term ``x``, high word
+    ``(x >> d) +- y`` of the shifted one ``y``; block by block into one preallocated array."""
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+    fa = np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
+    fb = np.ascontiguousarray(np.broadcast_to(b, shape)).reshape(-1)
+    x, y = (fa, fb) if b_shifted else (fb, fa)
+    negate_x = subtract and not b_shifted     # (a << d) - b: the unshifted term is -b
+    negate_y = subtract and b_shifted         # a - (b << d)
+    n = x.size
+    words = np.empty((2, n), dtype=np.int64)   # one allocation: the heap reuses it
+    mask = (1 << d) - 1
+    for s in range(0, n, _BLOCK):
+        e = min(n, s + _BLOCK)
+        lo, hi = words[0, s:e], words[1, s:e]
+        if negate_x:
+            np.negative(x[s:e], out=lo)
+            np.right_shift(lo, d, out=hi)
+        else:
+            np.right_shift(x[s:e], d, out=hi)
+            np.copyto(lo, x[s:e])
+        lo &= mask
+        if negate_y:
+            hi -= y[s:e]
+        else:
+            hi += y[s:e]
+    return Words([w.reshape(shape) for w in words], d)
+
+
+_BLOCK = 1 << 15   # elements per block (256 KiB per array): stays in the cache
+
+
+def _split_mul(a: np.ndarray, b: np.ndarray, w: int, limbs: int) -> Words:
+    """``a * b`` as Words of base ``w``: ``b`` in ``limbs`` limbs of ``w`` bits, each times
+    ``a`` in one int64 product, carried into ``[0, 2**w)`` words (the last signed).
+
+    Works block by block into preallocated words: fresh whole-array temporaries would cost
+    more in page faults than the arithmetic.
+    """
+    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
+    fa = np.ascontiguousarray(np.broadcast_to(a, shape)).reshape(-1)
+    fb = np.ascontiguousarray(np.broadcast_to(b, shape)).reshape(-1)
+    n = fa.size
+    words = np.empty((limbs, n), dtype=np.int64)   # one allocation: the heap reuses it
+    mask = (1 << w) - 1
+    scratch = np.empty(min(n, _BLOCK), dtype=np.int64)
+    for s in range(0, n, _BLOCK):
+        e = min(n, s + _BLOCK)
+        x, y, carry = fa[s:e], fb[s:e], scratch[:e - s]
+        for j in range(limbs):
+            g = words[j][s:e]
+            np.right_shift(y, j * w, out=g)
+            if j < limbs - 1:
+                g &= mask
+            g *= x
+            if j:
+                g += carry
+            if j < limbs - 1:
+                np.right_shift(g, w, out=carry)
+                g &= mask
+    return Words([wd.reshape(shape) for wd in words], w)
+
+
+def wide_mul(a, a_bits: int, b, b_bits: int) -> Words:
+    """Exact ``a * b`` (int64 arrays or :class:`Words`, broadcastable) as :class:`Words`.
+
+    ``|a| < 2**a_bits``, ``|b| < 2**b_bits``. Two int64 operands, one of at most 40 bits:
+    the other is split into limbs of ``w = 61 - narrow_bits`` bits, each limb times the
+    narrow operand is one int64 product, and one carry makes them words of base ``w`` (a few
+    numpy passes). Otherwise schoolbook on 28-bit digits: every digit product is below
+    2**56, so a group of up to 64 of them sums in an int64 (operands up to 1,792 bits).
+    """
+    if not isinstance(a, Words) and not isinstance(b, Words):
+        if a_bits > b_bits:
+            a, a_bits, b, b_bits = b, b_bits, a, a_bits
+        w = 61 - a_bits
+        if w >= 21:
+            return _split_mul(a, b, w, -(-(b_bits + 1) // w))
+    da = _digits(a, 0, a_bits)
+    db = _digits(b, 0, b_bits)
+    if len(da) + len(db) > 64:
+        raise ValueError(f"operands of {a_bits} and {b_bits} bits are too wide for int64 digits")
+    groups = [None] * (len(da) + len(db) - 1)
+    for i, x in enumerate(da):
+        for j, y in enumerate(db):
+            p = x * y
+            groups[i + j] = p if groups[i + j] is None else groups[i + j] + p
+    return _pack(_broadcast(groups), _DIGIT, a_bits + b_bits)

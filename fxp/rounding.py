@@ -9,7 +9,7 @@ import numpy as np
 
 from .format import Quantization
 
-__all__ = ["round_to_int64", "round_fraction", "EXACT_BELOW"]
+__all__ = ["round_to_int64", "round_float", "round_fraction", "EXACT_BELOW"]
 
 # Values of magnitude below this are rounded exactly by every formula below (and convert to
 # int64 exactly); larger ones need the exact integer path.
@@ -19,10 +19,12 @@ _C = math.nextafter(0.5, 0.0)   # 0.5 - 2**-54
 _T = 2.0 ** -54           # fl(-0.5 + _C): the one sum that floor(v + _C) gets wrong
 _SIGN = np.int64(-(1 << 63))
 _C_BITS = np.float64(_C).view(np.int64)
+_MAGIC = 1.5 * 2.0 ** 52        # r + _MAGIC holds an integer r (|r| < 2**51) in its low bits
+_MAGIC_BITS = int(np.float64(_MAGIC).view(np.int64))
 
 
 def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
-                   out: np.ndarray | None = None) -> np.ndarray:
+                   out: np.ndarray | None = None, offset: int = 0) -> np.ndarray:
     """Round float64 ``v`` (owned by the caller: it is overwritten) to int64, exactly.
 
     Parameters
@@ -34,6 +36,11 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
         False promises ``|v| < 2**52``, which allows a cheaper formula for RND_ZERO.
     out : numpy.ndarray of int64, optional
         Where to write the result (same shape as ``v``, not overlapping it).
+    offset : int, default 0
+        Added to every result. Nonzero promises ``|v| < 2**51`` and ``|offset| < 2**51``:
+        the conversion is then ``fl(r + 1.5 * 2**52)``'s bits minus those of ``1.5 * 2**52``
+        (exact for integers ``r`` below ``2**51``), which adds the offset for free and rounds
+        half to even by itself (RND_CONV).
 
     Returns
     -------
@@ -50,37 +57,43 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
     """
     if out is None:
         out = np.empty(v.shape, dtype=np.int64)
+    # The float -> int64 conversion truncates toward zero: rounding in place on v and one
+    # conversion is cheaper than numpy's casting ufunc output.
+    magic = offset != 0
     with np.errstate(invalid="ignore"):
         if q is Quantization.TRN:
-            np.floor(v, out=out, casting="unsafe")
+            np.floor(v, out=v)
         elif q is Quantization.TRN_ZERO:
-            np.trunc(v, out=out, casting="unsafe")
+            if magic:
+                np.trunc(v, out=v)
         elif q is Quantization.RND_CONV:
-            np.rint(v, out=out, casting="unsafe")
+            if not magic:
+                np.rint(v, out=v)
         elif q is Quantization.RND:
             np.add(v, _C, out=v)
             bad = v == -_T
-            np.floor(v, out=out, casting="unsafe")
+            np.floor(v, out=v)
             if bad.any():
-                out[bad] = 0
+                v[bad] = 0.0
         elif q is Quantization.RND_MIN_INF:
             np.subtract(v, _C, out=v)
             bad = v == _T
-            np.ceil(v, out=out, casting="unsafe")
+            np.ceil(v, out=v)
             if bad.any():
-                out[bad] = 0
+                v[bad] = 0.0
         elif q is Quantization.RND_INF:
             # trunc(v + copysign(c, v)), the sign copied with integer operations (fast)
-            t = out.view(np.float64)   # scratch in the output's memory
-            ti = out
+            ti = out      # scratch in the output's memory
             np.bitwise_and(v.view(np.int64), _SIGN, out=ti)
             np.bitwise_or(ti, _C_BITS, out=ti)
-            np.add(v, t, out=v)
-            np.trunc(v, out=out, casting="unsafe")
+            np.add(v, ti.view(np.float64), out=v)
+            if magic:
+                np.trunc(v, out=v)
         elif q is Quantization.RND_ZERO:
             # copysign(ceil(|v| - 0.5), v)
             vi = v.view(np.int64)
-            sign = np.bitwise_and(vi, _SIGN)
+            sign = out    # scratch in the output's memory
+            np.bitwise_and(vi, _SIGN, out=sign)
             np.bitwise_and(vi, ~_SIGN, out=vi)
             if large:
                 np.subtract(v, _C, out=v)
@@ -92,10 +105,39 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
                 np.subtract(v, 0.5, out=v)
                 np.ceil(v, out=v)
             np.bitwise_or(vi, sign, out=vi)
-            np.copyto(out, v, casting="unsafe")
         else:
             raise AssertionError(q)
+        if magic:
+            np.add(v, _MAGIC, out=out.view(np.float64))
+            np.subtract(out, _MAGIC_BITS - offset, out=out)
+        else:
+            np.copyto(out, v, casting="unsafe")
     return out
+
+
+def round_float(x: float, q: Quantization) -> int:
+    """One finite float rounded to an integer under ``q``, exactly (for a block's ends).
+
+    ``x`` is compared with ``floor(x) + 0.5``, which is exact below ``2**52`` (from there on
+    ``x`` is an integer); ``x - floor(x)`` itself may round for negative ``x``.
+    """
+    fl = math.floor(x)
+    if x == fl or q is Quantization.TRN:
+        return fl
+    if q is Quantization.TRN_ZERO:
+        return fl + (x < 0)
+    mid = fl + 0.5
+    if x != mid:
+        return fl + (x > mid)
+    if q is Quantization.RND:
+        return fl + 1
+    if q is Quantization.RND_MIN_INF:
+        return fl
+    if q is Quantization.RND_ZERO:
+        return fl + (x < 0)
+    if q is Quantization.RND_INF:
+        return fl + (x > 0)
+    return fl + (fl % 2)   # RND_CONV: ties to even
 
 
 def round_fraction(x: Fraction, q: Quantization) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, Value, unsigned
 from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
@@ -11,8 +13,15 @@ from fxp.nn.layers import argmax_format
 
 from .common import (Backpressure, StallPipeline, as_format, check_bool, fmt_shape,
                      nonnegative_int, positive_int, vector_layout, vector_streams)
+from .requantize import relu_requantize
 
 __all__ = ["ReLU", "LUT", "Argmax"]
+
+
+def _greater(a, b):
+    """``a > b`` as the sign of the exact ``b - a``: a subtraction's carry chain, where
+    yosys maps a comparison on ECP5 to a carry chain and a LUT per bit besides."""
+    return (b - a)[-1]
 
 
 class ReLU(Backpressure, wiring.Component):
@@ -76,21 +85,16 @@ class ReLU(Backpressure, wiring.Component):
     def ii(self) -> int:
         return 1
 
-    def element(self, x):
-        """The exact value to requantize for the input element ``x``, and its format
-        (``max(x, 0)`` in the input format; a subclass computes another function)."""
-        if not self._in_fmt.signed:
-            return x, self._in_fmt
-        return Mux(x < 0, Const(0, fmt_shape(self._in_fmt)), x), self._in_fmt
+    def output(self, x):
+        """The output element for the input element ``x`` (a subclass computes another
+        function): :func:`~hdl.rtl.requantize.relu_requantize`."""
+        return relu_requantize(x, self._in_fmt, self._out_fmt)
 
     def elaborate(self, platform):
-        from .requantize import requantize
-
         m = Module()
         result = Signal(vector_layout(self._out_fmt, self._n))
         for k in range(self._n):
-            value, fmt = self.element(self.i.payload[k])
-            m.d.comb += result[k].eq(requantize(value, fmt, self._out_fmt))
+            m.d.comb += result[k].eq(self.output(self.i.payload[k]))
 
         name = type(self).__name__.lower()
         pipe = StallPipeline(m, self.i.valid, self._consumer_ready(), name=name)
@@ -209,11 +213,14 @@ class Argmax(Backpressure, wiring.Component):
     the lowest index wins every tie. The output is a vector of one element of
     :func:`fxp.nn.layers.argmax_format` ``(n)``.
 
-    With ``all_pairs`` every pair of elements is compared at once instead (``n (n - 1) / 2``
-    comparators): element ``k`` wins when it is greater than every element before it and at
-    least every element after it, and the index is the OR of the winners' indices. One
-    comparator and a few LUT levels, where the tree puts a comparator and a multiplexer in
-    series per level (on ECP5 about 7 ns a level).
+    With ``all_pairs``, two rounds compare every pair of a few values at once instead: first
+    within :attr:`groups` of consecutive elements, then among the groups' first maxima.
+    In a round, element ``k`` wins when it is greater than every element before it and at
+    least every element after it; the winner's value and index are the OR of the winners'
+    (one-hot). A round is one comparator and a few LUT levels, where the tree puts a
+    comparator and a multiplexer in series per level (on ECP5 about 7 ns a level), and the
+    groups need far fewer comparators than all ``n (n - 1) / 2`` pairs (10 values: 14, not
+    45). A comparator is the sign of a subtraction (one carry chain, no LUTs beside it).
 
     Parameters
     ----------
@@ -224,9 +231,9 @@ class Argmax(Backpressure, wiring.Component):
     pipeline : int, default 0
         Register the candidates after every ``pipeline`` tree levels
         (:class:`~hdl.common.StallPipeline` stages); 0 keeps the tree combinational. With
-        ``all_pairs``, any ``pipeline > 0`` registers the comparisons and the index.
+        ``all_pairs``, any ``pipeline > 0`` registers the groups' maxima and the index.
     all_pairs : bool, default False
-        Compare all pairs at once instead of the tree.
+        Two rounds of all-pairs comparisons instead of the tree.
     backpressure : bool, default True
         False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
 
@@ -286,22 +293,50 @@ class Argmax(Backpressure, wiring.Component):
     def ii(self) -> int:
         return 1
 
+    @property
+    def groups(self) -> tuple:
+        """With ``all_pairs``, the sizes of the groups of the first round (consecutive
+        elements, about ``sqrt(n)`` groups)."""
+        n = self._n
+        g = math.isqrt(n - 1) + 1 if n > 1 else 1          # ceil(sqrt(n))
+        return tuple(n // g + (k < n % g) for k in range(g))
+
+    @staticmethod
+    def _round(values, indices):
+        """Every pair of ``values`` compared: the first maximum's value and index (one-hot
+        selected); ``indices`` are their indices."""
+        if len(values) == 1:
+            return values[0], indices[0]
+        n = len(values)
+        gt = {(j, k): _greater(values[k], values[j]) for k in range(n) for j in range(k)}
+        wins = [Cat(*([gt[(j, k)] for j in range(k)] + [~gt[(k, j)] for j in range(k + 1, n)])
+                    ).all() for k in range(n)]
+        value = Cat(*(Cat(*(w & v[b] for w, v in zip(wins, values))).any()
+                      for b in range(len(values[0]))))
+        value = value.as_signed() if values[0].shape().signed else value
+        index = Cat(*(Cat(*(w & Value.cast(i)[b] for w, i in zip(wins, indices))).any()
+                      for b in range(len(indices[0]))))
+        return value, index
+
     def _pairs(self, m, pipe):
-        """The index of the first maximum from all pairwise comparisons."""
+        """The index of the first maximum in two rounds of all-pairs comparisons: within each
+        group, then among the groups' first maxima (registered between the rounds)."""
         n = self._n
         index_shape = unsigned(self._out_fmt.bits)
         if n == 1:
             return Const(0, index_shape)
         x = [self.i.payload[k] for k in range(n)]
-        pairs = [(j, k) for k in range(n) for j in range(k)]
-        gt = Cat(*(x[k] > x[j] for j, k in pairs))       # bit: the later one is greater
+        values, indices, start = [], [], 0
+        for size in self.groups:
+            v, i = self._round(x[start:start + size],
+                               [Const(k, index_shape) for k in range(start, start + size)])
+            values.append(v)
+            indices.append(i)
+            start += size
         if self._pipeline:
-            gt = pipe.stage(gt, name="argmax_gt")
-        bit = {p: gt[b] for b, p in enumerate(pairs)}
-        wins = [Cat(*([bit[(j, k)] for j in range(k)] + [~bit[(k, j)] for j in range(k + 1, n)])
-                    ).all() for k in range(n)]
-        index = Cat(*(Cat(*(wins[k] for k in range(n) if k >> b & 1)).any()
-                      for b in range(index_shape.width)))
+            regs = pipe.stage(values + indices, name="argmax_group")
+            values, indices = regs[:len(values)], regs[len(values):]
+        _, index = self._round(values, indices)
         if self._pipeline:
             index = pipe.stage(index, name="argmax_index")
         return index
@@ -325,7 +360,7 @@ class Argmax(Backpressure, wiring.Component):
             paired = []
             for j in range(0, len(items) - 1, 2):
                 (lv, li), (rv, ri) = items[j], items[j + 1]
-                right = rv > lv  # strictly greater: a tie keeps the left (lower) index
+                right = _greater(rv, lv)  # strictly: a tie keeps the left (lower) index
                 paired.append((Mux(right, rv, lv), Mux(right, ri, li)))
             if len(items) % 2:
                 paired.append(items[-1])

@@ -14,10 +14,11 @@ from .conv import conv_block, conv_fields, flatten_block, folded_feed, global_po
     pool_block, pool_fields
 from .dense import DenseFolded, DenseParallel
 from .leaky_relu import leaky_relu_block, leaky_relu_fields
+from .requantize import fuses
 from .softmax import softmax_block, softmax_fields
 
 __all__ = ["LayerContext", "BlockKind", "BLOCKS", "block_kind", "dense_block", "relu_block",
-           "lut_block", "argmax_block"]
+           "lut_block", "argmax_block", "fused_relu"]
 
 
 @dataclass(frozen=True)
@@ -90,14 +91,31 @@ class BlockKind:
     check: Callable = _no_check
 
 
+def fused_relu(model: Model, configs: dict, index: int) -> bool:
+    """Whether layer ``index`` is a ReLU that the parallel dense layer just before it computes
+    with its own cast: when the two casts make one adder and one saturation from the
+    accumulator (:func:`hdl.rtl.requantize.fuses`), so the ReLU needs no block."""
+    layers = model.spec.layers
+    if not (0 < index < len(layers) and layers[index].type == "relu"
+            and layers[index - 1].type == "dense"
+            and (configs or {}).get(index - 1, {}).get("strategy") == "parallel"):
+        return False
+    dense = layers[index - 1]
+    return fuses(dense.accumulator.fmt, dense.output.fmt, layers[index].output.fmt)
+
+
 def dense_block(ctx: LayerContext):
-    """DenseParallel, or DenseFolded (its reuse is at most its inputs: checked at spec load)."""
+    """DenseParallel (with the ReLU after it, if any), or DenseFolded (its reuse is at most
+    its inputs: checked at spec load)."""
     model, i, cfg = ctx.model, ctx.layer.index, ctx.config
     weight = model.weight(i)
     kw = dict(weight=weight, bias=model.bias(i), in_fmt=ctx.in_fmt,
               acc_fmt=ctx.layer.accumulator.fmt, out_fmt=ctx.layer.output.fmt)
     if cfg["strategy"] == "parallel":
-        return DenseParallel(pipeline=cfg["pipeline"], backpressure=ctx.backpressure, **kw)
+        relu = model.spec.layers[i + 1].output.fmt if fused_relu(model, ctx.configs, i + 1) \
+            else None
+        return DenseParallel(pipeline=cfg["pipeline"], backpressure=ctx.backpressure,
+                             relu_fmt=relu, **kw)
     beats = weight.shape[1] // ctx.n        # a flattened image's pixels (see flatten_block)
     return folded_feed(ctx, DenseFolded(reuse=cfg["reuse"], pipeline=cfg["pipeline"],
                                         beats=beats, **kw), ctx.times)
@@ -111,12 +129,17 @@ def _dense_fields(ctx: LayerContext, block) -> dict:
                nonzero_weights=int((w.raw != 0).sum()), **ctx.config)
     if ctx.config["strategy"] == "folded" and ctx.n != w.shape[1]:
         out["beats"] = w.shape[1] // ctx.n      # fed pixel by pixel after a flatten
+    if getattr(block, "relu_fmt", None) is not None:
+        out["relu_output"] = str(block.relu_fmt)  # the next layer's ReLU, computed here
     return out
 
 
 def relu_block(ctx: LayerContext):
     """ReLU, registered unless the model is unpipelined: its rounding and saturation would
-    otherwise sit in one cycle with the next layer's first adders."""
+    otherwise sit in one cycle with the next layer's first adders. None after a parallel
+    dense layer, which computes it (:func:`fused_relu`)."""
+    if fused_relu(ctx.model, ctx.configs, ctx.layer.index):
+        return None
     return ReLU(n=ctx.n, in_fmt=ctx.in_fmt, out_fmt=ctx.layer.output.fmt,
                 backpressure=ctx.backpressure, registered=ctx.pipeline > 0)
 
@@ -132,13 +155,14 @@ def _lut_fields(ctx: LayerContext, block) -> dict:
     return {"table_bits": ctx.model.table(ctx.layer.index)[1]}
 
 
-# Up to this many values, argmax compares all pairs at once (120 comparators for 16)
+# Up to this many values, argmax compares all pairs in two rounds (groups, then their maxima;
+# 30 comparators for 16)
 ARGMAX_ALL_PAIRS = 16
 
 
 def argmax_block(ctx: LayerContext):
-    """Argmax: up to ``ARGMAX_ALL_PAIRS`` values, all pairs compared at once (two registers
-    when pipelined); beyond, a comparator tree registered like the adder trees."""
+    """Argmax: up to ``ARGMAX_ALL_PAIRS`` values, all pairs compared in two rounds (two
+    registers when pipelined); beyond, a comparator tree registered like the adder trees."""
     return Argmax(n=ctx.n, in_fmt=ctx.in_fmt, pipeline=ctx.pipeline,
                   all_pairs=ctx.n <= ARGMAX_ALL_PAIRS, backpressure=ctx.backpressure)
 

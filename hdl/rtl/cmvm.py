@@ -1,20 +1,23 @@
-"""Constant matrix-vector multiply without multipliers: CSD digits, shared subexpressions, adder trees.
+"""Constant matrix-vector multiply without multipliers: signed digits, shared subexpressions, adder trees.
 
 :func:`solve` turns an integer matrix into an adder graph (pure Python, deterministic):
-every weight becomes its canonical signed digits, digit pairs ``x_a + -(x_b << s)`` that
-recur across outputs (and within one) are built once and reused, greedily by how many adders
-they save weighted by their width, never deeper than the plain trees (rounded up to the next
-register stage: no latency added), and each output's remaining terms go into an adder tree
-that adds its narrowest terms first while it still fits the deepest output's depth
-(delay-aware). Every node carries the exact interval of its
-value (from its integer coefficients on the inputs), so each adder is exactly as wide as the
-values it can produce. :func:`emit` describes the graph in Amaranth with a register stage every
+every weight becomes a minimal signed-digit form, digit pairs ``x_a + -(x_b << s)`` that
+recur across outputs (and within one) are built once and reused, greedily by the LUTs they
+save (:func:`adder_luts`: a per-adder estimate calibrated on yosys' ECP5 and Xilinx mapping),
+never deeper than the plain trees (rounded up to the next register stage: no latency added),
+and each output's remaining terms go into an adder tree that adds its narrowest terms first
+while it still fits the depth limit (delay-aware). The graph is built from two minimal
+digit forms of the weights (leaning toward, or against, each weight's sign) and the one of
+fewest estimated LUTs is kept. Every node carries the exact interval of its value (from its
+integer coefficients on the inputs), so each adder is exactly as wide as the values it can
+produce. :func:`emit` describes the graph in Amaranth with a register stage every
 ``pipeline`` adder levels; :class:`ConstMatVec` is the bare component (used by the benchmark).
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import heapq
 from dataclasses import dataclass
 
@@ -24,7 +27,7 @@ from amaranth.lib.wiring import In, Out
 
 from .common import check_bool, extend, nonnegative_int
 
-__all__ = ["csd", "solve", "emit", "evaluate", "CMVMGraph", "ConstMatVec"]
+__all__ = ["csd", "signed_digits", "adder_luts", "solve", "emit", "evaluate", "CMVMGraph", "ConstMatVec"]
 
 
 def csd(value: int) -> list[tuple[int, int]]:
@@ -41,11 +44,85 @@ def csd(value: int) -> list[tuple[int, int]]:
     return digits
 
 
+@functools.lru_cache(maxsize=4096)
+def _msd(m: int, prefer: int) -> tuple:
+    """``(digits, -prefer * negative digits, ((sign, shift), ...))``: a signed-digit form of
+    ``m >= 0`` with the fewest digits, and of those the fewest (``prefer`` 1) or the most
+    (``prefer`` -1) negative ones."""
+    if m <= 1:
+        return (m, 0, ((1, 0),) * m)
+    if not m & 1:
+        n, neg, d = _msd(m >> 1, prefer)
+        return n, neg, tuple((e, k + 1) for e, k in d)
+    n1, g1, d1 = _msd((m - 1) >> 1, prefer)
+    n2, g2, d2 = _msd((m + 1) >> 1, prefer)
+    plus = (n1 + 1, g1, ((1, 0),) + tuple((e, k + 1) for e, k in d1))
+    minus = (n2 + 1, g2 + prefer, ((-1, 0),) + tuple((e, k + 1) for e, k in d2))
+    return min(plus, minus, key=lambda o: o[:2])
+
+
+def signed_digits(value: int, prefer: int = 0) -> list[tuple[int, int]]:
+    """A minimal signed-digit form of an integer.
+
+    Parameters
+    ----------
+    value : int
+    prefer : {0, 1, -1}
+        0: the canonical form (:func:`csd`); 1: of the forms with as few digits, the one
+        with the fewest digits against the sign of ``value`` (23 = 16 + 8 - 1, not
+        32 - 8 - 1); -1: the one with the most.
+
+    Returns
+    -------
+    list of (int, int)
+        ``[(sign, shift), ...]`` with ``value == sum(sign << shift)``.
+    """
+    if not prefer:
+        return csd(value)
+    sign = 1 if value > 0 else -1
+    return [(sign * e, k) for e, k in _msd(abs(value), prefer)[2]]
+
+
 def _bits(lo: int, hi: int) -> tuple[int, bool]:
     """``(width, signed)`` of the narrowest two's complement integer holding ``[lo, hi]``."""
     if lo >= 0:
         return max(hi.bit_length(), 1), False
     return max((-lo - 1).bit_length(), hi.bit_length()) + 1, True
+
+
+def adder_luts(a, b, s, r) -> tuple[int, int]:
+    """Estimated LUTs of the adder ``r = a +- (b << s)``, calibrated on yosys' flattened
+    synthesis (``templates/flow``).
+
+    The bits below ``s`` are ``a``'s wires. On ECP5 every result bit from ``s`` up is half a
+    CCU2C carry cell (two LUT4 positions per cell, the last one half used when the count is
+    odd). On Xilinx a bit costs a LUT only where both operands have a bit that is not
+    constant: above an unsigned operand's top it is a wire into the CARRY4 (or an inverter,
+    not a LUT, for a subtraction), and above both operands' tops it repeats the LUT below.
+
+    Parameters
+    ----------
+    a, b, r : (int, int)
+        Exact ``(lo, hi)`` intervals of the operands and of the result.
+    s : int
+        Left shift of ``b``.
+
+    Returns
+    -------
+    (int, int)
+        ``(ecp5, xilinx)`` LUTs.
+    """
+    wa, sa = _bits(*a)
+    wb, sb = _bits(*b)
+    wr = _bits(*r)[0]
+    n = max(wr - s, 1)
+    # Xilinx: the bits from s up where both operands are real or one is a sign extension
+    xil = max(min(wa, s + wb, wr) - s, 0)             # both real
+    if sb:
+        xil += max(min(wa, wr) - (s + wb), 0)         # a real above b's top: b's sign
+    if sa:
+        xil += max(min(wr, s + wb) - max(wa, s), 0)   # b real above a's top: a's sign
+    return 2 * -(-n // 2), xil
 
 
 @dataclass(frozen=True)
@@ -94,6 +171,23 @@ class CMVMGraph:
             elif op == "neg":
                 total += _bits(lo, hi)[0]
         return total
+
+    @property
+    def luts(self) -> dict:
+        """Estimated LUTs of the adders per target, ``{"ecp5": n, "xilinx": n}`` (see
+        :func:`adder_luts`; a negation counts as an adder from zero)."""
+        ecp5 = xil = 0
+        for op, a, b, s, sub, lo, hi, level in self.nodes:
+            if op == "add":
+                e, x = adder_luts(self.nodes[a][5:7], self.nodes[b][5:7], s, (lo, hi))
+            elif op == "neg":
+                w = _bits(lo, hi)[0]
+                e, x = 2 * -(-w // 2), w
+            else:
+                continue
+            ecp5 += e
+            xil += x
+        return {"ecp5": ecp5, "xilinx": xil}
 
 
 class _Builder:
@@ -189,7 +283,23 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
     Returns
     -------
     CMVMGraph
+        With ``cse``, the one of fewest estimated LUTs (:attr:`CMVMGraph.luts`, both
+        targets) of two built from different minimal digit forms of the weights
+        (:func:`signed_digits` ``prefer`` 1 and -1): which digits recur across outputs
+        depends on the form (e.g. unsigned inputs favour digits of the weight's sign, whose
+        sums stay unsigned). The canonical form (``cse=False``) lost to one of them on every
+        matrix of ``make bench-rtl``.
     """
+    best = None
+    for prefer in (1, -1) if cse else (0,):
+        g = _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer)
+        if best is None or sum(g.luts.values()) < sum(best.luts.values()):
+            best = g
+    return best
+
+
+def _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer) -> CMVMGraph:
+    """The graph of :func:`solve` from the weights' :func:`signed_digits` ``prefer`` forms."""
     b = _Builder([(int(lo), int(hi)) for lo, hi in ranges])
     inputs = [b.input(j) for j in range(len(ranges))]
     outs = len(matrix)
@@ -198,10 +308,11 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
     for u, row in enumerate(matrix):
         t = {}
         for j, w in enumerate(row):
-            for sign, k in csd(int(w)):
+            for sign, k in signed_digits(int(w), prefer):
                 t[tid] = (sign, inputs[j], k + shift)
                 tid += 1
         terms.append(t)
+    limit = None
     if cse:
         sizes = [len(t) + bool(consts is not None and int(consts[u]))
                  for u, t in enumerate(terms)]
@@ -219,6 +330,8 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
             ts.append((1, b.const(c >> tz), tz))
         all_ts.append(ts)
     budget = max(_least_depth([b.nodes[t[1]][7] for t in ts]) for ts in all_ts) if outs else 0
+    if limit is not None:
+        budget = max(budget, limit)      # levels up to the limit cost no latency
     for ts in all_ts:
         if not ts:
             outputs.append(None)
@@ -230,20 +343,46 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
     return _prune(b.nodes, outputs)
 
 
+_TREE_WINDOW = 8      # the tree picks its next adder among pairs of this many narrowest terms
+
+
+def _pair_cost(b, t1, t2):
+    """``(top bit of the sum, its LUTs)`` of adding the terms ``t1`` and ``t2``."""
+    # the adder combine() would build: n1 +- (n2 << s)
+    (e1, n1, p1), (e2, n2, p2) = sorted((t1, t2), key=lambda t: (t[2], -t[0], t[1]))
+    lo1, hi1 = b.nodes[n1][5:7]
+    lo2, hi2 = b.nodes[n2][5:7]
+    s = p2 - p1
+    if e1 != e2:
+        r = (lo1 - (hi2 << s), hi1 - (lo2 << s))
+    else:
+        r = (lo1 + (lo2 << s), hi1 + (hi2 << s))
+    return p1 + _bits(*r)[0], sum(adder_luts((lo1, hi1), (lo2, hi2), s, r))
+
+
 def _tree(b, ts, budget):
-    """One output's adder tree within ``budget`` levels: repeatedly add the two narrowest
-    terms (lowest top bit) whose sum still lets the tree finish in time (Kraft: terms ready
-    at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D), else the two
-    earliest-ready; so an output shallower than the deepest one spends its slack on
-    narrower adders, and the deepest one gets a delay-aware (Huffman on levels) tree."""
+    """One output's adder tree within ``budget`` levels: repeatedly add, of the pairs of
+    the few narrowest terms (lowest top bit) whose sum still lets the tree finish in time
+    (Kraft: terms ready at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D), the
+    one with the lowest top bit, then the fewest LUTs; else the two earliest-ready; so an
+    output shallower than the deepest one spends its slack on narrower adders, and the
+    deepest one gets a delay-aware (Huffman on levels) tree."""
     cap = 1 << budget
     items = sorted(((b.top(t), b.nodes[t[1]][7], seq, t) for seq, t in enumerate(
         sorted(ts, key=lambda t: (b.nodes[t[1]][7], t[2], t[1], -t[0])))))
     kraft = sum(1 << it[1] for it in items)
     seq = len(items)
     while len(items) > 1:
-        pick = None
-        for i in range(len(items)):
+        pick = best = None
+        for i in range(min(len(items), _TREE_WINDOW)):
+            for k in range(i + 1, min(len(items), _TREE_WINDOW)):
+                la, lb = items[i][1], items[k][1]
+                grow = (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb)
+                if kraft + grow <= cap:
+                    key = _pair_cost(b, items[i][3], items[k][3])
+                    if best is None or key < best:
+                        best, pick = key, (i, k, grow)
+        for i in range(len(items) if pick is None else 0):
             for k in range(i + 1, len(items)):
                 la, lb = items[i][1], items[k][1]
                 grow = (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb)
@@ -296,7 +435,8 @@ def _share(b, terms, tid, depth, extra):
             lo2, hi2 = b.nodes[n2][5:7]
             lo = lo1 + ((-(hi2 << s)) if sub else lo2 << s)
             hi = hi1 + ((-(lo2 << s)) if sub else hi2 << s)
-            width_of[key] = max(_bits(lo, hi)[0] - s, 1)
+            # the LUTs of the adder each further use of the pattern saves
+            width_of[key] = sum(adder_luts((lo1, hi1), (lo2, hi2), s, (lo, hi)))
         return (true.get(key, count[key]) - 1) * width_of[key]
 
     def bump(key, u, d):
@@ -515,6 +655,9 @@ class ConstMatVec(wiring.Component):
         Registers every ``pipeline`` adder levels (0: combinational; no enable, II = 1).
     cse : bool
         Share common subexpressions.
+    depth_slack : int or None, default 0
+        Adder levels the sharing may add to the plain trees' depth (see :func:`solve`;
+        None: no limit).
 
     Attributes
     ----------
@@ -522,14 +665,17 @@ class ConstMatVec(wiring.Component):
     y : Out(ArrayLayout(signed(out_bits), outputs))
     """
 
-    def __init__(self, *, matrix, in_bits, in_signed, pipeline=0, cse=True):
+    def __init__(self, *, matrix, in_bits, in_signed, pipeline=0, cse=True, depth_slack=0):
         self._pipeline = nonnegative_int(pipeline, "ConstMatVec pipeline")
+        if depth_slack is not None:
+            depth_slack = nonnegative_int(depth_slack, "ConstMatVec depth_slack")
         in_signed = check_bool(in_signed, "ConstMatVec in_signed")
         self._matrix = [[int(w) for w in row] for row in matrix]
         lo, hi = (-(1 << (in_bits - 1)), (1 << (in_bits - 1)) - 1) if in_signed \
             else (0, (1 << in_bits) - 1)
         n_in = len(self._matrix[0])
-        self._graph = solve(self._matrix, [(lo, hi)] * n_in, cse=check_bool(cse, "cse"))
+        self._graph = solve(self._matrix, [(lo, hi)] * n_in, cse=check_bool(cse, "cse"),
+                            depth_slack=depth_slack, pipeline=self._pipeline)
         out_lo = min([0] + [sum(min(w * lo, w * hi) for w in row) for row in self._matrix])
         out_hi = max([0] + [sum(max(w * lo, w * hi) for w in row) for row in self._matrix])
         self._out_bits = _bits(out_lo, out_hi)[0] + (out_lo >= 0)

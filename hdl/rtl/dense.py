@@ -23,7 +23,7 @@ from .cmvm import csd
 from .common import (NETLIST, Backpressure, StallPipeline, as_format, check_bool, extend,
                      fmt_shape, nonnegative_int, positive_int, vector_layout)
 from .queue import serve_times
-from .requantize import requantize
+from .requantize import cast_relu_cast, requantize
 
 __all__ = ["DenseParallel", "DenseFolded", "csd"]
 
@@ -82,15 +82,18 @@ def _wrap(value, acc_fmt: FixedFormat):
 class _Dense(wiring.Component):
     """What both dense blocks share: validated parameters, formats and stream ports."""
 
-    def __init__(self, weight, bias, in_fmt, acc_fmt, out_fmt, beats=1):
+    def __init__(self, weight, bias, in_fmt, acc_fmt, out_fmt, beats=1, relu_fmt=None):
         in_fmt, acc_fmt, out_fmt = _check_params(type(self), weight, bias, in_fmt, acc_fmt,
                                                  out_fmt)
+        if relu_fmt is not None:
+            relu_fmt = as_format(relu_fmt, f"{type(self).__name__} relu_fmt")
         self._weight, self._bias = weight, bias
         self._in_fmt, self._acc_fmt, self._out_fmt = in_fmt, acc_fmt, out_fmt
+        self._relu_fmt = relu_fmt
         units, inputs = weight.shape
         super().__init__({
             "i": In(stream.Signature(vector_layout(in_fmt, inputs // beats))),
-            "o": Out(stream.Signature(vector_layout(out_fmt, units))),
+            "o": Out(stream.Signature(vector_layout(relu_fmt or out_fmt, units))),
         })
 
     @property
@@ -105,8 +108,13 @@ class _Dense(wiring.Component):
 
     @property
     def out_fmt(self) -> FixedFormat:
-        """Format of each output element."""
-        return self._out_fmt
+        """Format of each output element (the fused ReLU's, if any)."""
+        return self._relu_fmt or self._out_fmt
+
+    @property
+    def relu_fmt(self) -> FixedFormat | None:
+        """The output format of the ReLU computed with the layer's cast, or None."""
+        return self._relu_fmt
 
 
 class DenseParallel(Backpressure, _Dense):
@@ -137,6 +145,10 @@ class DenseParallel(Backpressure, _Dense):
         False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
     cse : bool, default True
         Share common subexpressions between units (False: one tree of digits per unit).
+    relu_fmt : FixedFormat or str, optional
+        Also compute the ReLU layer after this one: ``cast(max(y, 0), relu_fmt)`` of the
+        output ``y``, in the same cycle as the cast
+        (:func:`~hdl.rtl.requantize.cast_relu_cast`); the output is then of ``relu_fmt``.
 
     Attributes
     ----------
@@ -145,11 +157,11 @@ class DenseParallel(Backpressure, _Dense):
     """
 
     def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, pipeline=0,
-                 backpressure=True, cse=True):
+                 backpressure=True, cse=True, relu_fmt=None):
         self._set_backpressure(backpressure, "DenseParallel")
         pipeline = nonnegative_int(pipeline, "DenseParallel pipeline")
         cse = check_bool(cse, "DenseParallel cse")
-        super().__init__(weight, bias, in_fmt, acc_fmt, out_fmt)
+        super().__init__(weight, bias, in_fmt, acc_fmt, out_fmt, relu_fmt=relu_fmt)
         self._pipeline = pipeline
         acc, infmt = self._acc_fmt, self._in_fmt
         consts = None
@@ -193,17 +205,18 @@ class DenseParallel(Backpressure, _Dense):
                          wires=platform == NETLIST)
         roots = [Const(0, 1) if v is None else v << o[1]
                  for v, o in zip(sums, self._graph.outputs)]
-        outs = [_wrap(r, acc) for r in roots]
+        outs, src = [_wrap(r, acc) for r in roots], acc
         if self._pipeline == 1:
             # round, register, then handle overflow: casting through a format that holds every
             # rounded value is the same cast (fxp rounds first, then handles overflow)
-            mid = _rounded_format(acc, self._out_fmt) or acc
-            if mid is not acc:
-                outs = [requantize(v, acc, mid) for v in outs]
-            outs = [requantize(v, mid, self._out_fmt)
-                    for v in pipe.stage(outs, name="dense_round")]
+            mid = _rounded_format(acc, self._out_fmt)
+            if mid is not None:
+                outs, src = [requantize(v, acc, mid) for v in outs], mid
+            outs = pipe.stage(outs, name="dense_round")
+        if self._relu_fmt is None:
+            outs = [requantize(v, src, self._out_fmt) for v in outs]
         else:
-            outs = [requantize(v, acc, self._out_fmt) for v in outs]
+            outs = [cast_relu_cast(v, src, self._out_fmt, self._relu_fmt) for v in outs]
         if self._pipeline:
             outs = pipe.stage(outs, name="dense_out")
         o_valid, i_ready = pipe.finish()

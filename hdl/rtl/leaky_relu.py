@@ -8,6 +8,7 @@ from fxp.nn.layers.leaky_relu import exact_format
 
 from .activation import ReLU
 from .common import positive_int
+from .requantize import requantize
 
 __all__ = ["LeakyReLU", "leaky_relu_block", "leaky_relu_fields"]
 
@@ -32,10 +33,11 @@ class LeakyReLU(ReLU):
     def shift(self) -> int:
         return self._shift
 
-    def element(self, x):
+    def output(self, x):
         if not self.in_fmt.signed:
-            return x, self.in_fmt
-        return Mux(x < 0, x, x << self._shift), exact_format(self.in_fmt, self._shift)
+            return requantize(x, self.in_fmt, self.out_fmt)
+        return requantize(Mux(x < 0, x, x << self._shift), exact_format(self.in_fmt, self._shift),
+                          self.out_fmt)
 
 
 def leaky_relu_block(ctx):

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import fxp
 from fxp import FixedFormat, blockcast, kernels
 from fxp.quantize import _quantize_exact
-from fxp.rounding import round_fraction, round_to_int64
+from fxp.rounding import round_float, round_fraction, round_to_int64
 
 from .reference import cast_value, round_value
 
@@ -59,6 +59,16 @@ def test_float_rounding_formulas_are_exact(q):
     small = np.abs(x) < 2.0 ** 52
     assert round_to_int64(x[small].copy(), fxp.Quantization(q), large=False).tolist() == \
         [w for w, s in zip(want, small) if s]
+
+
+@pytest.mark.parametrize("q", QUANT)
+def test_one_float_rounding_is_exact(q):
+    """round_float (a block's ends) on the adversarial doubles and random ones below 2**62."""
+    rng = np.random.default_rng(11)
+    x = np.concatenate([_adversarial_doubles(), rng.normal(0, 3, 300),
+                        rng.integers(-2 ** 53, 2 ** 53, 300) / 2.0 ** rng.integers(0, 70, 300)])
+    assert [round_float(float(v), fxp.Quantization(q)) for v in x] == \
+        [round_value(Fraction(float(v)), q) for v in x]
 
 
 @pytest.mark.parametrize("q", QUANT)
@@ -163,7 +173,10 @@ def test_wrap_sm_rounding_carry_into_the_dropped_bit(q):
     sparse = np.zeros(N)
     sparse[[3, SMALL_BLOCK + 1, N - 2]] = near[[1, 14, 33]]
     dense = np.tile(near, N // near.size + 1)[:N]
-    for x in (sparse, dense, near):
+    # every value overflows, a few of them round up onto a multiple of 2**bits (by index)
+    saturated = 200.0 + np.random.default_rng(5).integers(0, 2 ** 26, N) / 2.0 ** 16
+    saturated[[2, 40, SMALL_BLOCK + 7, N - 1]] = near[[0, 3, 22, 35]]
+    for x in (sparse, dense, near, saturated, -saturated):
         with fxp.overflow_policy("ignore"):
             assert fxp.quantize(x, fmt).raw.tolist() == _expected_raws(x, fmt)
             src = fxp.quantize(x, FixedFormat(28, 12))   # exact: 16 fraction bits
@@ -259,9 +272,13 @@ float_formats = st.builds(FixedFormat, st.integers(1, 50), st.integers(-30, 60),
                           st.sampled_from(QUANT), st.sampled_from(MODELLED))
 
 
+sm_formats = st.builds(FixedFormat, st.integers(1, 50), st.integers(-30, 60), st.just(True),
+                       st.sampled_from(QUANT), st.just("WRAP_SM"))
+
+
 @st.composite
-def blocked_case(draw):
-    f = draw(float_formats)
+def blocked_case(draw, formats=float_formats):
+    f = draw(formats)
     lsb = Fraction(2) ** -f.frac_bits
     k = st.integers(-(1 << (f.bits + 1)), 1 << (f.bits + 1))
     near = k.map(lambda j: float(j * lsb / 2))              # ties and the range edges
@@ -281,3 +298,30 @@ def test_quantize_any_format_matches_reference_with_exact_log(case):
         got = fxp.quantize(x, f, label="h")
     assert got.raw.tolist() == _expected_raws(x, f)
     assert _log_fields(log, "h") == _expected_log(x, f)
+
+
+@settings(max_examples=150, deadline=None)
+@given(blocked_case(sm_formats), st.integers(1, 6))
+def test_quantize_wrap_sm_any_format_matches_the_exact_path(case, reps):
+    """WRAP_SM of any signed format, repeated so that dense blocks follow dense blocks (the
+    in-place and biased conversions), against the exact integer path, with the log."""
+    f, x = case
+    x = np.tile(np.where(np.isfinite(x), x, 0.0), reps)
+    with fxp.overflow_policy("ignore") as log:
+        got = fxp.quantize(x, f, label="h")
+    assert got.raw.tolist() == _expected_raws(x, f)
+    assert _log_fields(log, "h") == _expected_log(x, f)
+
+
+@pytest.mark.parametrize("q", QUANT)
+def test_wrap_sm_block_in_range_only_after_rounding_follows_a_dense_block(q):
+    """The biased conversion of a block whose float ends lie outside the range but whose
+    rounded values do not (then the bias is taken back)."""
+    fmt = FixedFormat(16, 6, True, q, "WRAP_SM")
+    x = np.random.default_rng(2).normal(0, 1e3, 4 * SMALL_BLOCK)
+    x[2 * SMALL_BLOCK:3 * SMALL_BLOCK] = np.where(np.arange(SMALL_BLOCK) % 2, 1.0, -1.0) * \
+        (32 - 2.0 ** -11)   # half an lsb past the top / above the bottom
+    with fxp.overflow_policy("ignore") as log:
+        got = fxp.quantize(x, fmt, label="b")
+    assert got.raw.tolist() == _expected_raws(x, fmt)
+    assert _log_fields(log, "b") == _expected_log(x, fmt)

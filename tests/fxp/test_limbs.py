@@ -1,6 +1,8 @@
 """Wide integers by limbs against Python ints: matmul at every width, shape and K; casts to int64
 formats of every mode pair on random and adversarial raws."""
 
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -137,3 +139,74 @@ def test_wide_cast_by_split_matches_the_python_int_path(src, monkeypatch):
         if o is not fxp.Overflow.WRAP_SM:   # and against the Fraction reference
             assert want == [cast_value(value_of(int(r), src.bits, src.int_bits), dst.bits,
                                        dst.int_bits, dst.signed, q.value, o.value) for r in raw]
+
+
+# -- element-wise + - * past int64: int64 words (fxp.limbs.wide_add / wide_mul) ------------
+
+def _operand_format(draw):
+    bits = draw(st.integers(2, 64))   # up to the widest int64 raws
+    signed = True if bits == 64 else draw(st.booleans())   # ufixed<64> raws pass int64
+    return FixedFormat(bits, draw(st.integers(-20, bits + 20)), signed)
+
+
+def _operand_raws(rng, fmt, shape, pattern):
+    """Random raws, or every one at the format's min / max, or alternating min and max."""
+    if pattern == "random":
+        return rng.integers(fmt.raw_min, fmt.raw_max, shape, endpoint=True)
+    ends = np.array([fmt.raw_min, fmt.raw_max], dtype=np.int64)
+    if pattern == "alternating":
+        return ends[np.arange(int(np.prod(shape))).reshape(shape) % 2]
+    return np.full(shape, ends[int(pattern == "max")], dtype=np.int64)
+
+
+@st.composite
+def elementwise_case(draw):
+    fmts = [_operand_format(draw) for _ in range(3)]
+    shapes = draw(st.sampled_from([((7,), (7,), (7,)), ((3, 1), (1, 4), (4,)),
+                                   ((5,), (), (5,)), ((2, 3), (2, 3), ())]))
+    patterns = [draw(st.sampled_from(["random", "random", "min", "max", "alternating"]))
+                for _ in range(3)]
+    return fmts, shapes, patterns, draw(st.integers(0, 2 ** 32 - 1))
+
+
+def _exact(x):
+    return x.to_fractions()
+
+
+@settings(max_examples=200, deadline=None)
+@given(elementwise_case())
+def test_wide_elementwise_ops_and_chains_are_exact(case):
+    """a*b, a+b, a-b, a*b + c, c - a*b, (a*b)*c and their casts against Fractions, with the
+    results kept as int64 words whenever they do not fit an int64."""
+    fmts, shapes, patterns, seed = case
+    rng = np.random.default_rng(seed)
+    a, b, c = (fxp.from_raw(_operand_raws(rng, f, s, p), f)
+               for f, s, p in zip(fmts, shapes, patterns))
+    fa, fb, fc = _exact(a), _exact(b), _exact(c)
+    exprs = {"a*b": (lambda: a * b, fa * fb), "a+b": (lambda: a + b, fa + fb),
+             "a-b": (lambda: a - b, fa - fb), "a*b+c": (lambda: a * b + c, fa * fb + fc),
+             "c-a*b": (lambda: c - a * b, fc - fa * fb), "a*b*c": (lambda: a * b * c, fa * fb * fc),
+             "a*b-a": (lambda: a * b - a, fa * fb - fa)}
+    dst = FixedFormat(20, 8, True, "RND_CONV", "SAT")
+    for name, (fn, want) in exprs.items():
+        r = fn()
+        if not r.fmt.fits_int64:
+            assert isinstance(r._data, Words), name   # noqa: SLF001 - the lazy words
+        cast = fn().cast(dst).raw                  # from the words (a fresh result)
+        assert r.shape == np.shape(want), name
+        assert np.array_equal(r.to_fractions(), want), name
+        assert np.array_equal(cast, fxp.from_raw(r.raw, r.fmt).cast(dst).raw), name
+        assert np.array_equal(r.raw, want * Fraction(2) ** r.fmt.frac_bits), name
+
+
+def test_wide_product_words_by_hand():
+    """fixed<40,10> * fixed<40,12> at the extremes: the 80-bit products, their words and a
+    chain into an int64 cast, against Python ints."""
+    a = fxp.from_raw(np.array([-2 ** 39, 2 ** 39 - 1, -2 ** 39, 12345, 0]), "fixed<40,10>")
+    b = fxp.from_raw(np.array([-2 ** 39, -2 ** 39, 2 ** 39 - 1, -1, 7]), "fixed<40,12>")
+    p = a * b
+    assert p.fmt == FixedFormat(80, 22) and isinstance(p._data, Words)   # noqa: SLF001
+    assert p.raw.tolist() == [2 ** 78, -(2 ** 78) + 2 ** 39, -(2 ** 78) + 2 ** 39, -12345, 0]
+    s = p + fxp.from_raw(np.array([1, -1, 0, 0, 0]), "fixed<4,4>")      # 1 and -1 in units
+    assert s.raw.tolist() == [2 ** 78 + 2 ** 58, -(2 ** 78) + 2 ** 39 - 2 ** 58,
+                              -(2 ** 78) + 2 ** 39, -12345, 0]

@@ -88,12 +88,12 @@ def test_report_files_and_structure(report, artifact):
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     assert rep["schema"] == "fxpga.report/1" and rep["name"] == rep["top"] == "tiny_rep"
     assert set(rep["synthesis"]) == {"ecp5"}
+    # the ReLU is computed by the dense layer before it (hdl.rtl.blocks.fused_relu)
     assert [(r["index"], r["block"]) for r in rep["layers"]] == [
-        (0, "DenseParallel"), (1, "ReLU"), (2, "DenseParallel"), (3, "Argmax"),
-        (None, "SyncFIFO")]
+        (0, "DenseParallel"), (2, "DenseParallel"), (3, "Argmax"), (None, "SyncFIFO")]
     assert [r["module"] for r in rep["layers"]] == [
-        "tiny_rep_layer0_dense", "tiny_rep_layer1_relu",
-        "tiny_rep_layer2_dense", "tiny_rep_layer3_argmax", "tiny_rep_out_fifo"]
+        "tiny_rep_layer0_dense", "tiny_rep_layer2_dense", "tiny_rep_layer3_argmax",
+        "tiny_rep_out_fifo"]
     assert rep["layers"][-1]["depth"] == sum(r["latency"] for r in rep["layers"][:-1]) + 2
     ecp5 = rep["synthesis"]["ecp5"]
     assert ecp5["resources"]["lut"] == ecp5["cells"]["LUT4"] + 2 * ecp5["cells"].get("CCU2C", 0)

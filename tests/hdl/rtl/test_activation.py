@@ -14,7 +14,12 @@ from fxp import FixedArray, FixedFormat, overflow_policy
 from fxp.nn.layers import argmax_format, lut, make_table
 from fxp.nn.layers.argmax import argmax
 from fxp.nn.layers.relu import relu
+from amaranth.hdl import Signal
+
 from hdl.rtl.activation import LUT, Argmax, ReLU
+from hdl.rtl.common import fmt_shape
+
+from .test_requantize import _dst_formats, _simulate
 
 
 # ReLU casts with hdl.rtl.requantize; its tests run as soon as that module is present.
@@ -148,6 +153,27 @@ def test_relu_exhaustive(in_fmt, out_fmt, n, registered):
     dut = ReLU(n=n, in_fmt=in_fmt, out_fmt=out_fmt, registered=registered)
     x = exhaustive_vectors(fmt(in_fmt), n, seed=n)
     check_stream(dut, x, relu_reference(x, in_fmt, out_fmt), seed=n)
+
+
+@pytest.mark.parametrize("in_fmt", ["fixed<5,2>", "fixed<2,-3>", "fixed<1,1>"])
+def test_relu_every_mode(in_fmt):
+    """ReLU's element (a cast of the non-negative bits, 0 on the sign) on every input value, to
+    every output of 1..8 bits in every quantization x overflow pair and binary-point shift."""
+    src = fmt(in_fmt)
+    a = Signal(fmt_shape(src), name="a")
+    raws = all_raws(src)
+    dsts = list(_dst_formats(src))
+    index, outputs, which = {}, [], []
+    for dst in dsts:
+        y = ReLU(n=1, in_fmt=src, out_fmt=dst).output(a)
+        assert y.shape() == fmt_shape(dst), dst
+        which.append(index.setdefault(repr(y), len(outputs)))
+        if which[-1] == len(outputs):
+            outputs.append(y)
+    results = _simulate(a, outputs, raws.tolist())
+    bad = [(str(dst), results[i]) for dst, i in zip(dsts, which)
+           if results[i] != relu_reference(raws, src, dst).tolist()]
+    assert not bad, f"{len(bad)} of {len(dsts)} casts differ, first: {bad[:3]}"
 
 
 @needs_requantize
@@ -291,11 +317,12 @@ def test_argmax_throughput(n, pipeline, latency):
 
 
 @pytest.mark.parametrize("n, pipeline, latency", [(1, 1, 0), (2, 1, 2), (10, 2, 2),
-                                                  (5, 0, 0)])
+                                                  (5, 0, 0), (16, 1, 2)])
 def test_argmax_all_pairs_throughput(n, pipeline, latency):
     in_fmt = fmt("fixed<4,2>")
     dut = Argmax(n=n, in_fmt=in_fmt, pipeline=pipeline, all_pairs=True)
     assert (dut.latency, dut.ii, dut.all_pairs) == (latency, 1, True)
+    assert sum(dut.groups) == n and max(dut.groups) - min(dut.groups) <= 1
     x = argmax_vectors(in_fmt, n, 15, seed=8)
     check_throughput(dut, x, argmax_reference(x, in_fmt))
 

@@ -60,6 +60,24 @@ def test_dense_parallel_bit_exact_with_stalls(case, pipeline):
     assert got == _expected(weight, bias, infmt, acc, out, x)
 
 
+@pytest.mark.parametrize("case, relu", [(0, "ufixed<8,4,RND_CONV,SAT>"),   # one adder
+                                         (1, "fixed<5,2,RND_ZERO,SAT_SYM>"),
+                                         (2, "ufixed<4,2,RND,SAT>")])     # in series
+def test_dense_parallel_with_its_relu(case, relu):
+    """The ReLU after the layer computed with its cast: the output of fxp's dense, then relu."""
+    from fxp.nn.layers.relu import relu as relu_layer
+
+    weight, bias, infmt, acc, out = _case(case, *CASES[case])
+    x = _inputs(infmt, weight.shape[1], 40, case)
+    dut = DenseParallel(weight=weight, bias=bias, in_fmt=infmt, acc_fmt=acc, out_fmt=out,
+                        pipeline=1, relu_fmt=relu)
+    assert dut.out_fmt == FixedFormat.parse(relu) == dut.relu_fmt
+    got, _ = run_stream(dut, x.tolist(), seed=case)
+    with fxp.overflow_policy("ignore"):
+        y = dense(fxp.from_raw(x, infmt), weight, bias, acc, out)
+        assert got == relu_layer(y, FixedFormat.parse(relu)).raw.tolist()
+
+
 @st.composite
 def _formats(draw, max_bits):
     bits = draw(st.integers(1, max_bits))

@@ -252,14 +252,80 @@ def _ops(text):
 
 
 def test_minimal_logic():
-    """TRN needs no adder; a cast that cannot overflow needs no comparator."""
+    """TRN needs no adder; a cast that cannot overflow needs no range test; a range test is
+    gates on the source's bits (no comparator, so no carry chain beside the rounding adder)."""
     trn = _ops(_verilog("fixed<12,4>", "fixed<6,2,TRN,SAT>"))
-    assert "+" not in trn and ">" in trn and "<" in trn
+    assert "+" not in trn and trn.count("?") == 2
     widen = _ops(_verilog("fixed<8,4>", "fixed<12,6,RND,SAT>"))  # left shift, more int bits
-    assert "+" not in widen and "<" not in widen and ">" not in widen
-    # a rounding carry can only overflow upwards: one comparator
+    assert "+" not in widen and "?" not in widen
+    # a rounding carry can only overflow upwards: one test, one multiplexer
     rnd = _ops(_verilog("fixed<8,4>", "fixed<7,4,RND,SAT>"))
-    assert "+" in rnd and ">" in rnd and "<" not in rnd
-    # WRAP never compares
+    assert "+" in rnd and rnd.count("?") == 1
+    # WRAP never tests the range (its one multiplexer picks RND_CONV's rounding term)
     wrap = _ops(_verilog("fixed<16,8>", "fixed<4,2,RND_CONV,WRAP>"))
-    assert "<" not in wrap and ">" not in wrap
+    assert wrap.count("?") == 1 and "h1f" in wrap
+    for src, dst in [("fixed<12,4>", "fixed<6,2,TRN,SAT>"),
+                     ("fixed<16,9>", "fixed<10,5,RND_CONV,SAT>"),
+                     ("fixed<10,5>", "ufixed<8,4,RND_CONV,SAT_SYM>"),
+                     ("ufixed<12,4>", "fixed<6,2,RND_INF,SAT_ZERO>"),
+                     ("fixed<12,4>", "fixed<6,2,TRN_ZERO,WRAP_SM>")]:
+        text = _ops(_verilog(src, dst))
+        assert "<" not in text and ">" not in text, (src, dst)
+
+
+def _chain_formats(src, rng, count):
+    """Random (mid, dst) pairs around ``src``: shifts of -2 .. 4 bits each, any signedness;
+    two thirds with both casts saturating (SAT, SAT_SYM: the fused logic), the rest any."""
+    clamps = [Overflow.SAT, Overflow.SAT_SYM]
+    for k in range(count):
+        fused = k % 3 != 0
+        fmts, frac = [], src.frac_bits
+        for _ in range(2):
+            bits, signed = rng.randint(1, 7), rng.random() < 0.5
+            frac -= rng.randint(-2, 4)
+            o = rng.choice(clamps if fused else [o for o in OVF if signed
+                                                 or o is not Overflow.WRAP_SM])
+            fmts.append(FixedFormat(bits, bits - frac, signed, rng.choice(QUANT), o))
+        yield tuple(fmts)
+
+
+@pytest.mark.parametrize("src", ["fixed<7,3>", "ufixed<6,2>", "fixed<9,1>", "fixed<1,1>"])
+def test_cast_relu_cast(src):
+    """A cast, a ReLU and a cast in one step, against the emulator's three steps: every raw
+    value of ``src``, 800 random (mid, dst) pairs (one simulation)."""
+    from fxp.nn.layers.relu import relu
+    from hdl.rtl.requantize import cast_relu_cast
+
+    src = FixedFormat.parse(src)
+    raws = np.arange(src.raw_min, src.raw_max + 1, dtype=np.int64)
+    a = Signal(fmt_shape(src), name="a")
+    pairs = list(_chain_formats(src, random.Random(src.bits), 800))
+    index, outputs, which = {}, [], []
+    for mid, dst in pairs:
+        y = cast_relu_cast(a, src, mid, dst)
+        assert y.shape() == fmt_shape(dst), (mid, dst)
+        which.append(index.setdefault(repr(y), len(outputs)))
+        if which[-1] == len(outputs):
+            outputs.append(y)
+    results = _simulate(a, outputs, raws.tolist())
+    bad = []
+    with fxp.overflow_policy("ignore"):
+        x = fxp.from_raw(raws, src)
+        for (mid, dst), i in zip(pairs, which):
+            want = relu(x.cast(mid), dst).raw.tolist()
+            if results[i] != want:
+                bad.append((str(mid), str(dst), want, results[i]))
+    assert not bad, f"{len(bad)} of {len(pairs)} differ, first: {bad[:2]}"
+
+
+def test_cast_relu_cast_is_one_adder():
+    """The digits MLP's first layer and its ReLU: one adder, one saturation, 0 on the sign."""
+    from hdl.rtl.requantize import cast_relu_cast
+
+    a = Signal(fmt_shape(FixedFormat(16, 9)), name="a")
+    m = Module()
+    y = Signal(8)
+    m.d.comb += y.eq(cast_relu_cast(a, "fixed<16,9>", "fixed<10,5,RND_CONV,SAT>",
+                                    "ufixed<8,4,RND_CONV,SAT>"))
+    text = _ops(verilog.convert(m, ports=[a, y], emit_src=False))
+    assert text.count("+") == 1 and text.count("?") == 2 and "<" not in text, text
