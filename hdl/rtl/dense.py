@@ -10,10 +10,13 @@ import math
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
-from amaranth.lib.fifo import SyncFIFO
+from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from fxp import FixedArray, FixedFormat
+import numpy as np
+
+from fxp import FixedArray, FixedFormat, Overflow
+from fxp.kernels import round_shift
 
 from . import cmvm
 from .cmvm import csd
@@ -50,6 +53,22 @@ def _check_params(cls, weight, bias, in_fmt, acc_fmt, out_fmt):
         raise ValueError(f"{name} acc_fmt {acc_fmt} has fewer fraction bits than the bias "
                          f"{bias.fmt}")
     return in_fmt, acc_fmt, out_fmt
+
+
+def _rounded_format(acc: FixedFormat, out: FixedFormat) -> FixedFormat | None:
+    """The narrowest WRAP format holding every value of ``acc`` rounded to ``out``'s fraction
+    bits with ``out``'s quantization (so casting to it never overflows), or None when the cast
+    drops no fraction bits or its overflow cannot be split from its rounding (WRAP_SM reads
+    the unrounded value)."""
+    s = acc.frac_bits - out.frac_bits
+    if s <= 0 or out.overflow is Overflow.WRAP_SM:
+        return None
+    ends = np.array([acc.raw_min, acc.raw_max], dtype=object)
+    lo, hi = (int(v) for v in round_shift(ends, s, out.quantization))
+    bits = max((-lo - 1).bit_length(), hi.bit_length()) + 1 if lo < 0 \
+        else max(hi.bit_length(), 1)
+    return FixedFormat(bits=bits, int_bits=bits - out.frac_bits, signed=lo < 0,
+                       quantization=out.quantization)
 
 
 def _wrap(value, acc_fmt: FixedFormat):
@@ -120,6 +139,8 @@ class DenseParallel(Backpressure, _Dense):
         A register stage every ``pipeline`` adder levels of the graph and after its last
         level, so the cast's rounding adder starts a cycle (0: combinational). The output of
         the cast is registered when ``pipeline > 0``: latency ``ceil(depth / pipeline) + 1``.
+        With ``pipeline == 1`` the cast takes two cycles too, its rounding adder in one and its
+        overflow handling in the next (latency ``depth + 2``).
     backpressure : bool, default True
         False: ignore ``o.ready`` (see :class:`~hdl.common.Backpressure`).
     cse : bool, default True
@@ -150,8 +171,8 @@ class DenseParallel(Backpressure, _Dense):
             weight.raw.tolist(), [(infmt.raw_min, infmt.raw_max)] * weight.shape[1],
             consts=consts, shift=acc.frac_bits - weight.fmt.frac_bits - infmt.frac_bits,
             cse=cse, pipeline=pipeline)
-        # a register every `pipeline` levels and after the last, then the cast's register
-        self._latency = (self._graph.stages(pipeline) + 1) if pipeline else 0
+        # a register every `pipeline` levels and after the last, then the cast's register(s)
+        self._latency = (self._graph.stages(pipeline) + 1 + (pipeline == 1)) if pipeline else 0
 
     @property
     def latency(self) -> int:
@@ -184,11 +205,18 @@ class DenseParallel(Backpressure, _Dense):
                          wires=platform == NETLIST)
         roots = [Const(0, 1) if v is None else v << o[1]
                  for v, o in zip(sums, self._graph.outputs)]
+        outs, src = [_wrap(r, acc) for r in roots], acc
+        if self._pipeline == 1:
+            # round, register, then handle overflow: casting through a format that holds every
+            # rounded value is the same cast (fxp rounds first, then handles overflow)
+            mid = _rounded_format(acc, self._out_fmt)
+            if mid is not None:
+                outs, src = [requantize(v, acc, mid) for v in outs], mid
+            outs = pipe.stage(outs, name="dense_round")
         if self._relu_fmt is None:
-            outs = [requantize(_wrap(r, acc), acc, self._out_fmt) for r in roots]
+            outs = [requantize(v, src, self._out_fmt) for v in outs]
         else:
-            outs = [cast_relu_cast(_wrap(r, acc), acc, self._out_fmt, self._relu_fmt)
-                    for r in roots]
+            outs = [cast_relu_cast(v, src, self._out_fmt, self._relu_fmt) for v in outs]
         if self._pipeline:
             outs = pipe.stage(outs, name="dense_out")
         o_valid, i_ready = pipe.finish()
@@ -222,9 +250,10 @@ class DenseFolded(_Dense):
     A pipeline per chunk: the ROM word and the input chunk are registered, then the products,
     then their adder tree (a register every ``pipeline`` levels and at its root), then the
     accumulators take the sum (the bias on a vector's first chunk), and the cast of the
-    finished accumulators goes to an output FIFO in the next cycle, so no cycle holds a ROM
-    read, a multiplier, more than ``pipeline`` adders, or an adder and the cast together.
-    Latency ``reuse / beats + 4`` cycles plus one per tree register from the vector's last
+    finished accumulators goes to an output FIFO in the next cycle (buffered: its output is a
+    register), so no cycle holds a ROM read, a multiplier, more than ``pipeline`` adders, an
+    adder and the cast together, or a FIFO read and the consumer's logic.
+    Latency ``reuse / beats + 5`` cycles plus one per tree register from the vector's last
     beat, initiation interval ``reuse``: the next beat is accepted in the cycle the current
     one's last chunk is issued. A vector's first beat is accepted only with a FIFO entry
     reserved for its result (a credit; as many entries as results can be outstanding at full
@@ -258,7 +287,7 @@ class DenseFolded(_Dense):
     @property
     def latency(self) -> int:
         """Cycles from the vector's last accepted beat to its output (output always ready)."""
-        return self._per_beat + 4 + self._tree_stages
+        return self._per_beat + 5 + self._tree_stages
 
     @property
     def pipeline(self) -> int:
@@ -312,23 +341,28 @@ class DenseFolded(_Dense):
         w_shape = fmt_shape(w.fmt)
         prod_frac = w.fmt.frac_bits + self._in_fmt.frac_bits
 
-        m.submodules.rom = rom = memory.Memory(
-            shape=data.ArrayLayout(w_shape, units * c), depth=self._reuse,
-            init=self.rom_words())
-        # The units come in ~sqrt(units) groups, each with its own copy of the chunk counter,
-        # the ROM read port and the input shift register (copies that yosys cannot merge: each
-        # feeds back on itself): an input value or an address bit drives one group's
-        # multipliers and ROM bits, not all of them across the device (on ECP5 the DSP blocks
-        # of the digits layer span the die: 11 ns of routing from one register).
+        # The units come in ~sqrt(units) groups, each with its own input shift register, and
+        # each unit has its own copy of the chunk counter and its own ROM (copies that yosys
+        # cannot merge: each feeds back on itself): an input value drives one group's
+        # multipliers and an address bit one unit's ROM bits, not all of them across the device
+        # (on ECP5 the DSP blocks of the digits layer span the die: 11 ns of routing from one
+        # input register; 13 ns from a group's counter to its ROM bits).
         groups = min(units, math.isqrt(units - 1) + 1)
         group = [u * groups // units for u in range(units)]
-        rds = [rom.read_port(domain="comb") for _ in range(groups)]
+        first = [group.index(g) for g in range(groups)]        # a group's first unit
+        words = self.rom_words()
+        rds = []
+        for u in range(units):
+            rom = memory.Memory(shape=data.ArrayLayout(w_shape, c), depth=self._reuse,
+                                init=[word[u * c:(u + 1) * c] for word in words])
+            m.submodules[f"rom_u{u}"] = rom
+            rds.append(rom.read_port(domain="comb"))
 
         # issue: one chunk of the beat and its ROM word per cycle; `beat` counts the vector's
         # beats, `r` the chunks of a beat
         busy = Signal()
         r = Signal(range(max(per, 2)))
-        rg = [r] + [Signal(range(max(per, 2)), name=f"r_g{g}") for g in range(1, groups)]
+        ru = [r] + [Signal(range(max(per, 2)), name=f"r_u{u}") for u in range(1, units)]
         beat = Signal(range(max(beats, 2)), name="dense_beat")
         # the data registers have no reset (the flags do); each moves down by C every cycle
         xg = [Signal(data.ArrayLayout(in_shape, c * per), reset_less=True, name=f"x_g{g}")
@@ -339,30 +373,49 @@ class DenseFolded(_Dense):
         # result (a credit): the datapath after the issue never stalls, so it has no enable.
         # Entries: the results outstanding when a first beat comes at full rate, plus one.
         depth = ((beats - 1) * per + self.latency) // self._reuse + 1
-        m.submodules.out_fifo = fifo = SyncFIFO(width=units * self._out_fmt.bits, depth=depth)
+        # buffered: its output is a register, so the consumer's logic starts a cycle (a LUT
+        # RAM read before it: 14.8 ns through the ReLU after folded digits layer 0)
+        m.submodules.out_fifo = fifo = SyncFIFOBuffered(width=units * self._out_fmt.bits,
+                                                        depth=depth)
         credits = Signal(range(depth + 1))
         take, new, pop = Signal(), Signal(), Signal()
         first_beat = beat == 0 if beats > 1 else Const(1, 1)
         m.d.comb += [rd.addr.eq(beat * per + rr if beats > 1 else rr)
-                     for rd, rr in zip(rds, rg)]
-        m.d.comb += [self.i.ready.eq((~busy | beat_done) & (~first_beat | (credits < depth))),
-                     take.eq(self.i.valid & self.i.ready), new.eq(take & first_beat),
+                     for rd, rr in zip(rds, ru)]
+        m.d.comb += [take.eq(self.i.valid & self.i.ready), new.eq(take & first_beat),
                      pop.eq(fifo.r_rdy & self.o.ready)]
         m.d.sync += credits.eq(credits + new - pop)
+        # i.ready is (~busy | beat_done) & (~first_beat | credits < depth), registered: set
+        # from the next state, so the ready of a folded layer does not ripple from its
+        # counters through the blocks before it (folded digits R=16: layer 2's counter through
+        # the ReLU's enable into layer 0's output FIFO, 14.4 ns)
+        ready = Signal(init=1, name="ready")
+        busy_n = Mux(take, 1, Mux(beat_done, 0, busy))
+        r_n = Mux(take, 0, Mux(busy, Mux(beat_done, 0, r + 1), r))
+        credits_n = credits + new - pop
+        first_n = Const(1, 1)
+        if beats > 1:
+            first_n = Mux(beat_done, last_beat, beat == 0)
+        m.d.sync += ready.eq((~busy_n | (r_n == per - 1)) & (~first_n | (credits_n < depth)))
+        m.d.comb += self.i.ready.eq(ready)
         # stage 1: the ROM word and the chunk, registered
-        v1, first1, last1 = Signal(), Signal(), Signal()
+        v1, last1 = Signal(), Signal()
         w1 = Signal(data.ArrayLayout(w_shape, units * c), reset_less=True)
         x1g = [Signal(data.ArrayLayout(in_shape, c), reset_less=True, name=f"x1_g{g}")
                for g in range(groups)]
         # stage 2: the products, registered
-        v2, first2, last2 = Signal(), Signal(), Signal()
+        v2, last2 = Signal(), Signal()
         prods = [[Signal(signed(in_shape.width + len(w1[0]) + 1), name=f"p{u}_{k}",
                          reset_less=True)
                   for k in range(c)] for u in range(units)]
+        # a vector's first chunk, a flag per group (from the group's own counter: copies
+        # yosys cannot merge), so no one net selects every accumulator's start
+        first1g = [Signal(name=f"first1_g{g}") for g in range(groups)]
+        first2g = [Signal(name=f"first2_g{g}") for g in range(groups)]
         # the products' balanced adder trees, registered every `pipeline` levels and at the
         # root (with their flags); the accumulators take the roots. Unregistered, the sum is a
         # chain (p0 + p1) + p2 + ...: yosys packs such a chain into cascaded DSP48E1s
-        trees, flags = [list(p) for p in prods], (v2, first2, last2)
+        trees, flags = [list(p) for p in prods], (v2, last2, *first2g)
         if not self._pipeline:
             trees = [[sum(t[1:], t[0])] for t in trees]
         level = 0
@@ -373,11 +426,12 @@ class DenseFolded(_Dense):
             if self._pipeline and (level % self._pipeline == 0 or len(trees[0]) == 1):
                 regs = [[Signal(v.shape(), name=f"sum{u}_l{level}_{k}", reset_less=True)
                          for k, v in enumerate(t)] for u, t in enumerate(trees)]
-                regf = tuple(Signal(name=f"{n}_l{level}") for n in ("v", "first", "last"))
+                regf = tuple(Signal(name=f"{n}_l{level}") for n in
+                             ("v", "last", *(f"first_g{g}" for g in range(groups))))
                 m.d.sync += [r.eq(v) for rt, t in zip(regs, trees) for r, v in zip(rt, t)]
                 m.d.sync += [r.eq(f) for r, f in zip(regf, flags)]
                 trees, flags = regs, regf
-        v_acc, first_acc, last_acc = flags
+        v_acc, last_acc, *first_acc = flags
         accs = [Signal(fmt_shape(acc), name=f"acc{u}", reset_less=True) for u in range(units)]
 
         bias = [0] * units if b is None else \
@@ -385,7 +439,8 @@ class DenseFolded(_Dense):
         new_accs = []
         for u in range(units):
             start = Const(bias[u], signed(max(abs(bias[u]).bit_length() + 1, 1)))
-            s = Mux(first_acc, start, accs[u]) + (trees[u][0] << (acc.frac_bits - prod_frac))
+            s = Mux(first_acc[group[u]], start, accs[u]) + \
+                (trees[u][0] << (acc.frac_bits - prod_frac))
             new_accs.append(_wrap(s, acc))
 
         # the cast of the finished accumulators, in the cycle after the last chunk's, into
@@ -398,28 +453,42 @@ class DenseFolded(_Dense):
                      fifo.r_en.eq(self.o.ready), self.o.valid.eq(fifo.r_rdy),
                      self.o.payload.eq(fifo.r_data)]
         m.d.sync += [done.eq(v_acc & last_acc),
-                     v1.eq(busy), first1.eq((r == 0) & (beat == 0)),
-                     last1.eq(beat_done & last_beat),
-                     v2.eq(v1), first2.eq(first1), last2.eq(last1)]
-        m.d.sync += [w1[u * c + k].eq(rds[group[u]].data[u * c + k])
+                     v1.eq(busy), last1.eq(beat_done & last_beat), v2.eq(v1), last2.eq(last1)]
+        m.d.sync += [f.eq((ru[first[g]] == 0) & (beat == 0)) for g, f in enumerate(first1g)]
+        m.d.sync += [f2.eq(f1) for f1, f2 in zip(first1g, first2g)]
+        m.d.sync += [w1[u * c + k].eq(rds[u].data[k])
                      for u in range(units) for k in range(c)]
-        m.d.sync += [x1.eq(x.as_value()[:c * in_shape.width]) for x1, x in zip(x1g, xg)]
+        # an idle cycle's chunk is zero, so its products add nothing: the accumulators need no
+        # enable (a vector's first chunk sets them to the bias plus its sum)
+        m.d.sync += [x1.eq(Mux(busy, x.as_value()[:c * in_shape.width], 0))
+                     for x1, x in zip(x1g, xg)]
         m.d.sync += [prods[u][k].eq(x1g[group[u]][k] * w1[u * c + k])
                      for u in range(units) for k in range(c)]
-        with m.If(v_acc):
-            m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
+        m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
+        # An input ring loads the payload whenever the block could accept a beat (idle, or
+        # issuing a beat's last chunk), whether or not one comes: what it holds then is read by
+        # no chunk, and a beat accepted is loaded in that cycle. The select is a register per
+        # group (set a cycle ahead from the next state of the group's own counter, so yosys
+        # cannot merge the copies): the accept signal loads no data register, and no net
+        # reaches every group's ring.
+        busy_next = Mux(take, 1, Mux(beat_done, 0, busy))
+        loads = [Signal(init=1, name=f"load_g{g}") for g in range(groups)]
+        for g, ld in enumerate(loads):
+            rr = ru[first[g]]
+            r_next = Mux(take, 0, Mux(busy, Mux(rr == per - 1, 0, rr + 1), rr))
+            m.d.sync += ld.eq(~busy_next | (r_next == per - 1))
+        payload = Cat(self.i.payload.as_value(),
+                      Const(0, in_shape.width * (c * per - self._width)))
+        # a rotation, not a shift: a copy's every bit then depends on itself, so yosys cannot
+        # find two copies equal
+        m.d.sync += [x.eq(Mux(ld, payload, x.as_value().rotate_right(c * in_shape.width)))
+                     for x, ld in zip(xg, loads)]
         with m.If(busy):
-            m.d.sync += [rr.eq(rr + 1) for rr in rg]
-            # a rotation, not a shift: a copy's every bit then depends on itself, so yosys
-            # cannot find two copies equal
-            m.d.sync += [x.eq(x.as_value().rotate_right(c * in_shape.width)) for x in xg]
+            m.d.sync += [rr.eq(rr + 1) for rr in ru]
             with m.If(beat_done):
-                m.d.sync += [busy.eq(0)] + [rr.eq(0) for rr in rg]
+                m.d.sync += [busy.eq(0)] + [rr.eq(0) for rr in ru]
                 if beats > 1:
                     m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
         with m.If(take):
-            m.d.sync += [busy.eq(1)] + [rr.eq(0) for rr in rg]
-            m.d.sync += [x.eq(Cat(self.i.payload.as_value(),
-                                  Const(0, in_shape.width * (c * per - self._width))))
-                         for x in xg]
+            m.d.sync += [busy.eq(1)] + [rr.eq(0) for rr in ru]
         return m

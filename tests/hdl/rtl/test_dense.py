@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import fxp
 from fxp import FixedFormat
 from fxp.nn.layers.dense import dense
-from hdl.rtl.dense import DenseFolded, DenseParallel, csd
+from hdl.rtl.dense import DenseFolded, DenseParallel, _rounded_format, csd
 
 from .streamsim import run_stream
 
@@ -165,6 +165,43 @@ def test_zero_weights_cost_nothing_and_verilog_is_deterministic():
     assert adds(sparse_v) < adds(dense_v)
     all_zero = fxp.from_raw(np.zeros(weight.shape, dtype=np.int64), weight.fmt)
     assert adds(verilog.convert(make(all_zero), emit_src=False)) < adds(sparse_v)
+
+
+@pytest.mark.parametrize("quant", [q.value for q in fxp.Quantization])
+def test_cast_through_the_rounded_format_is_the_cast(quant):
+    """DenseParallel with pipeline 1 casts in two cycles, to the rounded format then to the
+    output: fxp gives the same bits as the one cast for every accumulator value, every
+    overflow mode it splits, signed and unsigned, and the rounded format never overflows."""
+    accs = ["fixed<7,3>", "ufixed<6,2>", "fixed<5,-1>", "fixed<6,8>", "ufixed<4,4>"]
+    outs = ["fixed<4,2>", "ufixed<3,1>", "fixed<2,0>", "fixed<5,5>", "ufixed<1,-1>"]
+    split = 0
+    for a in map(FixedFormat.parse, accs):
+        x = fxp.from_raw(np.arange(a.raw_min, a.raw_max + 1), a)
+        for o in outs:
+            for ovf in ("WRAP", "SAT", "SAT_ZERO", "SAT_SYM"):
+                dst = FixedFormat.parse(o[:-1] + f",{quant},{ovf}>")
+                mid = _rounded_format(a, dst)
+                if mid is None:
+                    assert a.frac_bits <= dst.frac_bits
+                    continue
+                split += 1
+                with fxp.overflow_policy("raise"):
+                    through = x.cast(mid)            # raises on an overflow
+                with fxp.overflow_policy("ignore"):
+                    assert through.cast(dst).raw.tolist() == x.cast(dst).raw.tolist(), \
+                        (a, dst, mid)
+    assert split == 60                      # 15 format pairs drop fraction bits, x 4 modes
+    signed = FixedFormat.parse(f"fixed<7,3,{quant},WRAP_SM>")
+    assert _rounded_format(FixedFormat.parse("fixed<9,3>"), signed) is None
+
+
+def test_pipeline_one_casts_in_two_cycles():
+    weight, bias, infmt, acc, out = _case(5, *CASES[0])
+    make = (lambda p: DenseParallel(weight=weight, bias=bias, in_fmt=infmt, acc_fmt=acc,
+                                    out_fmt=out, pipeline=p))
+    p1, p2 = make(1), make(2)
+    assert p1.latency == p1.graph.depth + 2
+    assert p2.latency == p2.graph.stages(2) + 1
 
 
 @pytest.mark.parametrize("value", list(range(-300, 301)) + [2 ** 40 - 1, -(2 ** 40) + 3])
