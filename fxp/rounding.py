@@ -174,15 +174,7 @@ def round_float(x: float, q: Quantization) -> int:
     mid = fl + 0.5
     if x != mid:
         return fl + (x > mid)
-    if q is Quantization.RND:
-        return fl + 1
-    if q is Quantization.RND_MIN_INF:
-        return fl
-    if q is Quantization.RND_ZERO:
-        return fl + (x < 0)
-    if q is Quantization.RND_INF:
-        return fl + (x > 0)
-    return fl + (fl % 2)   # RND_CONV: ties to even
+    return _break_tie(fl, x < 0, q)
 
 
 def round_fraction(x: Fraction, q: Quantization) -> int:
@@ -196,12 +188,17 @@ def round_fraction(x: Fraction, q: Quantization) -> int:
     half = Fraction(1, 2)
     if d != half:
         return fl + (d > half)
+    return _break_tie(fl, x < 0, q)
+
+
+def _break_tie(fl: int, negative: bool, q: Quantization) -> int:
+    """``fl + 1/2`` (a tie; ``negative``: its sign) rounded under a RND* mode ``q``."""
     if q is Quantization.RND:
         return fl + 1
     if q is Quantization.RND_MIN_INF:
         return fl
     if q is Quantization.RND_ZERO:
-        return fl + (x < 0)
+        return fl + negative
     if q is Quantization.RND_INF:
-        return fl + (x > 0)
+        return fl + (not negative)
     return fl + (fl % 2)   # RND_CONV: ties to even
