@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Const, Module, Mux, Value, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -13,11 +13,6 @@ from fxp.kernels import round_shift
 from .common import as_format, fmt_shape
 
 __all__ = ["requantize", "relu_requantize", "cast_relu_cast", "fuses", "Requantize"]
-
-
-def _signed_width(lo: int, hi: int) -> int:
-    """Bits of the smallest signed integer holding every value in ``lo..hi``."""
-    return max((-lo - 1).bit_length() if lo < 0 else 0, hi.bit_length() if hi > 0 else 0) + 1
 
 
 def _bit(x, i: int):
@@ -150,8 +145,7 @@ def _carry(x, term, s: int):
     r1 = _uge(low, (1 << s) - c1)
     if isinstance(r0, int) and isinstance(r1, int):
         return _or(_and(sel, r1), _and(_not(sel), r0))
-    return Mux(sel, Const(r1, 1) if isinstance(r1, int) else r1,
-               Const(r0, 1) if isinstance(r0, int) else r0)
+    return Mux(sel, _value(r1), _value(r0))
 
 
 def _range_flags(x, src: FixedFormat, s: int, r, lo: int, hi: int):
@@ -235,27 +229,20 @@ def requantize(value, src, dst):
     else:
         total = x
     qmin, qmax = _round_bounds(src, s, dst.quantization)
-    if qmin == qmax:                             # everything rounds to 0
-        q = Const(qmin, signed(_signed_width(qmin, qmax)))
-        wrapped = Const(qmin, fmt_shape(dst))
-    else:
-        q = _field(total, s, _signed_width(qmin, qmax), True)
-        wrapped = _field(total, s, w, dst.signed)  # WRAP: the low w bits of q
+    if qmin == qmax:                  # everything rounds to 0, which every range holds
+        return Const(qmin, fmt_shape(dst))
+    wrapped = _field(total, s, w, dst.signed)    # WRAP: the low w bits of q
 
-    # 2. Overflow: compare with constant bounds only where the range can be left.
+    # 2. Overflow: tested only where the range can be left.
     mode = dst.overflow
     lo, hi = dst.raw_min, dst.raw_max
     if mode is Overflow.SAT_SYM and dst.signed and w > 1:
         lo = -hi
-    if qmin == qmax:
-        under = q < lo if qmin < lo else None
-        over = q > hi if qmax > hi else None
-    else:
-        # bit tests on x beside the rounding adder (whose carry r is gates on x's low bits)
-        r = _carry(x, term, s) if s > 0 else 0
-        under, over = _range_flags(x, src, s, r, lo, hi)
-        under = None if qmin >= lo or _is_zero(under) else _value(under)
-        over = None if qmax <= hi or _is_zero(over) else _value(over)
+    # bit tests on x beside the rounding adder (whose carry r is gates on x's low bits)
+    r = _carry(x, term, s) if s > 0 else 0
+    under, over = _range_flags(x, src, s, r, lo, hi)
+    under = None if qmin >= lo or _is_zero(under) else _value(under)
+    over = None if qmax <= hi or _is_zero(over) else _value(over)
     if mode is Overflow.WRAP or (under is None and over is None):
         return wrapped
     shape = fmt_shape(dst)
@@ -274,7 +261,7 @@ def requantize(value, src, dst):
     # as the sign.
     ro = _bit(total, s + w - 1)                  # wrapped sign bit, bit w - 1 of q
     ld = _bit(x, w + s)                          # bit w of the unrounded floor of x / 2**s
-    ld = Const(ld, 1) if isinstance(ld, int) else ld
+    ld = _value(ld)
     flip = outside & (ld ^ ro)
     inverted = Cat(~_field(total, s, w - 1, False), ld) if w > 1 else ld
     return Mux(flip, inverted.as_signed(), wrapped)
@@ -401,7 +388,7 @@ def cast_relu_cast(value, src, mid, dst):
         index = Cat(*(_value(_bit(p, i)) for i in range(S + 1)))
         r = Const(table, 1 << (S + 1)).bit_select(index, 1)
     t = [p[i] for i in range(S, len(p))]        # floor(p / 2**S), its bits
-    z = p[S:] + r if t else Const(r, 1) if isinstance(r, int) else r
+    z = p[S:] + r if t else _value(r)
     y = _field(Value.cast(z), 0, dst.bits, dst.signed)
     if zmax > k:
         # z > k: floor(p / 2**S) > k, or == k and the carry
