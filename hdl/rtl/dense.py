@@ -13,17 +13,14 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-import numpy as np
-
 from fxp import FixedArray, FixedFormat, Overflow
-from fxp.kernels import round_shift
 
 from . import cmvm
 from .cmvm import csd
 from .common import (NETLIST, Backpressure, StallPipeline, as_format, check_bool, extend,
                      fmt_shape, nonnegative_int, positive_int, vector_layout)
 from .queue import serve_times
-from .requantize import cast_relu_cast, requantize
+from .requantize import _round_bounds, cast_relu_cast, requantize
 
 __all__ = ["DenseParallel", "DenseFolded", "csd"]
 
@@ -63,11 +60,8 @@ def _rounded_format(acc: FixedFormat, out: FixedFormat) -> FixedFormat | None:
     s = acc.frac_bits - out.frac_bits
     if s <= 0 or out.overflow is Overflow.WRAP_SM:
         return None
-    ends = np.array([acc.raw_min, acc.raw_max], dtype=object)
-    lo, hi = (int(v) for v in round_shift(ends, s, out.quantization))
-    bits = max((-lo - 1).bit_length(), hi.bit_length()) + 1 if lo < 0 \
-        else max(hi.bit_length(), 1)
-    return FixedFormat(bits=bits, int_bits=bits - out.frac_bits, signed=lo < 0,
+    bits, sgn = cmvm._bits(*_round_bounds(acc, s, out.quantization))
+    return FixedFormat(bits=bits, int_bits=bits - out.frac_bits, signed=sgn,
                        quantization=out.quantization)
 
 
@@ -384,7 +378,6 @@ class DenseFolded(_Dense):
                      for rd, rr in zip(rds, ru)]
         m.d.comb += [take.eq(self.i.valid & self.i.ready), new.eq(take & first_beat),
                      pop.eq(fifo.r_rdy & self.o.ready)]
-        m.d.sync += credits.eq(credits + new - pop)
         # i.ready is (~busy | beat_done) & (~first_beat | credits < depth), registered: set
         # from the next state, so the ready of a folded layer does not ripple from its
         # counters through the blocks before it (folded digits R=16: layer 2's counter through
@@ -393,6 +386,7 @@ class DenseFolded(_Dense):
         busy_n = Mux(take, 1, Mux(beat_done, 0, busy))
         r_n = Mux(take, 0, Mux(busy, Mux(beat_done, 0, r + 1), r))
         credits_n = credits + new - pop
+        m.d.sync += credits.eq(credits_n)
         first_n = Const(1, 1)
         if beats > 1:
             first_n = Mux(beat_done, last_beat, beat == 0)
@@ -471,12 +465,11 @@ class DenseFolded(_Dense):
         # group (set a cycle ahead from the next state of the group's own counter, so yosys
         # cannot merge the copies): the accept signal loads no data register, and no net
         # reaches every group's ring.
-        busy_next = Mux(take, 1, Mux(beat_done, 0, busy))
         loads = [Signal(init=1, name=f"load_g{g}") for g in range(groups)]
         for g, ld in enumerate(loads):
             rr = ru[first[g]]
             r_next = Mux(take, 0, Mux(busy, Mux(rr == per - 1, 0, rr + 1), rr))
-            m.d.sync += ld.eq(~busy_next | (r_next == per - 1))
+            m.d.sync += ld.eq(~busy_n | (r_next == per - 1))
         payload = Cat(self.i.payload.as_value(),
                       Const(0, in_shape.width * (c * per - self._width)))
         # a rotation, not a shift: a copy's every bit then depends on itself, so yosys cannot
