@@ -83,6 +83,12 @@ def signed_digits(value: int, prefer: int = 0) -> list[tuple[int, int]]:
     return [(sign * e, k) for e, k in _msd(abs(value), prefer)[2]]
 
 
+def _grow(la: int, lb: int) -> int:
+    """How much an adder of two terms at levels ``la`` and ``lb`` adds to a tree's Kraft sum
+    (``sum 2**level`` of its terms, at most ``2**depth``): the sum at ``max + 1`` replaces them."""
+    return (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb)
+
+
 def _bits(lo: int, hi: int) -> tuple[int, bool]:
     """``(width, signed)`` of the narrowest two's complement integer holding ``[lo, hi]``."""
     if lo >= 0:
@@ -377,7 +383,7 @@ def _tree(b, ts, budget):
         for i in range(min(len(items), _TREE_WINDOW)):
             for k in range(i + 1, min(len(items), _TREE_WINDOW)):
                 la, lb = items[i][1], items[k][1]
-                grow = (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb)
+                grow = _grow(la, lb)
                 if kraft + grow <= cap:
                     key = _pair_cost(b, items[i][3], items[k][3])
                     if best is None or key < best:
@@ -385,7 +391,7 @@ def _tree(b, ts, budget):
         for i in range(len(items) if pick is None else 0):
             for k in range(i + 1, len(items)):
                 la, lb = items[i][1], items[k][1]
-                grow = (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb)
+                grow = _grow(la, lb)
                 if kraft + grow <= cap:
                     pick = (i, k, grow)
                     break
@@ -395,7 +401,7 @@ def _tree(b, ts, budget):
             order = sorted(range(len(items)), key=lambda k: (items[k][1], items[k][0], k))
             i, k = sorted(order[:2])
             la, lb = items[i][1], items[k][1]
-            pick = (i, k, (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb))
+            pick = (i, k, _grow(la, lb))
         i, k, grow = pick
         t = b.combine(items[i][3], items[k][3])
         kraft += grow
@@ -469,8 +475,7 @@ def _share(b, terms, tid, depth, extra):
         if key in blocked or count.get(key, 0) < 2 or -neg != score(key):
             continue
         n1, n2, s, sub = key
-        grow_new = 1 << (max(b.nodes[n1][7], b.nodes[n2][7]) + 1)
-        grow = grow_new - (1 << b.nodes[n1][7]) - (1 << b.nodes[n2][7])
+        grow = _grow(b.nodes[n1][7], b.nodes[n2][7])
         # the pairs actually present, without overlap, in each output
         matches = []
         for u in sorted(where[key]):
