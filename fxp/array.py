@@ -102,7 +102,9 @@ class FixedArray:
         return self._data.size
 
     def __len__(self):
-        return len(self._raw)
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
 
     def __iter__(self):
         for i in range(len(self)):

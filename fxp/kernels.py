@@ -84,8 +84,11 @@ def cast_raw(raw: np.ndarray, src: FixedFormat, dst: FixedFormat, operation: str
     """Cast raw integers of ``src`` to ``dst``: round the exact value, then handle overflow."""
     s = src.frac_bits - dst.frac_bits
     s_eff = _clamp_shift(s, src.bits) if s > 0 else s
+    # the floor (src.bits - s_eff bits) fits an int64 with room: read from the words, or
+    # split from each value once
+    splittable = dst.fits_int64 and s_eff > 0 and src.bits - s_eff + 3 <= INT64_SAFE_BITS
     if isinstance(raw, limbs.Words):
-        if dst.fits_int64 and s_eff > 0 and src.bits - s_eff + 3 <= INT64_SAFE_BITS:
+        if splittable:
             return _cast_codes(*raw.split(s_eff), dst, operation)
         raw = raw.to_object()
     if raw.dtype != object and dst.fits_int64 and \
@@ -93,11 +96,10 @@ def cast_raw(raw: np.ndarray, src: FixedFormat, dst: FixedFormat, operation: str
         return blockcast.cast_int64(raw, s_eff, dst.quantization, dst, operation)
     if np.ndim(raw) == 0:   # Python-int operations on 0-d arrays give bare ints
         return cast_raw(np.asarray(raw).reshape(1), src, dst, operation).reshape(())
-    if dst.fits_int64 and s_eff > 0 and src.bits - s_eff + 3 <= INT64_SAFE_BITS and \
-            (raw.dtype == object or s_eff < 64):
+    if splittable and (raw.dtype == object or s_eff < 64):
         return _cast_split(raw, s_eff, dst, operation)
     if s > 0:
-        s = _clamp_shift(s, src.bits)
+        s = s_eff
         work = working(raw, max(src.bits + 1, dst.bits) + 1)
         q = round_shift(work, s, dst.quantization)
         floor = (lambda: work >> s)

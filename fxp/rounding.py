@@ -79,8 +79,7 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
             if magic:
                 np.trunc(v, out=v)
         elif q is Quantization.RND_CONV:
-            if not magic:
-                np.rint(v, out=v)
+            np.rint(v, out=v)
         elif q is Quantization.RND:
             np.add(v, _C, out=v)
             bad = v == -_T
@@ -99,8 +98,6 @@ def round_to_int64(v: np.ndarray, q: Quantization, *, large: bool = True,
             np.bitwise_and(v.view(np.int64), _SIGN, out=ti)
             np.bitwise_or(ti, _C_BITS, out=ti)
             np.add(v, ti.view(np.float64), out=v)
-            if magic:
-                np.trunc(v, out=v)
         elif q is Quantization.RND_ZERO:
             # copysign(ceil(|v| - 0.5), v)
             vi = v.view(np.int64)
