@@ -6,7 +6,7 @@ import os
 import sys
 
 from .errors import ReportError
-from .pnr import ECP5_DEVICES
+from .pnr import ECP5_DEVICES, PLACERS
 from .report import DEFAULT_TARGETS, build_report, write_report
 from .engine import parse_scheduler
 from .sweep import parse_axis, parse_bits, run_sweep
@@ -47,7 +47,7 @@ def add_subcommands(sub) -> None:
     r.add_argument("--router", default="router2", choices=["router1", "router2"],
                    help="nextpnr router (default %(default)s: on the parallel digits design "
                         "router1 ran over 20 min where router2 took 3)")
-    r.add_argument("--placer", default="static", choices=["heap", "static", "sa"],
+    r.add_argument("--placer", default="static", choices=PLACERS,
                    help="nextpnr placer (default %(default)s)")
     r.add_argument("--no-tmdriv", action="store_true",
                    help="wirelength-driven placement (nextpnr --no-tmdriv): faster; the fmax "

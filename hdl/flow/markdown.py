@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 __all__ = ["COLUMNS", "fmt_value", "table", "row_label", "report_markdown", "sweep_markdown",
-           "SWEEP_AXES"]
+           "SWEEP_AXES", "show_axis_value"]
 
 COLUMNS = (("lut", "LUT"), ("ff", "FF"), ("carry", "carry"), ("dsp", "DSP"), ("bram", "BRAM"),
             ("lutram", "LUTRAM"), ("mux", "MUXF"))
@@ -124,7 +124,8 @@ def sweep_metric(sweep: dict) -> str:
     return "mse" if any("mse" in p for p in sweep["points"]) else "accuracy"
 
 
-def _show(value) -> str:
+def show_axis_value(value) -> str:
+    """A sweep axis value as shown in tables and plots (None: the spec's own)."""
     return "spec" if value is None else str(value)
 
 
@@ -146,7 +147,7 @@ def sweep_markdown(sweep: dict) -> str:
         head += ["fmax (MHz)", "latency (ns)"]
     rows = []
     for p in sweep["points"]:
-        row = [_show(p.get(a)) for a in shown]
+        row = [show_axis_value(p.get(a)) for a in shown]
         if "error" in p:
             rows.append(row + [f"failed: {p['error']}"] + [""] * (len(head) - len(row) - 1))
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from .errors import ReportError
-from .markdown import SWEEP_AXES, row_label, sweep_metric
+from .markdown import SWEEP_AXES, row_label, show_axis_value, sweep_metric
 
 __all__ = ["pyplot", "plot_layers", "plot_sweep", "sweep_plot_names"]
 
@@ -53,10 +53,6 @@ def sweep_plot_names(sweep: dict) -> list:
     return [f"sweep_{axis}.png" for axis in SWEEP_AXES if _axis_varies(sweep, axis)]
 
 
-def _show(value) -> str:
-    return "spec" if value is None else str(value)
-
-
 def plot_sweep(sweep: dict, out_dir) -> list:
     """One PNG per axis (:func:`sweep_plot_names`): accuracy (or MSE) and LUTs of the first
     target (latency in cycles without synthesis) against the axis, a line per combination
@@ -79,7 +75,7 @@ def plot_sweep(sweep: dict, out_dir) -> list:
         for key, pts in groups.items():
             pts.sort(key=lambda p: xs_all.index(p.get(axis)))
             xs = [xs_all.index(p.get(axis)) for p in pts]
-            lab = ", ".join(f"{a.replace('_', ' ')} {_show(v)}" for a, v in zip(others, key))
+            lab = ", ".join(f"{a.replace('_', ' ')} {show_axis_value(v)}" for a, v in zip(others, key))
             a1.plot(xs, [p[metric]["fixed"] for p in pts], "o-", label=lab or None)
             if targets:
                 a2.plot(xs, [p["resources"][targets[0]]["lut"] for p in pts], "o-")
@@ -88,7 +84,7 @@ def plot_sweep(sweep: dict, out_dir) -> list:
         right = f"{targets[0]} LUTs" if targets else "latency (cycles)"
         for ax, title in ((a1, f"bit-exact test {'accuracy' if metric == 'accuracy' else 'MSE'}"),
                           (a2, right)):
-            ax.set_xticks(range(len(xs_all)), [_show(x) for x in xs_all])
+            ax.set_xticks(range(len(xs_all)), [show_axis_value(x) for x in xs_all])
             ax.set_xlabel(axis.replace("_", " "))
             ax.set_title(f"{sweep['name']}: {title}")
             ax.grid(alpha=0.3)

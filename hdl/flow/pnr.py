@@ -17,7 +17,7 @@ import time
 from .tools import SynthError, nextpnr_ecp5_path, render_script
 
 __all__ = ["ECP5_DEVICES", "ECP5_PACKAGE", "ECP5_CLOCK_SITE", "FILL", "pick_device",
-           "pack_ecp5", "place_route_ecp5", "clock_constraints"]
+           "pack_ecp5", "place_route_ecp5", "clock_constraints", "PLACERS"]
 
 # LFE5U devices: (nextpnr flag, LUT4/FF sites, MULT18X18D, DP16KD)
 ECP5_DEVICES = {

@@ -21,12 +21,11 @@ from fxp.nn.spec import FormatSpec
 from ..rtl.emit import generate_rtl
 from ..rtl.manifest import FILENAME, Manifest
 from . import pnr, synth
-from . import pnr as pnr_mod
 from .errors import ReportError
 from .harness import WRAPPER, wrapper_verilog
 from .markdown import report_markdown
 from .plots import plot_layers
-from .pnr import ECP5_DEVICES
+from .pnr import ECP5_DEVICES, PLACERS
 from .progress import Progress
 from .tools import SynthError, tool_versions
 
@@ -267,8 +266,8 @@ def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool =
     if device != "auto" and device not in ECP5_DEVICES:
         raise ReportError(f"ECP5 device must be auto or one of "
                           f"{', '.join(ECP5_DEVICES)}, not {device!r}")
-    if placer not in pnr_mod.PLACERS:
-        raise ReportError(f"nextpnr placer must be one of {', '.join(pnr_mod.PLACERS)}, not "
+    if placer not in PLACERS:
+        raise ReportError(f"nextpnr placer must be one of {', '.join(PLACERS)}, not "
                           f"{placer!r}")
     directory = os.fspath(directory)
     check_artifact(directory, acc_bits)      # before anything is created
