@@ -24,8 +24,8 @@ from .checker import Checker
 from .golden import expected_outputs
 from .interface import BenchResult, BenchSettings
 from .stimulus import stimulus
+from .testbench import RESET_CYCLES, cycle_limit
 
-RESET_CYCLES = 3
 PERIOD_NS = 10
 
 
@@ -112,11 +112,6 @@ def _load(settings):
     return man, inputs, expected
 
 
-def _limit(n, man, settings) -> int:
-    slowdown = 1.0 / ((1.0 - settings.idle) * (1.0 - settings.stall))
-    return int(4 * slowdown * (n * man.ii + man.latency)) + 1000
-
-
 @cocotb.test()
 async def axis_matches_emulator(dut):
     """Every input vector as one frame through the wrapper under random TVALID gaps and
@@ -133,7 +128,7 @@ async def axis_matches_emulator(dut):
         source.send_nowait(AxiStreamFrame(b"".join(beats[k * axis.input.beats:
                                                          (k + 1) * axis.input.beats])))
     errors = []
-    await _receive(dut, sink, checker, axis.output, n, _limit(n, man, settings), errors)
+    await _receive(dut, sink, checker, axis.output, n, cycle_limit(n, man, settings), errors)
     cycles = _cycle() - start
     await ClockCycles(dut.aclk, man.latency + man.ii + 2, RisingEdge)   # nothing more
     if not sink.empty():
@@ -175,7 +170,7 @@ async def misplaced_tlast_sets_error(dut):
         sent += size
     errors = []
     await _receive(dut, sink, checker, axis.output, len(inputs),
-                   _limit(len(inputs), man, settings), errors)
+                   cycle_limit(len(inputs), man, settings), errors)
     got = (int(dut.error.value), int(dut.tlast_errors.value))
     if got != (1, want):
         errors.append(f"after {want} misplaced TLAST(s): error is {got[0]}, tlast_errors "

@@ -27,7 +27,8 @@ RESET_CYCLES = 3
 
 
 def cycle_limit(n: int, ports: TopPorts, settings: BenchSettings) -> int:
-    """Cycles after which a run that has not delivered every output counts as stalled."""
+    """Cycles after which a run that has not delivered every output counts as stalled
+    (``ports``: anything with the top's ``ii`` and ``latency``, e.g. its manifest)."""
     slowdown = 1.0 / ((1.0 - settings.idle) * (1.0 - settings.stall))
     return int(4 * slowdown * (n * ports.ii + ports.latency)) + 1000
 
