@@ -19,7 +19,7 @@ from amaranth.hdl import Signal
 from hdl.rtl.activation import LUT, Argmax, ReLU
 from hdl.rtl.common import fmt_shape
 
-from .test_requantize import _dst_formats, _simulate
+from .test_requantize import _distinct, _dst_formats, _simulate
 
 
 # ReLU casts with hdl.rtl.requantize; its tests run as soon as that module is present.
@@ -163,13 +163,10 @@ def test_relu_every_mode(in_fmt):
     a = Signal(fmt_shape(src), name="a")
     raws = all_raws(src)
     dsts = list(_dst_formats(src))
-    index, outputs, which = {}, [], []
-    for dst in dsts:
-        y = ReLU(n=1, in_fmt=src, out_fmt=dst).output(a)
+    ys = [ReLU(n=1, in_fmt=src, out_fmt=dst).output(a) for dst in dsts]
+    for y, dst in zip(ys, dsts):
         assert y.shape() == fmt_shape(dst), dst
-        which.append(index.setdefault(repr(y), len(outputs)))
-        if which[-1] == len(outputs):
-            outputs.append(y)
+    outputs, which = _distinct(ys)
     results = _simulate(a, outputs, raws.tolist())
     bad = [(str(dst), results[i]) for dst, i in zip(dsts, which)
            if results[i] != relu_reference(raws, src, dst).tolist()]

@@ -107,6 +107,17 @@ def _simulate(a, outputs, vectors):
     return [[_from_word(g[i], off, shape) for g in got] for i, off, shape in layout]
 
 
+def _distinct(exprs):
+    """``(outputs, which)``: the expressions of ``exprs`` that differ (by their repr), to
+    simulate each once, and for each expression the index of its equal among them."""
+    index, outputs, which = {}, [], []
+    for y in exprs:
+        which.append(index.setdefault(repr(y), len(outputs)))
+        if which[-1] == len(outputs):
+            outputs.append(y)
+    return outputs, which
+
+
 @pytest.mark.parametrize("signed", [True, False], ids=["fixed", "ufixed"])
 @pytest.mark.parametrize("bits", range(1, 9))
 def test_exhaustive(bits, signed):
@@ -122,13 +133,10 @@ def test_exhaustive(bits, signed):
     x = fxp.from_raw(raws, src)
     a = Signal(fmt_shape(src), name="a")
     dsts = list(_dst_formats(src))
-    index, outputs, which = {}, [], []
-    for dst in dsts:
-        y = requantize(a, src, dst)
+    ys = [requantize(a, src, dst) for dst in dsts]
+    for y, dst in zip(ys, dsts):
         assert y.shape() == fmt_shape(dst), dst
-        which.append(index.setdefault(repr(y), len(outputs)))
-        if which[-1] == len(outputs):
-            outputs.append(y)
+    outputs, which = _distinct(ys)
     results = _simulate(a, outputs, raws.tolist())
     bad = []
     with fxp.overflow_policy("ignore"):
@@ -300,13 +308,10 @@ def test_cast_relu_cast(src):
     raws = np.arange(src.raw_min, src.raw_max + 1, dtype=np.int64)
     a = Signal(fmt_shape(src), name="a")
     pairs = list(_chain_formats(src, random.Random(src.bits), 800))
-    index, outputs, which = {}, [], []
-    for mid, dst in pairs:
-        y = cast_relu_cast(a, src, mid, dst)
+    ys = [cast_relu_cast(a, src, mid, dst) for mid, dst in pairs]
+    for y, (mid, dst) in zip(ys, pairs):
         assert y.shape() == fmt_shape(dst), (mid, dst)
-        which.append(index.setdefault(repr(y), len(outputs)))
-        if which[-1] == len(outputs):
-            outputs.append(y)
+    outputs, which = _distinct(ys)
     results = _simulate(a, outputs, raws.tolist())
     bad = []
     with fxp.overflow_policy("ignore"):
