@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import os
-import statistics
 import sys
 import time
 
@@ -40,45 +38,14 @@ _missed: list[str] = []
 
 
 def _time_ms(fn, repeat=REPEAT):
-    t0 = time.perf_counter()
-    fn()  # warm-up; short calls are timed in batches of at least ~20 ms, like timeit
-    number = min(1000, max(1, int(0.02 / max(time.perf_counter() - t0, 1e-6))))
-    times = []
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            for _ in range(number):
-                fn()
-            times.append((time.perf_counter() - t0) / number)
-    finally:
-        if gc_was_on:
-            gc.enable()
-    return 1e3 * statistics.median(times)
+    """Median ms per call of ``fn``, short calls timed in batches of at least ~20 ms."""
+    return bench_saturation.alternating_ms(fn, repeat=repeat, batch=True)[0]
 
 
 def _paired_ms(fn, base, repeat=REPEAT):
     """Median ms per call of ``fn`` and of ``base``, their batches alternating (same load)."""
-    def batch_size(f):
-        t0 = time.perf_counter()
-        f()
-        return min(1000, max(1, int(0.02 / max(time.perf_counter() - t0, 1e-6))))
-    n_fn, n_base = batch_size(fn), batch_size(base)
-    t_fn, t_base = [], []
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            for f, n, out in ((base, n_base, t_base), (fn, n_fn, t_fn)):
-                t0 = time.perf_counter()
-                for _ in range(n):
-                    f()
-                out.append((time.perf_counter() - t0) / n)
-    finally:
-        if gc_was_on:
-            gc.enable()
-    return 1e3 * statistics.median(t_fn), 1e3 * statistics.median(t_base)
+    base_ms, fn_ms = bench_saturation.alternating_ms(base, fn, repeat=repeat, batch=True)
+    return fn_ms, base_ms
 
 
 def _section(title):

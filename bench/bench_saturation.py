@@ -31,46 +31,40 @@ DOZEN = [("RND_CONV", "SAT"), ("TRN", "WRAP"), ("TRN", "SAT"), ("RND", "SAT"),
 ALL = [(q.value, o.value) for o in Overflow for q in Quantization]
 
 
-def time_ms(fn, repeat=REPEAT):
-    """Median wall time of ``fn()`` in ms over ``repeat`` runs after one warm-up."""
-    fn()
-    times = []
+def alternating_ms(*fns, repeat=REPEAT, batch=False):
+    """Median wall time in ms per call of each of ``fns``, run in turn round after round after
+    a warm-up call of each.
+
+    Alternating puts them all under the same load on a shared machine, so their ratios are
+    steadier than against a baseline timed once per column. With ``batch``, short calls are
+    timed in batches of at least ~20 ms (like timeit); otherwise one call per round.
+    """
+    sizes = []
+    for f in fns:
+        t0 = time.perf_counter()
+        f()
+        sizes.append(min(1000, max(1, int(0.02 / max(time.perf_counter() - t0, 1e-6))))
+                     if batch else 1)
+    times = [[] for _ in fns]
     gc_was_on = gc.isenabled()
     gc.disable()
     try:
         for _ in range(repeat):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
+            for f, n, out in zip(fns, sizes, times):
+                t0 = time.perf_counter()
+                for _ in range(n):
+                    f()
+                out.append((time.perf_counter() - t0) / n)
     finally:
         if gc_was_on:
             gc.enable()
-    return 1e3 * statistics.median(times)
+    return tuple(1e3 * statistics.median(t) for t in times)
 
 
 def paired_ms(fn, base, repeat=REPEAT):
-    """Median times in ms of ``fn()`` and ``base()``, run alternately after a warm-up of each.
-
-    Alternating puts both under the same load on a shared machine, so their ratio is steadier
-    than against a baseline timed once per column.
-    """
-    fn()
-    base()
-    t_fn, t_base = [], []
-    gc_was_on = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            base()
-            t1 = time.perf_counter()
-            fn()
-            t_fn.append(time.perf_counter() - t1)
-            t_base.append(t1 - t0)
-    finally:
-        if gc_was_on:
-            gc.enable()
-    return 1e3 * statistics.median(t_fn), 1e3 * statistics.median(t_base)
+    """Median times in ms of ``fn()`` and ``base()``, run alternately (:func:`alternating_ms`)."""
+    base_ms, fn_ms = alternating_ms(base, fn, repeat=repeat)
+    return fn_ms, base_ms
 
 
 def saturating_input(rng, n, rate):
