@@ -27,7 +27,8 @@ from amaranth.lib.wiring import In, Out
 
 from .common import check_bool, extend, nonnegative_int
 
-__all__ = ["csd", "signed_digits", "adder_luts", "solve", "emit", "evaluate", "CMVMGraph", "ConstMatVec"]
+__all__ = ["csd", "signed_digits", "range_bits", "adder_luts", "solve", "emit", "evaluate",
+           "CMVMGraph", "ConstMatVec"]
 
 
 def csd(value: int) -> list[tuple[int, int]]:
@@ -89,7 +90,7 @@ def _grow(la: int, lb: int) -> int:
     return (1 << (max(la, lb) + 1)) - (1 << la) - (1 << lb)
 
 
-def _bits(lo: int, hi: int) -> tuple[int, bool]:
+def range_bits(lo: int, hi: int) -> tuple[int, bool]:
     """``(width, signed)`` of the narrowest two's complement integer holding ``[lo, hi]``."""
     if lo >= 0:
         return max(hi.bit_length(), 1), False
@@ -118,9 +119,9 @@ def adder_luts(a, b, s, r) -> tuple[int, int]:
     (int, int)
         ``(ecp5, xilinx)`` LUTs.
     """
-    wa, sa = _bits(*a)
-    wb, sb = _bits(*b)
-    wr = _bits(*r)[0]
+    wa, sa = range_bits(*a)
+    wb, sb = range_bits(*b)
+    wr = range_bits(*r)[0]
     n = max(wr - s, 1)
     # Xilinx: the bits from s up where both operands are real or one is a sign extension
     xil = max(min(wa, s + wb, wr) - s, 0)             # both real
@@ -173,9 +174,9 @@ class CMVMGraph:
         total = 0
         for op, a, b, s, sub, lo, hi, level in self.nodes:
             if op == "add":
-                total += max(_bits(lo, hi)[0] - s, 1)
+                total += max(range_bits(lo, hi)[0] - s, 1)
             elif op == "neg":
-                total += _bits(lo, hi)[0]
+                total += range_bits(lo, hi)[0]
         return total
 
     @property
@@ -187,7 +188,7 @@ class CMVMGraph:
             if op == "add":
                 e, x = adder_luts(self.nodes[a][5:7], self.nodes[b][5:7], s, (lo, hi))
             elif op == "neg":
-                w = _bits(lo, hi)[0]
+                w = range_bits(lo, hi)[0]
                 e, x = 2 * -(-w // 2), w
             else:
                 continue
@@ -244,7 +245,7 @@ class _Builder:
         return t[2] + self.width(t[1])
 
     def width(self, n):
-        return _bits(self.nodes[n][5], self.nodes[n][6])[0]
+        return range_bits(self.nodes[n][5], self.nodes[n][6])[0]
 
     def combine(self, t1, t2):
         """The term ``t1 + t2`` of two terms ``(sign, node, shift)``: one adder, the term with
@@ -363,7 +364,7 @@ def _pair_cost(b, t1, t2):
         r = (lo1 - (hi2 << s), hi1 - (lo2 << s))
     else:
         r = (lo1 + (lo2 << s), hi1 + (hi2 << s))
-    return p1 + _bits(*r)[0], sum(adder_luts((lo1, hi1), (lo2, hi2), s, r))
+    return p1 + range_bits(*r)[0], sum(adder_luts((lo1, hi1), (lo2, hi2), s, r))
 
 
 def _tree(b, ts, budget):
@@ -567,7 +568,7 @@ def evaluate(graph: CMVMGraph, x) -> list[int]:
 def _node_value(graph, n, vals):
     """The Amaranth value of node ``n`` from its operands' values, exactly its width."""
     op, a, b, s, sub, lo, hi, level = graph.nodes[n]
-    width, sgn = _bits(lo, hi)
+    width, sgn = range_bits(lo, hi)
     if op == "const":
         return Const(a, signed(width) if sgn else unsigned(width))
     if op == "neg":
@@ -683,7 +684,7 @@ class ConstMatVec(wiring.Component):
                             depth_slack=depth_slack, pipeline=self._pipeline)
         out_lo = min([0] + [sum(min(w * lo, w * hi) for w in row) for row in self._matrix])
         out_hi = max([0] + [sum(max(w * lo, w * hi) for w in row) for row in self._matrix])
-        self._out_bits = _bits(out_lo, out_hi)[0] + (out_lo >= 0)
+        self._out_bits = range_bits(out_lo, out_hi)[0] + (out_lo >= 0)
         in_shape = signed(in_bits) if in_signed else unsigned(in_bits)
         super().__init__({"x": In(data.ArrayLayout(in_shape, n_in)),
                           "y": Out(data.ArrayLayout(signed(self._out_bits),

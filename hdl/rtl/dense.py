@@ -20,7 +20,7 @@ from .cmvm import csd
 from .common import (NETLIST, Backpressure, StallPipeline, as_format, check_bool, extend,
                      fmt_shape, nonnegative_int, positive_int, vector_layout)
 from .queue import serve_times
-from .requantize import _round_bounds, cast_relu_cast, requantize
+from .requantize import round_bounds, cast_relu_cast, requantize
 
 __all__ = ["DenseParallel", "DenseFolded", "csd"]
 
@@ -60,7 +60,7 @@ def _rounded_format(acc: FixedFormat, out: FixedFormat) -> FixedFormat | None:
     s = acc.frac_bits - out.frac_bits
     if s <= 0 or out.overflow is Overflow.WRAP_SM:
         return None
-    bits, sgn = cmvm._bits(*_round_bounds(acc, s, out.quantization))
+    bits, sgn = cmvm.range_bits(*round_bounds(acc, s, out.quantization))
     return FixedFormat(bits=bits, int_bits=bits - out.frac_bits, signed=sgn,
                        quantization=out.quantization)
 

@@ -12,7 +12,8 @@ from fxp.kernels import round_shift
 
 from .common import as_format, fmt_shape
 
-__all__ = ["requantize", "relu_requantize", "cast_relu_cast", "fuses", "Requantize"]
+__all__ = ["requantize", "relu_requantize", "cast_relu_cast", "fuses", "round_bounds",
+           "Requantize"]
 
 
 def _bit(x, i: int):
@@ -46,8 +47,10 @@ def _field(x, start: int, width: int, signed: bool):
     return v.as_signed() if signed else v
 
 
-def _round_bounds(src: FixedFormat, s: int, quantization: Quantization) -> tuple[int, int]:
-    """Exact range of the rounded value: rounding is monotone, so it maps the ends."""
+def round_bounds(src: FixedFormat, s: int, quantization: Quantization) -> tuple[int, int]:
+    """``(lo, hi)``: the exact range of ``src``'s raw values shifted right by ``s`` (left
+    when negative) and rounded with ``quantization``; rounding is monotone, so it maps the
+    ends."""
     ends = np.array([src.raw_min, src.raw_max], dtype=object)
     lo, hi = round_shift(ends, s, quantization) if s > 0 else ends << -s
     return int(lo), int(hi)
@@ -228,7 +231,7 @@ def requantize(value, src, dst):
         total = _round_sum(x, term)
     else:
         total = x
-    qmin, qmax = _round_bounds(src, s, dst.quantization)
+    qmin, qmax = round_bounds(src, s, dst.quantization)
     if qmin == qmax:                  # everything rounds to 0, which every range holds
         return Const(qmin, fmt_shape(dst))
     wrapped = _field(total, s, w, dst.signed)    # WRAP: the low w bits of q
