@@ -264,7 +264,7 @@ def _pair_key(t1, t2):
 
 
 def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
-          pipeline=0) -> CMVMGraph:
+          max_depth=None, pipeline=0) -> CMVMGraph:
     """The adder graph of ``y[u] = sum_j (matrix[u][j] * x[j]) << shift + consts[u]``.
 
     Parameters
@@ -283,9 +283,14 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
         Levels the sharing may add to the depth of the plain trees (the deepest output's
         balanced tree of its digits): a shared term is used in an output only while that
         output's tree still fits (None: no limit).
+    max_depth : int, optional
+        An absolute adder-depth limit instead of ``depth_slack`` (which must then be 0), not
+        rounded up to ``pipeline``: sharing and trees may use every level up to it (e.g.
+        another CMVM's depth, to compare LUTs at equal depth). At least the plain trees'
+        depth, else ValueError.
     pipeline : int
-        Registers every ``pipeline`` levels: the depth limit is rounded up to a multiple of
-        it, since levels up to the next register cost no latency.
+        Registers every ``pipeline`` levels: the ``depth_slack`` limit is rounded up to a
+        multiple of it, since levels up to the next register cost no latency.
 
     Returns
     -------
@@ -297,15 +302,32 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
         sums stay unsigned). The canonical form (``cse=False``) lost to one of them on every
         matrix of ``make bench-rtl``.
     """
+    if max_depth is not None:
+        if depth_slack != 0:
+            raise ValueError(f"give depth_slack ({depth_slack!r}) or max_depth "
+                             f"({max_depth!r}), not both")
+        least = _plain_depth(matrix, consts)
+        if max_depth < least:
+            raise ValueError(f"max_depth {max_depth} is below {least}, the least adder depth "
+                             f"of this matrix (a balanced tree of its longest output's digits)")
     best = None
     for prefer in (1, -1) if cse else (0,):
-        g = _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer)
+        g = _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline, prefer)
         if best is None or sum(g.luts.values()) < sum(best.luts.values()):
             best = g
     return best
 
 
-def _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer) -> CMVMGraph:
+def _plain_depth(matrix, consts) -> int:
+    """The depth of the plain trees: a balanced tree of the longest output's digits (and
+    constant)."""
+    sizes = [sum(len(csd(int(w))) for w in row) + bool(consts is not None and int(consts[u]))
+             for u, row in enumerate(matrix)]
+    return max([(n - 1).bit_length() for n in sizes] or [0])
+
+
+def _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline,
+           prefer) -> CMVMGraph:
     """The graph of :func:`solve` from the weights' :func:`signed_digits` ``prefer`` forms."""
     b = _Builder([(int(lo), int(hi)) for lo, hi in ranges])
     inputs = [b.input(j) for j in range(len(ranges))]
@@ -319,14 +341,13 @@ def _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer) ->
                 t[tid] = (sign, inputs[j], k + shift)
                 tid += 1
         terms.append(t)
-    limit = None
-    if cse:
-        sizes = [len(t) + bool(consts is not None and int(consts[u]))
-                 for u, t in enumerate(terms)]
-        plain = max([(n - 1).bit_length() for n in sizes] or [0])
-        limit = None if depth_slack is None else plain + depth_slack
-        if limit is not None and pipeline:
+    sizes = [len(t) + bool(consts is not None and int(consts[u])) for u, t in enumerate(terms)]
+    limit = max_depth
+    if cse and max_depth is None and depth_slack is not None:
+        limit = max([(n - 1).bit_length() for n in sizes] or [0]) + depth_slack
+        if pipeline:
             limit = -(-limit // pipeline) * pipeline
+    if cse:
         tid = _share(b, terms, tid, limit, [n - len(t) for n, t in zip(sizes, terms)])
     outputs, all_ts = [], []
     for u in range(outs):
@@ -664,6 +685,9 @@ class ConstMatVec(wiring.Component):
     depth_slack : int or None, default 0
         Adder levels the sharing may add to the plain trees' depth (see :func:`solve`;
         None: no limit).
+    max_depth : int or None, default None
+        An absolute adder-depth limit instead (see :func:`solve`; ``depth_slack`` must then
+        be 0; ValueError below the plain trees' depth).
 
     Attributes
     ----------
@@ -671,17 +695,21 @@ class ConstMatVec(wiring.Component):
     y : Out(ArrayLayout(signed(out_bits), outputs))
     """
 
-    def __init__(self, *, matrix, in_bits, in_signed, pipeline=0, cse=True, depth_slack=0):
+    def __init__(self, *, matrix, in_bits, in_signed, pipeline=0, cse=True, depth_slack=0,
+                 max_depth=None):
         self._pipeline = nonnegative_int(pipeline, "ConstMatVec pipeline")
         if depth_slack is not None:
             depth_slack = nonnegative_int(depth_slack, "ConstMatVec depth_slack")
+        if max_depth is not None:
+            max_depth = nonnegative_int(max_depth, "ConstMatVec max_depth")
         in_signed = check_bool(in_signed, "ConstMatVec in_signed")
         self._matrix = [[int(w) for w in row] for row in matrix]
         lo, hi = (-(1 << (in_bits - 1)), (1 << (in_bits - 1)) - 1) if in_signed \
             else (0, (1 << in_bits) - 1)
         n_in = len(self._matrix[0])
         self._graph = solve(self._matrix, [(lo, hi)] * n_in, cse=check_bool(cse, "cse"),
-                            depth_slack=depth_slack, pipeline=self._pipeline)
+                            depth_slack=depth_slack, max_depth=max_depth,
+                            pipeline=self._pipeline)
         out_lo = min([0] + [sum(min(w * lo, w * hi) for w in row) for row in self._matrix])
         out_hi = max([0] + [sum(max(w * lo, w * hi) for w in row) for row in self._matrix])
         self._out_bits = range_bits(out_lo, out_hi)[0] + (out_lo >= 0)
