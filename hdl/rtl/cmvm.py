@@ -62,6 +62,23 @@ def _msd(m: int, prefer: int) -> tuple:
     return min(plus, minus, key=lambda o: o[:2])
 
 
+@functools.lru_cache(maxsize=4096)
+def _all_msd(m: int) -> tuple:
+    """``(digits, forms)``: every signed-digit form of ``m >= 0`` with the fewest digits,
+    each ``((sign, shift), ...)`` from the lowest shift, in a fixed order."""
+    if m <= 1:
+        return m, (((1, 0),) * m,)
+    if not m & 1:
+        n, forms = _all_msd(m >> 1)
+        return n, tuple(tuple((e, k + 1) for e, k in f) for f in forms)
+    n1, f1 = _all_msd((m - 1) >> 1)
+    n2, f2 = _all_msd((m + 1) >> 1)
+    n = min(n1, n2) + 1
+    forms = [((1, 0),) + tuple((e, k + 1) for e, k in f) for f in f1 if n1 + 1 == n]
+    forms += [((-1, 0),) + tuple((e, k + 1) for e, k in f) for f in f2 if n2 + 1 == n]
+    return n, tuple(forms)
+
+
 def signed_digits(value: int, prefer: int = 0) -> list[tuple[int, int]]:
     """A minimal signed-digit form of an integer.
 
@@ -310,12 +327,41 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
         if max_depth < least:
             raise ValueError(f"max_depth {max_depth} is below {least}, the least adder depth "
                              f"of this matrix (a balanced tree of its longest output's digits)")
+    args = (matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline)
     best = None
     for prefer in (1, -1) if cse else (0,):
-        g = _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline, prefer)
+        g = _solve(*args, prefer)
         if best is None or sum(g.luts.values()) < sum(best.luts.values()):
-            best = g
+            best, best_prefer = g, prefer
+    if not cse:
+        return best
+    # then the most frequent weight magnitudes with several minimal forms try their other
+    # forms (everywhere they occur), one graph each, keeping a form when the estimate drops;
+    # as many graphs as a fixed amount of work allows (the solver's time grows with digits)
+    count, digits = {}, 0
+    for row in matrix:
+        for w in row:
+            m = abs(int(w))
+            digits += _all_msd(m)[0]
+            if len(_all_msd(m)[1]) > 1:
+                count[m] = count.get(m, 0) + 1
+    budget = min(_FORM_TRIES, _FORM_WORK // max(digits, 1))
+    forms = {}
+    for m in sorted(count, key=lambda m: (-count[m], m)):
+        for form in _all_msd(m)[1]:
+            if budget <= 0:
+                return best
+            if form == forms.get(m, _msd(m, best_prefer)[2]):
+                continue
+            budget -= 1
+            g = _solve(*args, best_prefer, {**forms, m: form})
+            if sum(g.luts.values()) < sum(best.luts.values()):
+                best, forms = g, {**forms, m: form}
     return best
+
+
+_FORM_TRIES = 6       # at most this many graphs with other digit forms (solve)
+_FORM_WORK = 5000     # ... and at most this many over the matrix's digits
 
 
 def _plain_depth(matrix, consts) -> int:
@@ -327,8 +373,9 @@ def _plain_depth(matrix, consts) -> int:
 
 
 def _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline,
-           prefer) -> CMVMGraph:
-    """The graph of :func:`solve` from the weights' :func:`signed_digits` ``prefer`` forms."""
+           prefer, forms=None) -> CMVMGraph:
+    """The graph of :func:`solve` from the weights' :func:`signed_digits` ``prefer`` forms
+    (``forms``: ``{magnitude: digits}`` instead, where given)."""
     b = _Builder([(int(lo), int(hi)) for lo, hi in ranges])
     inputs = [b.input(j) for j in range(len(ranges))]
     outs = len(matrix)
@@ -337,7 +384,12 @@ def _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline,
     for u, row in enumerate(matrix):
         t = {}
         for j, w in enumerate(row):
-            for sign, k in signed_digits(int(w), prefer):
+            w = int(w)
+            if forms and abs(w) in forms:
+                digits = [(e if w > 0 else -e, k) for e, k in forms[abs(w)]]
+            else:
+                digits = signed_digits(w, prefer)
+            for sign, k in digits:
                 t[tid] = (sign, inputs[j], k + shift)
                 tid += 1
         terms.append(t)
