@@ -8,7 +8,10 @@ never deeper than the plain trees (rounded up to the next register stage: no lat
 and each output's remaining terms go into an adder tree that adds its narrowest terms first
 while it still fits the depth limit (delay-aware). The graph is built from two minimal
 digit forms of the weights (leaning toward, or against, each weight's sign) and the one of
-fewest estimated LUTs is kept. Every node carries the exact interval of its value (from its
+fewest estimated LUTs is kept; then, within a fixed amount of work, the most frequent weight
+values try their other minimal forms (:func:`minimal_forms`), one graph each, a form kept when
+the estimate drops. The depth limit is the plain trees' depth (plus ``depth_slack``) or an
+absolute ``max_depth`` (e.g. another CMVM's depth, to compare at equal depth). Every node carries the exact interval of its value (from its
 integer coefficients on the inputs), so each adder is exactly as wide as the values it can
 produce. :func:`emit` describes the graph in Amaranth with a register stage every
 ``pipeline`` adder levels; :class:`ConstMatVec` is the bare component (used by the benchmark).
@@ -27,7 +30,7 @@ from amaranth.lib.wiring import In, Out
 
 from .common import check_bool, extend, nonnegative_int
 
-__all__ = ["csd", "signed_digits", "range_bits", "adder_luts", "solve", "emit", "evaluate",
+__all__ = ["csd", "signed_digits", "minimal_forms", "range_bits", "adder_luts", "solve", "emit", "evaluate",
            "CMVMGraph", "ConstMatVec"]
 
 
@@ -99,6 +102,13 @@ def signed_digits(value: int, prefer: int = 0) -> list[tuple[int, int]]:
         return csd(value)
     sign = 1 if value > 0 else -1
     return [(sign * e, k) for e, k in _msd(abs(value), prefer)[2]]
+
+
+def minimal_forms(value: int) -> list[list[tuple[int, int]]]:
+    """Every signed-digit form of an integer with the fewest digits (those :func:`solve`
+    chooses among), each ``[(sign, shift), ...]`` from the lowest shift, in a fixed order."""
+    sign = 1 if value > 0 else -1
+    return [[(sign * e, k) for e, k in f] for f in _all_msd(abs(value))[1]]
 
 
 def _grow(la: int, lb: int) -> int:
@@ -316,8 +326,10 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
         targets) of two built from different minimal digit forms of the weights
         (:func:`signed_digits` ``prefer`` 1 and -1): which digits recur across outputs
         depends on the form (e.g. unsigned inputs favour digits of the weight's sign, whose
-        sums stay unsigned). The canonical form (``cse=False``) lost to one of them on every
-        matrix of ``make bench-rtl``.
+        sums stay unsigned); then up to ``_FORM_TRIES`` graphs (fewer for large matrices) in
+        which one of the most frequent weight magnitudes takes another of its
+        :func:`minimal_forms` everywhere, each kept when it lowers the estimate. The canonical
+        form (``cse=False``) lost to one of them on every matrix of ``make bench-rtl``.
     """
     if max_depth is not None:
         if depth_slack != 0:
@@ -369,7 +381,7 @@ def _plain_depth(matrix, consts) -> int:
     constant)."""
     sizes = [sum(len(csd(int(w))) for w in row) + bool(consts is not None and int(consts[u]))
              for u, row in enumerate(matrix)]
-    return max([(n - 1).bit_length() for n in sizes] or [0])
+    return max([max(n - 1, 0).bit_length() for n in sizes] or [0])
 
 
 def _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline,
