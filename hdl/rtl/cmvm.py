@@ -11,9 +11,9 @@ digit forms of the weights (leaning toward, or against, each weight's sign) and 
 fewest estimated LUTs is kept; then, within a fixed amount of work, the most frequent weight
 values try their other minimal forms (:func:`minimal_forms`), one graph each, a form kept when
 the estimate drops. The depth limit is the plain trees' depth (plus ``depth_slack``) or an
-absolute ``max_depth`` (e.g. another CMVM's depth, to compare at equal depth). Every node carries the exact interval of its value (from its
-integer coefficients on the inputs), so each adder is exactly as wide as the values it can
-produce. :func:`emit` describes the graph in Amaranth with a register stage every
+absolute ``max_depth`` (e.g. another CMVM's depth, to compare at equal depth). Every node
+carries the exact interval of its value (from its integer coefficients on the inputs), so each
+adder is exactly as wide as the values it can produce. :func:`emit` describes the graph in Amaranth with a register stage every
 ``pipeline`` adder levels; :class:`ConstMatVec` is the bare component (used by the benchmark).
 """
 
