@@ -342,9 +342,9 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
     args = (matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline)
     best = None
     for prefer in (1, -1) if cse else (0,):
-        g = _solve(*args, prefer)
+        g, trees = _solve(*args, prefer)
         if best is None or sum(g.luts.values()) < sum(best.luts.values()):
-            best, best_prefer = g, prefer
+            best, best_prefer, best_trees = g, prefer, trees
     if not cse:
         return best
     # then the most frequent weight magnitudes with several minimal forms try their other
@@ -359,17 +359,14 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
                 count[m] = count.get(m, 0) + 1
     budget = min(_FORM_TRIES, _FORM_WORK // max(digits, 1))
     forms = {}
-    for m in sorted(count, key=lambda m: (-count[m], m)):
-        for form in _all_msd(m)[1]:
-            if budget <= 0:
-                return best
-            if form == forms.get(m, _msd(m, best_prefer)[2]):
-                continue
-            budget -= 1
-            g = _solve(*args, best_prefer, {**forms, m: form})
-            if sum(g.luts.values()) < sum(best.luts.values()):
-                best, forms = g, {**forms, m: form}
-    return best
+    tries = [(m, form) for m in sorted(count, key=lambda m: (-count[m], m))
+             for form in _all_msd(m)[1] if form != _msd(m, best_prefer)[2]]
+    for m, form in tries[:budget]:
+        g, trees = _solve(*args, best_prefer, {**forms, m: form})
+        if sum(g.luts.values()) < sum(best.luts.values()):
+            best, best_trees, forms = g, trees, {**forms, m: form}
+    # the winner's trees rotated (_rotate): once, as it takes longer than the greedy
+    return best_trees(True)
 
 
 _FORM_TRIES = 6       # at most this many graphs with other digit forms (solve)
@@ -385,9 +382,10 @@ def _plain_depth(matrix, consts) -> int:
 
 
 def _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline,
-           prefer, forms=None) -> CMVMGraph:
-    """The graph of :func:`solve` from the weights' :func:`signed_digits` ``prefer`` forms
-    (``forms``: ``{magnitude: digits}`` instead, where given)."""
+           prefer, forms=None):
+    """``(graph, trees)``: the graph of :func:`solve` from the weights' :func:`signed_digits`
+    ``prefer`` forms (``forms``: ``{magnitude: digits}`` instead, where given), and
+    ``trees(rotate)``, which builds its trees again (rotated: :func:`_rotate`)."""
     b = _Builder([(int(lo), int(hi)) for lo, hi in ranges])
     inputs = [b.input(j) for j in range(len(ranges))]
     outs = len(matrix)
@@ -424,11 +422,18 @@ def _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline,
     budget = max(_least_depth([b.nodes[t[1]][7] for t in ts]) for ts in all_ts) if outs else 0
     if limit is not None:
         budget = max(budget, limit)      # levels up to the limit cost no latency
+    trees = functools.partial(_trees, b, all_ts, budget)
+    return trees(False), trees
+
+
+def _trees(b, all_ts, budget, rotate) -> CMVMGraph:
+    """The graph of each output's tree of its terms ``all_ts[u]`` within ``budget`` levels."""
+    outputs = []
     for ts in all_ts:
         if not ts:
             outputs.append(None)
             continue
-        sign, node, sh = _tree(b, ts, budget)
+        sign, node, sh = _tree(b, ts, budget, rotate)
         if sign < 0:
             node = b.neg(node)
         outputs.append((node, sh))
@@ -452,7 +457,7 @@ def _pair_cost(b, t1, t2):
     return p1 + range_bits(*r)[0], sum(adder_luts((lo1, hi1), (lo2, hi2), s, r))
 
 
-def _tree(b, ts, budget):
+def _tree(b, ts, budget, rotate=False):
     """One output's adder tree within ``budget`` levels: repeatedly add, of the pairs of
     the few narrowest terms (lowest top bit) whose sum still lets the tree finish in time
     (Kraft: terms ready at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D), the
@@ -460,6 +465,7 @@ def _tree(b, ts, budget):
     output shallower than the deepest one spends its slack on narrower adders, and the
     deepest one gets a delay-aware (Huffman on levels) tree."""
     cap = 1 << budget
+    shape = {}                        # combined term -> its two operand terms
     items = sorted(((b.top(t), b.nodes[t[1]][7], seq, t) for seq, t in enumerate(
         sorted(ts, key=lambda t: (b.nodes[t[1]][7], t[2], t[1], -t[0])))))
     kraft = sum(1 << it[1] for it in items)
@@ -490,11 +496,99 @@ def _tree(b, ts, budget):
             pick = (i, k, _grow(la, lb))
         i, k, grow = pick
         t = b.combine(items[i][3], items[k][3])
+        shape[t] = (items[i][3], items[k][3])
         kraft += grow
         del items[k], items[i]
         bisect.insort(items, (b.top(t), b.nodes[t[1]][7], seq, t))
         seq += 1
-    return items[0][3]
+    return _rotate(b, items[0][3], shape, budget) if rotate else items[0][3]
+
+
+_XILINX_WEIGHT = 4    # _rotate's cost: ECP5 LUTs + this many times the Xilinx ones
+
+
+def _rotate(b, root, shape, budget):
+    """The tree ``shape`` of ``root`` improved by rotations, ``A + (C + D)`` to
+    ``(A + C) + D`` or ``(A + D) + C``, while one lowers the estimated LUTs of its two adders
+    (the sum's value, and so every adder above it, is unchanged) and the tree still fits
+    ``budget`` levels; then built. The greedy tree adds narrow terms first; a rotation can
+    instead add a narrow term into a wider sum (on Xilinx only the overlapping bits cost
+    LUTs) where the depth allows."""
+    ranges = b.ranges
+
+    # a node: [left, right, (sign, shift, coefficients, (lo, hi)), level, leaf's term or
+    # LUTs of the node's adder]
+    def build(t):
+        if t not in shape:
+            e, n, p = t
+            return [None, None, (e, p, b.coef[n], tuple(b.nodes[n][5:7])), b.nodes[n][7], t]
+        node = [build(shape[t][0]), build(shape[t][1]), None, 0, 0]
+        node[2], node[4], node[3] = _join(node[0], node[1], ranges)
+        return node
+
+    def level(node):
+        return node[3] if node[0] is None else max(level(node[0]), level(node[1])) + 1
+
+    top = build(root)
+    if top[0] is None:
+        return root
+    changed = True
+    while changed:
+        changed = False
+        todo, inner = [top], []
+        while todo:
+            node = todo.pop()
+            if node[0] is not None:
+                inner.append(node)
+                todo += [node[0], node[1]]
+        for node in inner:
+            again = True
+            while again:
+                again = False
+                for side in (0, 1):
+                    a, bc = node[1 - side], node[side]
+                    if bc[0] is None:
+                        continue
+                    old = node[4] + bc[4]
+                    for keep, move in ((bc[0], bc[1]), (bc[1], bc[0])):
+                        v, c1, lv = _join(a, move, ranges)
+                        joined = [a, move, v, lv, c1]
+                        v2, c2, _ = _join(joined, keep, ranges)
+                        # only where the sum keeps its sign and shift (the adder above it
+                        # unchanged)
+                        if c1 + c2 < old and v2[:2] == node[2][:2]:
+                            saved = node[:2] + node[4:]
+                            node[0], node[1], node[4] = joined, keep, c2
+                            if level(top) <= budget:
+                                again = changed = True
+                                break
+                            node[0], node[1], node[4] = saved
+                    if again:
+                        break
+
+    def make(node):
+        return node[4] if node[0] is None else b.combine(make(node[0]), make(node[1]))
+
+    return make(top)
+
+
+def _join(n1, n2, ranges):
+    """``(value, LUTs, level)`` of the adder :meth:`_Builder.combine` would build from the
+    tree nodes ``n1`` and ``n2`` of :func:`_rotate` (LUTs weighted as it weighs them)."""
+    (e1, p1, c1, r1), (e2, p2, c2, r2) = sorted((n1[2], n2[2]), key=lambda v: (v[1], -v[0]))
+    s = p2 - p1
+    k = -(1 << s) if e1 != e2 else 1 << s
+    coef = dict(c1)
+    for j, c in c2.items():
+        coef[j] = coef.get(j, 0) + k * c
+    lo = hi = coef.get(-1, 0)
+    for j, c in coef.items():
+        if j >= 0 and c:
+            r0, r_1 = ranges[j]
+            lo += min(c * r0, c * r_1)
+            hi += max(c * r0, c * r_1)
+    ecp5, xil = adder_luts(r1, r2, s, (lo, hi))
+    return (e1, p1, coef, (lo, hi)), ecp5 + _XILINX_WEIGHT * xil, max(n1[3], n2[3]) + 1
 
 
 def _least_depth(levels) -> int:
