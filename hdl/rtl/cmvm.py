@@ -8,9 +8,12 @@ never deeper than the plain trees (rounded up to the next register stage: no lat
 and each output's remaining terms go into an adder tree that adds its narrowest terms first
 while it still fits the depth limit (delay-aware). The graph is built from two minimal
 digit forms of the weights (leaning toward, or against, each weight's sign) and the one of
-fewest estimated LUTs is kept; then, within a fixed amount of work, the most frequent weight
-values try their other minimal forms (:func:`minimal_forms`), one graph each, a form kept when
-the estimate drops. The depth limit is the plain trees' depth (plus ``depth_slack``) or an
+fewest estimated LUTs is kept (ECP5 LUT4s plus 4x Xilinx LUT6s: a LUT6 holds four LUT4s' truth
+table); then, within a fixed amount of work, the most frequent weight values try their other
+minimal forms (:func:`minimal_forms`), one graph each, a form kept when the estimate drops;
+last, the winner's trees are improved by rotations ``A + (C + D) -> (A + C) + D`` that lower
+the estimate within the depth limit (on Xilinx only the overlapping bits of an adder's
+operands cost, so adding a narrow term into a wider sum can save LUTs). The depth limit is the plain trees' depth (plus ``depth_slack``) or an
 absolute ``max_depth`` (e.g. another CMVM's depth, to compare at equal depth). Every node
 carries the exact interval of its value (from its integer coefficients on the inputs), so each
 adder is exactly as wide as the values it can produce. :func:`emit` describes the graph in Amaranth with a register stage every
@@ -322,14 +325,16 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
     Returns
     -------
     CMVMGraph
-        With ``cse``, the one of fewest estimated LUTs (:attr:`CMVMGraph.luts`, both
-        targets) of two built from different minimal digit forms of the weights
+        With ``cse``, the one of fewest estimated LUTs (:attr:`CMVMGraph.luts`, ECP5 plus
+        4x Xilinx) of two built from different minimal digit forms of the weights
         (:func:`signed_digits` ``prefer`` 1 and -1): which digits recur across outputs
         depends on the form (e.g. unsigned inputs favour digits of the weight's sign, whose
         sums stay unsigned); then up to ``_FORM_TRIES`` graphs (fewer for large matrices) in
         which one of the most frequent weight magnitudes takes another of its
         :func:`minimal_forms` everywhere, each kept when it lowers the estimate. The canonical
         form (``cse=False``) lost to one of them on every matrix of ``make bench-rtl``.
+        Its trees are then rotated (``_rotate``), which may trade ECP5 LUTs for 4x as many
+        Xilinx ones.
     """
     if max_depth is not None:
         if depth_slack != 0:
@@ -343,7 +348,7 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
     best = None
     for prefer in (1, -1) if cse else (0,):
         g, trees = _solve(*args, prefer)
-        if best is None or sum(g.luts.values()) < sum(best.luts.values()):
+        if best is None or _weighted(g) < _weighted(best):
             best, best_prefer, best_trees = g, prefer, trees
     if not cse:
         return best
@@ -363,7 +368,7 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
              for form in _all_msd(m)[1] if form != _msd(m, best_prefer)[2]]
     for m, form in tries[:budget]:
         g, trees = _solve(*args, best_prefer, {**forms, m: form})
-        if sum(g.luts.values()) < sum(best.luts.values()):
+        if _weighted(g) < _weighted(best):
             best, best_trees, forms = g, trees, {**forms, m: form}
     # the winner's trees rotated (_rotate): once, as it takes longer than the greedy
     return best_trees(True)
@@ -504,7 +509,7 @@ def _tree(b, ts, budget, rotate=False):
     return _rotate(b, items[0][3], shape, budget) if rotate else items[0][3]
 
 
-_XILINX_WEIGHT = 4    # _rotate's cost: ECP5 LUTs + this many times the Xilinx ones
+_XILINX_WEIGHT = 4    # the cost solve minimises: ECP5 LUT4s + this many Xilinx LUT6s
 
 
 def _rotate(b, root, shape, budget):
@@ -902,3 +907,9 @@ class ConstMatVec(wiring.Component):
         for u, v in enumerate(outs):
             m.d.comb += self.y[u].eq(0 if v is None else v << self._graph.outputs[u][1])
         return m
+
+
+def _weighted(g) -> int:
+    """The LUT estimate :func:`solve` minimises: ECP5 LUT4s plus ``_XILINX_WEIGHT`` times
+    Xilinx LUT6s."""
+    return g.luts["ecp5"] + _XILINX_WEIGHT * g.luts["xilinx"]
