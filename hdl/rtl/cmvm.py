@@ -514,9 +514,10 @@ _XILINX_WEIGHT = 4    # the cost solve minimises: ECP5 LUT4s + this many Xilinx 
 
 def _rotate(b, root, shape, budget):
     """The tree ``shape`` of ``root`` improved by rotations, ``A + (C + D)`` to
-    ``(A + C) + D`` or ``(A + D) + C``, while one lowers the estimated LUTs of its two adders
-    (the sum's value, and so every adder above it, is unchanged) and the tree still fits
-    ``budget`` levels; then built. The greedy tree adds narrow terms first; a rotation can
+    ``(A + C) + D`` or ``(A + D) + C``, and exchanges, ``(A + B) + (C + D)`` to
+    ``(A + C) + (B + D)`` or ``(A + D) + (B + C)``, while one lowers the estimated LUTs
+    (:func:`_weighted`) of the adders it changes (the sum's value, and so every adder above
+    it, is unchanged) and the tree still fits ``budget`` levels; then built. The greedy tree adds narrow terms first; a rotation can
     instead add a narrow term into a wider sum (on Xilinx only the overlapping bits cost
     LUTs) where the depth allows."""
     ranges = b.ranges
@@ -570,6 +571,23 @@ def _rotate(b, root, shape, budget):
                             node[0], node[1], node[4] = saved
                     if again:
                         break
+                lt, rt = node[0], node[1]
+                if again or lt[0] is None or rt[0] is None:
+                    continue
+                old = node[4] + lt[4] + rt[4]
+                # (a + b) + (c + d) -> (a + c) + (b + d) or (a + d) + (b + c)
+                for x, y in ((rt[0], rt[1]), (rt[1], rt[0])):
+                    v1, c1, l1 = _join(lt[0], x, ranges)
+                    v2, c2, l2 = _join(lt[1], y, ranges)
+                    n1, n2 = [lt[0], x, v1, l1, c1], [lt[1], y, v2, l2, c2]
+                    v3, c3, _ = _join(n1, n2, ranges)
+                    if c1 + c2 + c3 < old and v3[:2] == node[2][:2]:
+                        saved = node[:2] + node[4:]
+                        node[0], node[1], node[4] = n1, n2, c3
+                        if level(top) <= budget:
+                            again = changed = True
+                            break
+                        node[0], node[1], node[4] = saved
 
     def make(node):
         return node[4] if node[0] is None else b.combine(make(node[0]), make(node[1]))
