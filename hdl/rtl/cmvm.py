@@ -1,23 +1,24 @@
 """Constant matrix-vector multiply without multipliers: signed digits, shared subexpressions, adder trees.
 
-:func:`solve` turns an integer matrix into an adder graph (pure Python, deterministic):
-every weight becomes a minimal signed-digit form, digit pairs ``x_a + -(x_b << s)`` that
-recur across outputs (and within one) are built once and reused, greedily by the LUTs they
-save (:func:`adder_luts`: a per-adder estimate calibrated on yosys' ECP5 and Xilinx mapping),
-never deeper than the plain trees (rounded up to the next register stage: no latency added),
-and each output's remaining terms go into an adder tree that adds its narrowest terms first
-while it still fits the depth limit (delay-aware). The graph is built from two minimal
-digit forms of the weights (leaning toward, or against, each weight's sign) and the one of
-fewest estimated LUTs is kept (ECP5 LUT4s plus 4x Xilinx LUT6s: a LUT6 holds four LUT4s' truth
-table); then, within a fixed amount of work, the most frequent weight values try their other
-minimal forms (:func:`minimal_forms`), one graph each, a form kept when the estimate drops;
-last, the winner's trees are improved by rotations ``A + (C + D) -> (A + C) + D`` that lower
-the estimate within the depth limit (on Xilinx only the overlapping bits of an adder's
-operands cost, so adding a narrow term into a wider sum can save LUTs). The depth limit is the plain trees' depth (plus ``depth_slack``) or an
-absolute ``max_depth`` (e.g. another CMVM's depth, to compare at equal depth). Every node
-carries the exact interval of its value (from its integer coefficients on the inputs), so each
-adder is exactly as wide as the values it can produce. :func:`emit` describes the graph in Amaranth with a register stage every
-``pipeline`` adder levels; :class:`ConstMatVec` is the bare component (used by the benchmark).
+:func:`solve` turns an integer matrix into an adder graph (pure Python, deterministic): every
+weight becomes a minimal signed-digit form, digit pairs ``x_a + -(x_b << s)`` that recur across
+outputs (and within one) are built once and reused, greedily by the LUTs they save
+(:func:`adder_luts`: a per-adder estimate calibrated on yosys' ECP5 and Xilinx mapping), never
+deeper than the plain trees (rounded up to the next register stage: no latency added), and each
+output's remaining terms go into an adder tree that adds its narrowest terms first while it
+still fits the depth limit (delay-aware). The graph is built from two minimal digit forms of
+the weights (leaning toward, or against, each weight's sign) and the one of fewest estimated
+LUTs is kept (ECP5 LUT4s plus 4x Xilinx LUT6s: a LUT6 holds four LUT4s' truth table); then,
+within a fixed amount of work, the most frequent weight values try their other minimal forms
+(:func:`minimal_forms`), one graph each, a form kept when the estimate drops; last, the
+winner's trees are improved by rotations ``A + (C + D) -> (A + C) + D`` that lower the estimate
+within the depth limit (on Xilinx only the overlapping bits of an adder's operands cost, so
+adding a narrow term into a wider sum can save LUTs). The depth limit is the plain trees' depth
+(plus ``depth_slack``) or an absolute ``max_depth`` (e.g. another CMVM's depth, to compare at
+equal depth). Every node carries the exact interval of its value (from its integer coefficients
+on the inputs), so each adder is exactly as wide as the values it can produce. :func:`emit`
+describes the graph in Amaranth with a register stage every ``pipeline`` adder levels;
+:class:`ConstMatVec` is the bare component (used by the benchmark).
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from amaranth.lib.wiring import In, Out
 
 from .common import check_bool, extend, nonnegative_int
 
-__all__ = ["csd", "signed_digits", "minimal_forms", "range_bits", "adder_luts", "solve", "emit", "evaluate",
-           "CMVMGraph", "ConstMatVec"]
+__all__ = ["csd", "signed_digits", "minimal_forms", "range_bits", "adder_luts", "solve", "emit",
+           "evaluate", "CMVMGraph", "ConstMatVec"]
 
 
 def csd(value: int) -> list[tuple[int, int]]:
@@ -517,9 +518,9 @@ def _rotate(b, root, shape, budget):
     ``(A + C) + D`` or ``(A + D) + C``, and exchanges, ``(A + B) + (C + D)`` to
     ``(A + C) + (B + D)`` or ``(A + D) + (B + C)``, while one lowers the estimated LUTs
     (:func:`_weighted`) of the adders it changes (the sum's value, and so every adder above
-    it, is unchanged) and the tree still fits ``budget`` levels; then built. The greedy tree adds narrow terms first; a rotation can
-    instead add a narrow term into a wider sum (on Xilinx only the overlapping bits cost
-    LUTs) where the depth allows."""
+    it, is unchanged) and the tree still fits ``budget`` levels; then built. The greedy tree
+    adds narrow terms first; a rotation can instead add a narrow term into a wider sum (on
+    Xilinx only the overlapping bits cost LUTs) where the depth allows."""
     ranges = b.ranges
 
     # a node: [left, right, (sign, shift, coefficients, (lo, hi)), level, leaf's term or
@@ -607,9 +608,9 @@ def _join(n1, n2, ranges):
     lo = hi = coef.get(-1, 0)
     for j, c in coef.items():
         if j >= 0 and c:
-            r0, r_1 = ranges[j]
-            lo += min(c * r0, c * r_1)
-            hi += max(c * r0, c * r_1)
+            x0, x1 = ranges[j]
+            lo += min(c * x0, c * x1)
+            hi += max(c * x0, c * x1)
     ecp5, xil = adder_luts(r1, r2, s, (lo, hi))
     return (e1, p1, coef, (lo, hi)), ecp5 + _XILINX_WEIGHT * xil, max(n1[3], n2[3]) + 1
 
