@@ -372,11 +372,12 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
         if _weighted(g) < _weighted(best):
             best, best_trees, forms = g, trees, {**forms, m: form}
     # the winner's trees rotated (_rotate): once, as it takes longer than the greedy
-    return best_trees(True)
+    return best_trees(True, digits <= _SWAP_DIGITS)
 
 
 _FORM_TRIES = 6       # at most this many graphs with other digit forms (solve)
 _FORM_WORK = 5000     # ... and at most this many over the matrix's digits
+_SWAP_DIGITS = 1000   # the trees' subtree exchanges (_swap) up to this many digits
 
 
 def _plain_depth(matrix, consts) -> int:
@@ -432,14 +433,14 @@ def _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline,
     return trees(False), trees
 
 
-def _trees(b, all_ts, budget, rotate) -> CMVMGraph:
+def _trees(b, all_ts, budget, rotate, swap=False) -> CMVMGraph:
     """The graph of each output's tree of its terms ``all_ts[u]`` within ``budget`` levels."""
     outputs = []
     for ts in all_ts:
         if not ts:
             outputs.append(None)
             continue
-        sign, node, sh = _tree(b, ts, budget, rotate)
+        sign, node, sh = _tree(b, ts, budget, rotate, swap)
         if sign < 0:
             node = b.neg(node)
         outputs.append((node, sh))
@@ -463,7 +464,7 @@ def _pair_cost(b, t1, t2):
     return p1 + range_bits(*r)[0], sum(adder_luts((lo1, hi1), (lo2, hi2), s, r))
 
 
-def _tree(b, ts, budget, rotate=False):
+def _tree(b, ts, budget, rotate=False, swap=False):
     """One output's adder tree within ``budget`` levels: repeatedly add, of the pairs of
     the few narrowest terms (lowest top bit) whose sum still lets the tree finish in time
     (Kraft: terms ready at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D), the
@@ -507,13 +508,13 @@ def _tree(b, ts, budget, rotate=False):
         del items[k], items[i]
         bisect.insort(items, (b.top(t), b.nodes[t[1]][7], seq, t))
         seq += 1
-    return _rotate(b, items[0][3], shape, budget) if rotate else items[0][3]
+    return _rotate(b, items[0][3], shape, budget, swap) if rotate else items[0][3]
 
 
 _XILINX_WEIGHT = 4    # the cost solve minimises: ECP5 LUT4s + this many Xilinx LUT6s
 
 
-def _rotate(b, root, shape, budget):
+def _rotate(b, root, shape, budget, swap=False):
     """The tree ``shape`` of ``root`` improved by rotations, ``A + (C + D)`` to
     ``(A + C) + D`` or ``(A + D) + C``, and exchanges, ``(A + B) + (C + D)`` to
     ``(A + C) + (B + D)`` or ``(A + D) + (B + C)``, while one lowers the estimated LUTs
@@ -589,11 +590,72 @@ def _rotate(b, root, shape, budget):
                             again = changed = True
                             break
                         node[0], node[1], node[4] = saved
+        if not changed and swap:
+            changed = _swap(top, ranges, budget, level)
 
     def make(node):
         return node[4] if node[0] is None else b.combine(make(node[0]), make(node[1]))
 
     return make(top)
+
+
+def _swap(top, ranges, budget, level) -> bool:
+    """Exchange two subtrees of the tree ``top`` (neither inside the other), ``(A + B) +
+    (C + (D + E)) -> (A + D) + (C + (B + E))``, wherever one lowers the estimate of the
+    adders it changes (those on the paths from the two to their lowest common ancestor,
+    whose value is unchanged) and the tree still fits ``budget`` levels; True when one did.
+    Nodes as in :func:`_rotate`."""
+
+    def index():
+        order, parent, anc = [], {}, {id(top): ()}
+        stack = [top]
+        while stack:
+            n = stack.pop()
+            order.append(n)
+            if n[0] is not None:
+                for k in (0, 1):
+                    parent[id(n[k])] = (n, k)
+                    anc[id(n[k])] = anc[id(n)] + (id(n),)
+                    stack.append(n[k])
+        return order, parent, anc
+
+    changed, again = False, True
+    while again:
+        again = False
+        order, parent, anc = index()
+        i = 1
+        while i < len(order):
+            x, moved = order[i], False
+            ax = set(anc[id(x)])
+            for y in order[i + 1:]:
+                ay = anc[id(y)]
+                (px, kx), (py, ky) = parent[id(x)], parent[id(y)]
+                if id(x) in ay or px is py:
+                    continue
+                lca = next(a for a in reversed(ay) if a in ax)
+                path = []                 # the adders whose operands change, bottom up
+                for n in (px, py):
+                    while id(n) != lca:
+                        path.append(n)
+                        n = parent[id(n)][0]
+                path.append(n)
+                old = sum(n[4] for n in path)
+                saved = [(n[2], n[3], n[4]) for n in path]
+                px[kx], py[ky] = y, x
+                for n in path:
+                    n[2], n[4], n[3] = _join(n[0], n[1], ranges)
+                if sum(n[4] for n in path) < old and path[-1][2][:2] == saved[-1][0][:2] \
+                        and level(top) <= budget:
+                    moved = again = changed = True
+                    break
+                px[kx], py[ky] = x, y
+                for n, sv in zip(path, saved):
+                    n[2], n[3], n[4] = sv
+            if moved:
+                order, parent, anc = index()
+            else:
+                i += 1
+    return changed
 
 
 def _join(n1, n2, ranges):
