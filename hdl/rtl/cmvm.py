@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import functools
 import heapq
+import random
 from dataclasses import dataclass
 
 from amaranth.hdl import Cat, Const, Module, Signal, signed, unsigned
@@ -334,7 +335,10 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
         which one of the most frequent weight magnitudes takes another of its
         :func:`minimal_forms` everywhere, each kept when it lowers the estimate. The canonical
         form (``cse=False``) lost to one of them on every matrix of ``make bench-rtl``.
-        Its trees are then rotated (``_rotate``), which may trade ECP5 LUTs for 4x as many
+        For a matrix of at most ``_SMALL`` digits, ``_JITTER_RUNS`` more graphs from the
+        greedy sharing with seeded jitter on its scores, the one of fewest estimated LUTs
+        after rotation kept. Its trees are then rotated (``_rotate``; for a small matrix also
+        any two subtrees exchanged, ``_swap``), which may trade ECP5 LUTs for 4x as many
         Xilinx ones.
     """
     if max_depth is not None:
@@ -371,13 +375,27 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
         g, trees = _solve(*args, best_prefer, {**forms, m: form})
         if _weighted(g) < _weighted(best):
             best, best_trees, forms = g, trees, {**forms, m: form}
-    # the winner's trees rotated (_rotate): once, as it takes longer than the greedy
-    return best_trees(True, digits <= _SWAP_DIGITS)
+    small = digits <= _SMALL
+    if small:
+        # small matrices: the greedy sharing again with its scores jittered (seeded), each
+        # graph judged with rotated trees; the gap to the best sharing is in which pairs it
+        # shares, which no local change of the greedy's ranking found
+        base = best_trees(True)
+        for seed in range(1, _JITTER_RUNS + 1):
+            trees = _solve(*args, best_prefer, forms, seed)[1]
+            g = trees(True)
+            if _weighted(g) < _weighted(base):
+                base, best_trees = g, trees
+    # the winner's trees rotated (_rotate; subtree exchanges too, for a small matrix): once,
+    # as it takes longer than the greedy
+    return best_trees(True, small)
 
 
 _FORM_TRIES = 6       # at most this many graphs with other digit forms (solve)
 _FORM_WORK = 5000     # ... and at most this many over the matrix's digits
-_SWAP_DIGITS = 1000   # the trees' subtree exchanges (_swap) up to this many digits
+_SMALL = 1000         # up to this many digits: jittered sharing runs and subtree exchanges
+_JITTER_RUNS = 20     # sharing runs with jittered scores (solve, small matrices)
+_JITTER = 0.2         # ... each pattern's score scaled by a seeded factor in 1 +- _JITTER / 2
 
 
 def _plain_depth(matrix, consts) -> int:
@@ -389,10 +407,11 @@ def _plain_depth(matrix, consts) -> int:
 
 
 def _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline,
-           prefer, forms=None):
+           prefer, forms=None, jitter=0):
     """``(graph, trees)``: the graph of :func:`solve` from the weights' :func:`signed_digits`
-    ``prefer`` forms (``forms``: ``{magnitude: digits}`` instead, where given), and
-    ``trees(rotate)``, which builds its trees again (rotated: :func:`_rotate`)."""
+    ``prefer`` forms (``forms``: ``{magnitude: digits}`` instead, where given; ``jitter``:
+    the seed of :func:`_share`'s score jitter, 0 none), and ``trees(rotate, swap=False)``,
+    which builds its trees again (rotated: :func:`_rotate`)."""
     b = _Builder([(int(lo), int(hi)) for lo, hi in ranges])
     inputs = [b.input(j) for j in range(len(ranges))]
     outs = len(matrix)
@@ -417,7 +436,7 @@ def _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline,
         if pipeline:
             limit = -(-limit // pipeline) * pipeline
     if cse:
-        tid = _share(b, terms, tid, limit, [n - len(t) for n, t in zip(sizes, terms)])
+        tid = _share(b, terms, tid, limit, [n - len(t) for n, t in zip(sizes, terms)], jitter)
     outputs, all_ts = [], []
     for u in range(outs):
         ts = list(terms[u].values())
@@ -686,10 +705,11 @@ def _least_depth(levels) -> int:
     return heap[0]
 
 
-def _share(b, terms, tid, depth, extra):
+def _share(b, terms, tid, depth, extra, jitter=0):
     """Greedy common-subexpression elimination over the outputs' terms (in place); an output
     takes a shared term only while its tree fits in ``depth`` levels (``extra[u]`` more
-    terms at level 0 will join it)."""
+    terms at level 0 will join it); ``jitter`` (nonzero) seeds a factor on each pattern's
+    score (``1 +- _JITTER / 2``, from the seed and the pattern only: deterministic)."""
     # Kraft: terms ready at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D
     kraft = [len(t) + e for t, e in zip(terms, extra)]
     cap = None if depth is None else 1 << depth
@@ -709,6 +729,8 @@ def _share(b, terms, tid, depth, extra):
             hi = hi1 + ((-(lo2 << s)) if sub else hi2 << s)
             # the LUTs of the adder each further use of the pattern saves
             width_of[key] = sum(adder_luts((lo1, hi1), (lo2, hi2), s, (lo, hi)))
+            if jitter:
+                width_of[key] *= 1 + _JITTER * (random.Random(f"{jitter} {key}").random() - 0.5)
         return (true.get(key, count[key]) - 1) * width_of[key]
 
     def bump(key, u, d):
