@@ -221,3 +221,22 @@ def test_lut_estimate_matches_yosys(tmp_path):
            for t in ("ecp5", "xilinx")}
     assert got["ecp5"] == est["ecp5"]
     assert 0.95 * est["xilinx"] <= got["xilinx"] <= est["xilinx"], (got, est)
+
+
+def test_subtree_exchanges_and_jitter_lower_the_estimate_exactly():
+    """Exchanging any two subtrees (``_swap``) lowers the LUT estimate of rotated trees on
+    the same terms, and a jittered sharing (``_share`` seeded) gives another graph; every
+    one still equals numpy within its depth limit."""
+    from hdl.rtl.cmvm import _solve, _weighted
+    w = _matrix(3, 6, 16, 6, 0.1)
+    ranges = [(0, 255)] * 16
+    args = (w.tolist(), ranges, None, 0, True, 0, 8, 0, 1)
+    trees = _solve(*args)[1]
+    rotated, swapped = trees(True), trees(True, True)
+    jittered = _solve(*args, None, 7)[1](True)
+    assert _weighted(swapped) < _weighted(rotated)
+    assert jittered.nodes != rotated.nodes
+    x = np.random.default_rng(9).integers(0, 255, (8, 16), endpoint=True)
+    for g in (swapped, jittered):
+        assert g.depth <= 8
+        assert [evaluate(g, v.tolist()) for v in x] == (x @ w.T).tolist()
