@@ -10,10 +10,13 @@ still fits the depth limit (delay-aware). The graph is built from two minimal di
 the weights (leaning toward, or against, each weight's sign) and the one of fewest estimated
 LUTs is kept (ECP5 LUT4s plus 4x Xilinx LUT6s: a LUT6 holds four LUT4s' truth table); then,
 within a fixed amount of work, the most frequent weight values try their other minimal forms
-(:func:`minimal_forms`), one graph each, a form kept when the estimate drops; last, the
-winner's trees are improved by rotations ``A + (C + D) -> (A + C) + D`` that lower the estimate
-within the depth limit (on Xilinx only the overlapping bits of an adder's operands cost, so
-adding a narrow term into a wider sum can save LUTs). The depth limit is the plain trees' depth
+(:func:`minimal_forms`), one graph each, a form kept when the estimate drops; for a small
+matrix, the greedy sharing runs again with seeded jitter on its scores (which pairs it shares
+decides most of the gap to the best graph), the graph of fewest estimated LUTs kept; last, the
+winner's trees are improved by rotations ``A + (C + D) -> (A + C) + D`` (and, for a small
+matrix, exchanges of any two subtrees) that lower the estimate within the depth limit (on
+Xilinx only the overlapping bits of an adder's operands cost, so adding a narrow term into a
+wider sum can save LUTs). The depth limit is the plain trees' depth
 (plus ``depth_slack``) or an absolute ``max_depth`` (e.g. another CMVM's depth, to compare at
 equal depth). Every node carries the exact interval of its value (from its integer coefficients
 on the inputs), so each adder is exactly as wide as the values it can produce. :func:`emit`
