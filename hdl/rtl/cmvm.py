@@ -352,6 +352,17 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
         if max_depth < least:
             raise ValueError(f"max_depth {max_depth} is below {least}, the least adder depth "
                              f"of this matrix (a balanced tree of its longest output's digits)")
+    # the same weights solved once per process (a model's layers are built again by each
+    # test, report and simulator build that elaborates them)
+    return _cached(tuple(tuple(int(w) for w in row) for row in matrix),
+                   tuple((int(lo), int(hi)) for lo, hi in ranges),
+                   None if consts is None else tuple(int(c) for c in consts), int(shift),
+                   bool(cse), depth_slack, max_depth, pipeline)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline) -> CMVMGraph:
+    """:func:`solve` after its checks, on hashable arguments."""
     args = (matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline)
     best = None
     for prefer in (1, -1) if cse else (0,):
