@@ -395,8 +395,12 @@ class DenseFolded(_Dense):
         # stage 1: the ROM word and the chunk, registered
         v1, last1 = Signal(), Signal()
         w1 = Signal(data.ArrayLayout(w_shape, units * c), reset_less=True)
-        x1g = [Signal(data.ArrayLayout(in_shape, c), reset_less=True, name=f"x1_g{g}")
-               for g in range(groups)]
+        # each multiplier's own input register (so the placer can put it beside its DSP
+        # block), zeroed on idle cycles by its unit's own busy flag: a copy of the flag per
+        # unit, each feeding back on itself, so yosys cannot merge the registers of a group
+        x1u = [Signal(data.ArrayLayout(in_shape, c), reset_less=True, name=f"x1_u{u}")
+               for u in range(units)]
+        busyu = [busy] + [Signal(name=f"busy_u{u}") for u in range(1, units)]
         # stage 2: the products, registered
         v2, last2 = Signal(), Signal()
         prods = [[Signal(signed(in_shape.width + len(w1[0]) + 1), name=f"p{u}_{k}",
@@ -454,9 +458,11 @@ class DenseFolded(_Dense):
                      for u in range(units) for k in range(c)]
         # an idle cycle's chunk is zero, so its products add nothing: the accumulators need no
         # enable (a vector's first chunk sets them to the bias plus its sum)
-        m.d.sync += [x1.eq(Mux(busy, x.as_value()[:c * in_shape.width], 0))
-                     for x1, x in zip(x1g, xg)]
-        m.d.sync += [prods[u][k].eq(x1g[group[u]][k] * w1[u * c + k])
+        m.d.sync += [x1.eq(Mux(bu, xg[g].as_value()[:c * in_shape.width], 0))
+                     for x1, bu, g in zip(x1u, busyu, group)]
+        m.d.sync += [bu.eq(Mux(take, 1, Mux(ru[u] == per - 1, 0, bu)))
+                     for u, bu in enumerate(busyu) if u]
+        m.d.sync += [prods[u][k].eq(x1u[u][k] * w1[u * c + k])
                      for u in range(units) for k in range(c)]
         m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
         # An input ring loads the payload whenever the block could accept a beat (idle, or
