@@ -339,29 +339,27 @@ class DenseFolded(_Dense):
         prod_frac = w.fmt.frac_bits + self._in_fmt.frac_bits
 
         # The units come in ~sqrt(units) groups, each with its own input shift register, and
-        # each multiplier has its own copy of the chunk counter and its own ROM (copies that
-        # yosys cannot merge: each feeds back on itself): an input value drives one group's
-        # multipliers and an address bit one multiplier's ROM bits, not all of them across the
-        # device (on ECP5 the DSP blocks of the digits layer span the die: 11 ns of routing from
-        # one input register; 13 ns from a group's counter to its ROM bits; 5.5 ns from a ROM
-        # word register by its unit's counter to one of the unit's DSP blocks).
+        # each unit has its own copy of the chunk counter and its own ROM (copies that yosys
+        # cannot merge: each feeds back on itself): an input value drives one group's
+        # multipliers and an address bit one unit's ROM bits, not all of them across the device
+        # (on ECP5 the DSP blocks of the digits layer span the die: 11 ns of routing from one
+        # input register; 13 ns from a group's counter to its ROM bits).
         groups = min(units, math.isqrt(units - 1) + 1)
         group = [u * groups // units for u in range(units)]
         first = [group.index(g) for g in range(groups)]        # a group's first unit
         words = self.rom_words()
         rds = []
-        for j in range(units * c):
-            rom = memory.Memory(shape=w_shape, depth=self._reuse, init=[wd[j] for wd in words])
-            m.submodules[f"rom_u{j // c}_{j % c}"] = rom
+        for u in range(units):
+            rom = memory.Memory(shape=data.ArrayLayout(w_shape, c), depth=self._reuse,
+                                init=[word[u * c:(u + 1) * c] for word in words])
+            m.submodules[f"rom_u{u}"] = rom
             rds.append(rom.read_port(domain="comb"))
 
         # issue: one chunk of the beat and its ROM word per cycle; `beat` counts the vector's
         # beats, `r` the chunks of a beat
         busy = Signal()
         r = Signal(range(max(per, 2)))
-        rm = [r] + [Signal(range(max(per, 2)), name=f"r_u{j // c}_{j % c}")
-                    for j in range(1, units * c)]           # a counter per multiplier
-        ru = rm[::c]                                        # a unit's first multiplier's
+        ru = [r] + [Signal(range(max(per, 2)), name=f"r_u{u}") for u in range(1, units)]
         beat = Signal(range(max(beats, 2)), name="dense_beat")
         # the data registers have no reset (the flags do); each moves down by C every cycle
         xg = [Signal(data.ArrayLayout(in_shape, c * per), reset_less=True, name=f"x_g{g}")
@@ -380,7 +378,7 @@ class DenseFolded(_Dense):
         take, new, pop = Signal(), Signal(), Signal()
         first_beat = beat == 0 if beats > 1 else Const(1, 1)
         m.d.comb += [rd.addr.eq(beat * per + rr if beats > 1 else rr)
-                     for rd, rr in zip(rds, rm)]
+                     for rd, rr in zip(rds, ru)]
         m.d.comb += [take.eq(self.i.valid & self.i.ready), new.eq(take & first_beat),
                      pop.eq(fifo.r_rdy & self.o.ready)]
         # i.ready is (~busy | beat_done) & (~first_beat | credits < depth), registered: set
@@ -400,7 +398,7 @@ class DenseFolded(_Dense):
         # stage 1: the ROM word and the chunk, registered
         v1, last1 = Signal(), Signal()
         # initially the word the ROMs read first: a bit the same in every word is then a
-        # constant, not a flip-flop yosys shares between DSP blocks across the die
+        # constant, not a flip-flop (init 0, D 1) yosys shares between DSP blocks
         w1 = Signal(data.ArrayLayout(w_shape, units * c), init=words[0], reset_less=True)
         # each multiplier's own input register (so the placer can put it beside its DSP
         # block), zeroed on idle cycles by its unit's own busy flag: a copy of the flag per
@@ -475,7 +473,8 @@ class DenseFolded(_Dense):
                      v1.eq(busy), last1.eq(beat_done & last_beat), v2.eq(v1), last2.eq(last1)]
         m.d.sync += [f.eq((ru[first[g]] == 0) & (beat == 0)) for g, f in enumerate(first1g)]
         m.d.sync += [f2.eq(f1) for f1, f2 in zip(first1g, first2g)]
-        m.d.sync += [w1[j].eq(rd.data) for j, rd in enumerate(rds)]
+        m.d.sync += [w1[u * c + k].eq(rds[u].data[k])
+                     for u in range(units) for k in range(c)]
         # an idle cycle's chunk is zero, so its products add nothing: the accumulators need no
         # enable (a vector's first chunk sets them to the bias plus its sum)
         m.d.sync += [x1.eq(Mux(bu, xg[g].as_value()[:c * in_shape.width], 0))
@@ -500,12 +499,15 @@ class DenseFolded(_Dense):
         # find two copies equal
         m.d.sync += [x.eq(Mux(ld, payload, x.as_value().rotate_right(c * in_shape.width)))
                      for x, ld in zip(xg, loads)]
-        with m.If(busy):
-            m.d.sync += [rr.eq(rr + 1) for rr in rm]
-            with m.If(beat_done):
-                m.d.sync += [busy.eq(0)] + [rr.eq(0) for rr in rm]
-                if beats > 1:
-                    m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
+        with m.If(beat_done):
+            m.d.sync += busy.eq(0)
+            if beats > 1:
+                m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
         with m.If(take):
-            m.d.sync += [busy.eq(1)] + [rr.eq(0) for rr in rm]
+            m.d.sync += busy.eq(1)
+        # a counter is 0 when a beat is taken (idle, or wrapping from its last chunk), so it
+        # needs neither the accept signal nor the shared counter: each wraps on its own value,
+        # enabled by its unit's busy flag
+        m.d.sync += [rr.eq(Mux(bu, Mux(rr == per - 1, 0, rr + 1), rr))
+                     for rr, bu in zip(ru, busyu)]
         return m

@@ -242,10 +242,10 @@ def test_constructor_errors():
 
 
 def test_dense_folded_registers_each_multiplier_on_its_own(tmp_path):
-    """On ECP5 every MULT18X18D has input flip-flops of its own, for the value and for the
-    weight (yosys merges equal copies of a register unless each depends on itself), and its
-    product goes through two registers before any logic: the placer can put them beside the
-    DSP block."""
+    """On ECP5 every MULT18X18D has flip-flops of its own for its input value (yosys merges
+    equal copies of a register unless each depends on itself) and its product goes through
+    two registers before any logic: the placer can put them beside the DSP block. (A weight
+    bit can be shared by two multipliers of a unit: ROM bits equal in every word.)"""
     weight, bias, infmt, acc, out = _case(3, 6, 8, "fixed<6,1>", "ufixed<5,5>", "fixed<8,3>",
                                           "auto", "fixed<10,5>", zero_frac=0)
     dut = DenseFolded(weight=weight, bias=bias, in_fmt=infmt, acc_fmt=acc, out_fmt=out,
@@ -262,10 +262,10 @@ def test_dense_folded_registers_each_multiplier_on_its_own(tmp_path):
     dsps = {n: c for n, c in cells.items() if c["type"] == "MULT18X18D"}
     ffs = {n: c for n, c in cells.items() if c["type"] == "TRELLIS_FF"}
     assert len(dsps) == 6 * 2
-    feeds = {}                                  # flip-flop -> the DSP blocks it feeds
+    feeds = {}                                  # flip-flop -> the DSP blocks' A inputs it feeds
     for name, c in ffs.items():
-        for cell, _ in sinks.get(c["connections"]["Q"][0], []):
-            if cell in dsps:
+        for cell, port in sinks.get(c["connections"]["Q"][0], []):
+            if cell in dsps and port.startswith("A"):
                 feeds.setdefault(name, set()).add(cell)
     fed = [d for s in feeds.values() for d in s]
     assert sorted(set(fed)) == sorted(dsps) and all(len(s) == 1 for s in feeds.values())
