@@ -4,9 +4,13 @@ For each matrix (the digits MLP's dense layers and seeded random ones), our
 :class:`hdl.rtl.cmvm.ConstMatVec` and da4ml's Verilog for the same ``y = W x`` are synthesized
 with the same yosys scripts (``templates/flow/*.ys.j2``, flattened) for ECP5 and Xilinx, and
 each is checked against numpy on random vectors in Icarus. da4ml is installed into its own
-venv under ``build/bench_rtl/`` (never a dependency of the project). Usage::
+venv under ``build/bench_rtl/`` (never a dependency of the project). da4ml spends adder depth
+freely (no limit); ours by default adds none to the plain trees' depth. ``--depth-slack match``
+also builds ours with da4ml's depth as its limit (``max_depth``) and checks the goal on those
+rows: LUTs at equal or lower depth. Usage::
 
     python bench/bench_rtl.py [--cases 16x16x8,...] [--targets ecp5,xilinx] [--vectors N]
+                              [--depth-slack N|none|match]
 """
 
 from __future__ import annotations
@@ -117,12 +121,13 @@ def _field(word, offset, width, sgn):
     return v - (1 << width) if sgn and width and v >> (width - 1) else v
 
 
-def _ours(name, w, in_bits, in_signed, x, cse=True, depth_slack=0):
-    folder = os.path.join(OUT, name, "ours" if cse else "ours-nocse")
+def _ours(name, w, in_bits, in_signed, x, who="ours", cse=True, depth_slack=0,
+          max_depth=None):
+    folder = os.path.join(OUT, name, who)
     os.makedirs(folder, exist_ok=True)
     start = time.perf_counter()
     dut = ConstMatVec(matrix=w.tolist(), in_bits=in_bits, in_signed=in_signed, cse=cse,
-                      depth_slack=depth_slack)
+                      depth_slack=depth_slack, max_depth=max_depth)
     text = verilog.convert(dut, name="cmvm", emit_src=False)
     seconds = time.perf_counter() - start
     src = os.path.join(folder, "cmvm.v")
@@ -189,15 +194,17 @@ def main(argv=None):
     ap.add_argument("--no-cse", action="store_true", help="also measure ours without CSE")
     ap.add_argument("--depth-slack", default="0", metavar="N",
                     help="adder levels our sharing may add to the plain trees' depth "
-                         "(default 0; 'none': no limit)")
+                         "(default 0; 'none': no limit; 'match': also ours with da4ml's depth "
+                         "as the limit, the goal checked on those rows)")
     args = ap.parse_args(argv)
-    if args.depth_slack == "none":
-        slack = None
+    match = args.depth_slack == "match"
+    if args.depth_slack in ("none", "match"):
+        slack = None if args.depth_slack == "none" else 0
     elif args.depth_slack.isdigit():
         slack = int(args.depth_slack)
     else:
-        sys.exit(f"bench_rtl: --depth-slack must be a non-negative integer or 'none', not "
-                 f"{args.depth_slack!r}")
+        sys.exit(f"bench_rtl: --depth-slack must be a non-negative integer, 'none' or 'match', "
+                 f"not {args.depth_slack!r}")
     os.makedirs(OUT, exist_ok=True)
     cases = _random_cases() + _digits_cases()
     if args.cases:
@@ -218,10 +225,15 @@ def main(argv=None):
         x = rng.integers(lo, hi, (args.vectors, w.shape[1]), endpoint=True)
         x[0], x[1] = lo, hi
         want = (x @ w.T).tolist()
+        theirs = _theirs(name, w, in_bits, in_signed, x, py)
         designs = [("ours", _ours(name, w, in_bits, in_signed, x, depth_slack=slack))]
+        if match:
+            designs.append(("ours-match", _ours(name, w, in_bits, in_signed, x, "ours-match",
+                                                max_depth=theirs["depth"])))
         if args.no_cse:
-            designs.append(("ours-nocse", _ours(name, w, in_bits, in_signed, x, cse=False)))
-        designs.append(("da4ml", _theirs(name, w, in_bits, in_signed, x, py)))
+            designs.append(("ours-nocse", _ours(name, w, in_bits, in_signed, x, "ours-nocse",
+                                                cse=False)))
+        designs.append(("da4ml", theirs))
         for who, d in designs:
             bad = sum(g != e for g, e in zip(d["got"], want))
             d["mismatches"] = bad
@@ -234,8 +246,9 @@ def main(argv=None):
                 + f"  adders {d['adders']:5d} depth {d['depth']:2d} gen {d['seconds']:.2f}s"
                 + f"  sim {len(want) - bad}/{len(want)} ok", flush=True)
         rows.append((name, w.shape, dict(designs)))
-    print(f"ours: depth_slack={args.depth_slack}")
-    _table(rows, targets, failed)
+    print(f"ours: depth_slack={slack}" + ("; ours-match: max_depth = da4ml's depth" if match
+                                          else ""))
+    _table(rows, targets, failed, match)
     with open(os.path.join(OUT, "results.json"), "w") as f:
         json.dump([{"case": n, "shape": list(s), **{who: {k: v for k, v in d.items()
                                                           if k not in ("got", "sources", "folder")}
@@ -244,30 +257,45 @@ def main(argv=None):
     return 1 if failed else 0
 
 
-def _table(rows, targets, failed):
-    head = ["matrix"] + [f"{t} LUT ours/da4ml (ratio)" for t in targets] + \
-        [f"{t} carry" for t in targets] + ["adders", "depth", "gen s", "sim"]
+def _table(rows, targets, failed, match=False):
+    """The side-by-side table; the goal is checked on the ``ours-match`` rows with ``match``,
+    else on the ``ours`` rows."""
+    head = ["matrix", "ours"] + [f"{t} LUT ours/da4ml (ratio)" for t in targets] + \
+        [f"{t} carry" for t in targets] + ["adders", "depth", "gen s", "sim", "goal"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     missed = []
+    checked = "ours-match" if match else "ours"
     for name, shape, ds in rows:
-        o, d = ds["ours"], ds["da4ml"]
-        cells = [f"{name} {shape[0]}x{shape[1]}"]
-        for t in targets:
-            ratio = o[t]["lut"] / max(d[t]["lut"], 1)
-            cells.append(f"{o[t]['lut']} / {d[t]['lut']} ({ratio:.2f})")
-            if ratio > LUT_GOAL:
-                missed.append(f"{name} {t} LUT ratio {ratio:.2f} > {LUT_GOAL}")
-        cells += [f"{o[t]['carry']} / {d[t]['carry']}" for t in targets]
-        cells += [f"{o['adders']} / {d['adders']}", f"{o['depth']} / {d['depth']}",
-                  f"{o['seconds']:.2f} / {d['seconds']:.2f}",
-                  "ok" if not (o["mismatches"] or d["mismatches"]) else "MISMATCH"]
-        if o["depth"] > d["depth"]:
-            missed.append(f"{name} depth {o['depth']} > da4ml's {d['depth']}")
-        if "ours-nocse" in ds:
-            cells[0] += " (no CSE: " + ", ".join(
-                f"{t} {ds['ours-nocse'][t]['lut']}" for t in targets) + ")"
-        lines.append("| " + " | ".join(cells) + " |")
+        d = ds["da4ml"]
+        for who in ("ours", "ours-match"):
+            if who not in ds:
+                continue
+            o = ds[who]
+            cells = [f"{name} {shape[0]}x{shape[1]}",
+                     "depth <= da4ml's" if who == "ours-match" else "default"]
+            miss = []
+            for t in targets:
+                ratio = o[t]["lut"] / max(d[t]["lut"], 1)
+                cells.append(f"{o[t]['lut']} / {d[t]['lut']} ({ratio:.2f})")
+                if ratio > LUT_GOAL:
+                    miss.append(f"{name} {t} LUT ratio {ratio:.2f} > {LUT_GOAL}")
+            cells += [f"{o[t]['carry']} / {d[t]['carry']}" for t in targets]
+            cells += [f"{o['adders']} / {d['adders']}", f"{o['depth']} / {d['depth']}",
+                      f"{o['seconds']:.2f} / {d['seconds']:.2f}",
+                      "ok" if not (o["mismatches"] or d["mismatches"]) else "MISMATCH"]
+            if o["depth"] > d["depth"]:
+                miss.append(f"{name} depth {o['depth']} > da4ml's {d['depth']}")
+            if who == "ours" and "ours-nocse" in ds:
+                cells[0] += " (no CSE: " + ", ".join(
+                    f"{t} {ds['ours-nocse'][t]['lut']}" for t in targets) + ")"
+            cells.append(("missed" if miss else "met") if who == checked else "-")
+            if who == checked:
+                missed += miss
+            lines.append("| " + " | ".join(cells) + " |")
     print("\n".join(lines))
+    rows_checked = "depth <= da4ml's" if match else "default"
+    print(f"goal: LUTs <= {LUT_GOAL}x da4ml's on every target, depth <= da4ml's; checked on "
+          f"the '{rows_checked}' rows")
     for m in missed:
         print(f"goal missed: {m}")
     for m in failed:

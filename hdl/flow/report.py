@@ -25,7 +25,7 @@ from .errors import ReportError
 from .harness import WRAPPER, wrapper_verilog
 from .markdown import report_markdown
 from .plots import plot_layers
-from .pnr import ECP5_DEVICES, PLACERS
+from .pnr import DEFAULT_ROUTER, ECP5_DEVICES, PLACERS
 from .progress import Progress
 from .tools import SynthError, tool_versions
 
@@ -222,7 +222,7 @@ def _path_blocks(cells, top):
 
 def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool = True,
                  device: str = "auto", freq_mhz: float = 100.0, serial_io: bool = True,
-                 router: str = "router2", placer: str = "static", timing_driven: bool = True,
+                 router: str = DEFAULT_ROUTER, placer: str = "static", timing_driven: bool = True,
                  seed: int = 1, strategy=None, reuse=None, pipeline=None,
                  acc_bits: int | None = None, jobs: int | None = None,
                  progress: Progress | None = None) -> dict:

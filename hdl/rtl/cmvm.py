@@ -1,17 +1,24 @@
 """Constant matrix-vector multiply without multipliers: signed digits, shared subexpressions, adder trees.
 
-:func:`solve` turns an integer matrix into an adder graph (pure Python, deterministic):
-every weight becomes a minimal signed-digit form, digit pairs ``x_a + -(x_b << s)`` that
-recur across outputs (and within one) are built once and reused, greedily by the LUTs they
-save (:func:`adder_luts`: a per-adder estimate calibrated on yosys' ECP5 and Xilinx mapping),
-never deeper than the plain trees (rounded up to the next register stage: no latency added),
-and each output's remaining terms go into an adder tree that adds its narrowest terms first
-while it still fits the depth limit (delay-aware). The graph is built from two minimal
-digit forms of the weights (leaning toward, or against, each weight's sign) and the one of
-fewest estimated LUTs is kept. Every node carries the exact interval of its value (from its
-integer coefficients on the inputs), so each adder is exactly as wide as the values it can
-produce. :func:`emit` describes the graph in Amaranth with a register stage every
-``pipeline`` adder levels; :class:`ConstMatVec` is the bare component (used by the benchmark).
+:func:`solve` turns an integer matrix into an adder graph (pure Python, deterministic): every
+weight becomes a minimal signed-digit form, digit pairs ``x_a + -(x_b << s)`` that recur across
+outputs (and within one) are built once and reused, greedily by the LUTs they save
+(:func:`adder_luts`: a per-adder estimate calibrated on yosys' ECP5 and Xilinx mapping), never
+deeper than the plain trees (rounded up to the next register stage: no latency added), and each
+output's remaining terms go into an adder tree that adds its narrowest terms first while it
+still fits the depth limit (delay-aware). The graph is built from two minimal digit forms of
+the weights (leaning toward, or against, each weight's sign) and the one of fewest estimated
+LUTs is kept (ECP5 LUT4s plus 4x Xilinx LUT6s: a LUT6 holds four LUT4s' truth table); then,
+within a fixed amount of work, the most frequent weight values try their other minimal forms
+(:func:`minimal_forms`), one graph each, a form kept when the estimate drops; last, the
+winner's trees are improved by rotations ``A + (C + D) -> (A + C) + D`` that lower the estimate
+within the depth limit (on Xilinx only the overlapping bits of an adder's operands cost, so
+adding a narrow term into a wider sum can save LUTs). The depth limit is the plain trees' depth
+(plus ``depth_slack``) or an absolute ``max_depth`` (e.g. another CMVM's depth, to compare at
+equal depth). Every node carries the exact interval of its value (from its integer coefficients
+on the inputs), so each adder is exactly as wide as the values it can produce. :func:`emit`
+describes the graph in Amaranth with a register stage every ``pipeline`` adder levels;
+:class:`ConstMatVec` is the bare component (used by the benchmark).
 """
 
 from __future__ import annotations
@@ -27,8 +34,8 @@ from amaranth.lib.wiring import In, Out
 
 from .common import check_bool, extend, nonnegative_int
 
-__all__ = ["csd", "signed_digits", "range_bits", "adder_luts", "solve", "emit", "evaluate",
-           "CMVMGraph", "ConstMatVec"]
+__all__ = ["csd", "signed_digits", "minimal_forms", "range_bits", "adder_luts", "solve", "emit",
+           "evaluate", "CMVMGraph", "ConstMatVec"]
 
 
 def csd(value: int) -> list[tuple[int, int]]:
@@ -62,6 +69,23 @@ def _msd(m: int, prefer: int) -> tuple:
     return min(plus, minus, key=lambda o: o[:2])
 
 
+@functools.lru_cache(maxsize=4096)
+def _all_msd(m: int) -> tuple:
+    """``(digits, forms)``: every signed-digit form of ``m >= 0`` with the fewest digits,
+    each ``((sign, shift), ...)`` from the lowest shift, in a fixed order."""
+    if m <= 1:
+        return m, (((1, 0),) * m,)
+    if not m & 1:
+        n, forms = _all_msd(m >> 1)
+        return n, tuple(tuple((e, k + 1) for e, k in f) for f in forms)
+    n1, f1 = _all_msd((m - 1) >> 1)
+    n2, f2 = _all_msd((m + 1) >> 1)
+    n = min(n1, n2) + 1
+    forms = [((1, 0),) + tuple((e, k + 1) for e, k in f) for f in f1 if n1 + 1 == n]
+    forms += [((-1, 0),) + tuple((e, k + 1) for e, k in f) for f in f2 if n2 + 1 == n]
+    return n, tuple(forms)
+
+
 def signed_digits(value: int, prefer: int = 0) -> list[tuple[int, int]]:
     """A minimal signed-digit form of an integer.
 
@@ -82,6 +106,13 @@ def signed_digits(value: int, prefer: int = 0) -> list[tuple[int, int]]:
         return csd(value)
     sign = 1 if value > 0 else -1
     return [(sign * e, k) for e, k in _msd(abs(value), prefer)[2]]
+
+
+def minimal_forms(value: int) -> list[list[tuple[int, int]]]:
+    """Every signed-digit form of an integer with the fewest digits (those :func:`solve`
+    chooses among), each ``[(sign, shift), ...]`` from the lowest shift, in a fixed order."""
+    sign = 1 if value > 0 else -1
+    return [[(sign * e, k) for e, k in f] for f in _all_msd(abs(value))[1]]
 
 
 def _grow(la: int, lb: int) -> int:
@@ -264,7 +295,7 @@ def _pair_key(t1, t2):
 
 
 def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
-          pipeline=0) -> CMVMGraph:
+          max_depth=None, pipeline=0) -> CMVMGraph:
     """The adder graph of ``y[u] = sum_j (matrix[u][j] * x[j]) << shift + consts[u]``.
 
     Parameters
@@ -283,30 +314,84 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
         Levels the sharing may add to the depth of the plain trees (the deepest output's
         balanced tree of its digits): a shared term is used in an output only while that
         output's tree still fits (None: no limit).
+    max_depth : int, optional
+        An absolute adder-depth limit instead of ``depth_slack`` (which must then be 0), not
+        rounded up to ``pipeline``: sharing and trees may use every level up to it (e.g.
+        another CMVM's depth, to compare LUTs at equal depth). At least the plain trees'
+        depth, else ValueError.
     pipeline : int
-        Registers every ``pipeline`` levels: the depth limit is rounded up to a multiple of
-        it, since levels up to the next register cost no latency.
+        Registers every ``pipeline`` levels: the ``depth_slack`` limit is rounded up to a
+        multiple of it, since levels up to the next register cost no latency.
 
     Returns
     -------
     CMVMGraph
-        With ``cse``, the one of fewest estimated LUTs (:attr:`CMVMGraph.luts`, both
-        targets) of two built from different minimal digit forms of the weights
+        With ``cse``, the one of fewest estimated LUTs (:attr:`CMVMGraph.luts`, ECP5 plus
+        4x Xilinx) of two built from different minimal digit forms of the weights
         (:func:`signed_digits` ``prefer`` 1 and -1): which digits recur across outputs
         depends on the form (e.g. unsigned inputs favour digits of the weight's sign, whose
-        sums stay unsigned). The canonical form (``cse=False``) lost to one of them on every
-        matrix of ``make bench-rtl``.
+        sums stay unsigned); then up to ``_FORM_TRIES`` graphs (fewer for large matrices) in
+        which one of the most frequent weight magnitudes takes another of its
+        :func:`minimal_forms` everywhere, each kept when it lowers the estimate. The canonical
+        form (``cse=False``) lost to one of them on every matrix of ``make bench-rtl``.
+        Its trees are then rotated (``_rotate``), which may trade ECP5 LUTs for 4x as many
+        Xilinx ones.
     """
+    if max_depth is not None:
+        if depth_slack != 0:
+            raise ValueError(f"give depth_slack ({depth_slack!r}) or max_depth "
+                             f"({max_depth!r}), not both")
+        least = _plain_depth(matrix, consts)
+        if max_depth < least:
+            raise ValueError(f"max_depth {max_depth} is below {least}, the least adder depth "
+                             f"of this matrix (a balanced tree of its longest output's digits)")
+    args = (matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline)
     best = None
     for prefer in (1, -1) if cse else (0,):
-        g = _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer)
-        if best is None or sum(g.luts.values()) < sum(best.luts.values()):
-            best = g
-    return best
+        g, trees = _solve(*args, prefer)
+        if best is None or _weighted(g) < _weighted(best):
+            best, best_prefer, best_trees = g, prefer, trees
+    if not cse:
+        return best
+    # then the most frequent weight magnitudes with several minimal forms try their other
+    # forms (everywhere they occur), one graph each, keeping a form when the estimate drops;
+    # as many graphs as a fixed amount of work allows (the solver's time grows with digits)
+    count, digits = {}, 0
+    for row in matrix:
+        for w in row:
+            m = abs(int(w))
+            digits += _all_msd(m)[0]
+            if len(_all_msd(m)[1]) > 1:
+                count[m] = count.get(m, 0) + 1
+    budget = min(_FORM_TRIES, _FORM_WORK // max(digits, 1))
+    forms = {}
+    tries = [(m, form) for m in sorted(count, key=lambda m: (-count[m], m))
+             for form in _all_msd(m)[1] if form != _msd(m, best_prefer)[2]]
+    for m, form in tries[:budget]:
+        g, trees = _solve(*args, best_prefer, {**forms, m: form})
+        if _weighted(g) < _weighted(best):
+            best, best_trees, forms = g, trees, {**forms, m: form}
+    # the winner's trees rotated (_rotate): once, as it takes longer than the greedy
+    return best_trees(True)
 
 
-def _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer) -> CMVMGraph:
-    """The graph of :func:`solve` from the weights' :func:`signed_digits` ``prefer`` forms."""
+_FORM_TRIES = 6       # at most this many graphs with other digit forms (solve)
+_FORM_WORK = 5000     # ... and at most this many over the matrix's digits
+
+
+def _plain_depth(matrix, consts) -> int:
+    """The depth of the plain trees: a balanced tree of the longest output's digits (and
+    constant)."""
+    sizes = [sum(len(csd(int(w))) for w in row) + bool(consts is not None and int(consts[u]))
+             for u, row in enumerate(matrix)]
+    return max([max(n - 1, 0).bit_length() for n in sizes] or [0])
+
+
+def _solve(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline,
+           prefer, forms=None):
+    """``(graph, trees)``: the graph of :func:`solve` from the weights' :func:`signed_digits`
+    ``prefer`` forms (``forms``: ``{magnitude: digits}`` instead, where given), and
+    ``trees(rotate)``, which builds its trees again (rotated: :func:`_rotate`)."""
     b = _Builder([(int(lo), int(hi)) for lo, hi in ranges])
     inputs = [b.input(j) for j in range(len(ranges))]
     outs = len(matrix)
@@ -315,18 +400,22 @@ def _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer) ->
     for u, row in enumerate(matrix):
         t = {}
         for j, w in enumerate(row):
-            for sign, k in signed_digits(int(w), prefer):
+            w = int(w)
+            if forms and abs(w) in forms:
+                digits = [(e if w > 0 else -e, k) for e, k in forms[abs(w)]]
+            else:
+                digits = signed_digits(w, prefer)
+            for sign, k in digits:
                 t[tid] = (sign, inputs[j], k + shift)
                 tid += 1
         terms.append(t)
-    limit = None
-    if cse:
-        sizes = [len(t) + bool(consts is not None and int(consts[u]))
-                 for u, t in enumerate(terms)]
-        plain = max([(n - 1).bit_length() for n in sizes] or [0])
-        limit = None if depth_slack is None else plain + depth_slack
-        if limit is not None and pipeline:
+    sizes = [len(t) + bool(consts is not None and int(consts[u])) for u, t in enumerate(terms)]
+    limit = max_depth
+    if cse and max_depth is None and depth_slack is not None:
+        limit = max([(n - 1).bit_length() for n in sizes] or [0]) + depth_slack
+        if pipeline:
             limit = -(-limit // pipeline) * pipeline
+    if cse:
         tid = _share(b, terms, tid, limit, [n - len(t) for n, t in zip(sizes, terms)])
     outputs, all_ts = [], []
     for u in range(outs):
@@ -339,11 +428,18 @@ def _solve(matrix, ranges, consts, shift, cse, depth_slack, pipeline, prefer) ->
     budget = max(_least_depth([b.nodes[t[1]][7] for t in ts]) for ts in all_ts) if outs else 0
     if limit is not None:
         budget = max(budget, limit)      # levels up to the limit cost no latency
+    trees = functools.partial(_trees, b, all_ts, budget)
+    return trees(False), trees
+
+
+def _trees(b, all_ts, budget, rotate) -> CMVMGraph:
+    """The graph of each output's tree of its terms ``all_ts[u]`` within ``budget`` levels."""
+    outputs = []
     for ts in all_ts:
         if not ts:
             outputs.append(None)
             continue
-        sign, node, sh = _tree(b, ts, budget)
+        sign, node, sh = _tree(b, ts, budget, rotate)
         if sign < 0:
             node = b.neg(node)
         outputs.append((node, sh))
@@ -367,7 +463,7 @@ def _pair_cost(b, t1, t2):
     return p1 + range_bits(*r)[0], sum(adder_luts((lo1, hi1), (lo2, hi2), s, r))
 
 
-def _tree(b, ts, budget):
+def _tree(b, ts, budget, rotate=False):
     """One output's adder tree within ``budget`` levels: repeatedly add, of the pairs of
     the few narrowest terms (lowest top bit) whose sum still lets the tree finish in time
     (Kraft: terms ready at levels l_i fit a tree of depth D iff sum(2**l_i) <= 2**D), the
@@ -375,6 +471,7 @@ def _tree(b, ts, budget):
     output shallower than the deepest one spends its slack on narrower adders, and the
     deepest one gets a delay-aware (Huffman on levels) tree."""
     cap = 1 << budget
+    shape = {}                        # combined term -> its two operand terms
     items = sorted(((b.top(t), b.nodes[t[1]][7], seq, t) for seq, t in enumerate(
         sorted(ts, key=lambda t: (b.nodes[t[1]][7], t[2], t[1], -t[0])))))
     kraft = sum(1 << it[1] for it in items)
@@ -405,11 +502,117 @@ def _tree(b, ts, budget):
             pick = (i, k, _grow(la, lb))
         i, k, grow = pick
         t = b.combine(items[i][3], items[k][3])
+        shape[t] = (items[i][3], items[k][3])
         kraft += grow
         del items[k], items[i]
         bisect.insort(items, (b.top(t), b.nodes[t[1]][7], seq, t))
         seq += 1
-    return items[0][3]
+    return _rotate(b, items[0][3], shape, budget) if rotate else items[0][3]
+
+
+_XILINX_WEIGHT = 4    # the cost solve minimises: ECP5 LUT4s + this many Xilinx LUT6s
+
+
+def _rotate(b, root, shape, budget):
+    """The tree ``shape`` of ``root`` improved by rotations, ``A + (C + D)`` to
+    ``(A + C) + D`` or ``(A + D) + C``, and exchanges, ``(A + B) + (C + D)`` to
+    ``(A + C) + (B + D)`` or ``(A + D) + (B + C)``, while one lowers the estimated LUTs
+    (:func:`_weighted`) of the adders it changes (the sum's value, and so every adder above
+    it, is unchanged) and the tree still fits ``budget`` levels; then built. The greedy tree
+    adds narrow terms first; a rotation can instead add a narrow term into a wider sum (on
+    Xilinx only the overlapping bits cost LUTs) where the depth allows."""
+    ranges = b.ranges
+
+    # a node: [left, right, (sign, shift, coefficients, (lo, hi)), level, leaf's term or
+    # LUTs of the node's adder]
+    def build(t):
+        if t not in shape:
+            e, n, p = t
+            return [None, None, (e, p, b.coef[n], tuple(b.nodes[n][5:7])), b.nodes[n][7], t]
+        node = [build(shape[t][0]), build(shape[t][1]), None, 0, 0]
+        node[2], node[4], node[3] = _join(node[0], node[1], ranges)
+        return node
+
+    def level(node):
+        return node[3] if node[0] is None else max(level(node[0]), level(node[1])) + 1
+
+    top = build(root)
+    if top[0] is None:
+        return root
+    changed = True
+    while changed:
+        changed = False
+        todo, inner = [top], []
+        while todo:
+            node = todo.pop()
+            if node[0] is not None:
+                inner.append(node)
+                todo += [node[0], node[1]]
+        for node in inner:
+            again = True
+            while again:
+                again = False
+                for side in (0, 1):
+                    a, bc = node[1 - side], node[side]
+                    if bc[0] is None:
+                        continue
+                    old = node[4] + bc[4]
+                    for keep, move in ((bc[0], bc[1]), (bc[1], bc[0])):
+                        v, c1, lv = _join(a, move, ranges)
+                        joined = [a, move, v, lv, c1]
+                        v2, c2, _ = _join(joined, keep, ranges)
+                        # only where the sum keeps its sign and shift (the adder above it
+                        # unchanged)
+                        if c1 + c2 < old and v2[:2] == node[2][:2]:
+                            saved = node[:2] + node[4:]
+                            node[0], node[1], node[4] = joined, keep, c2
+                            if level(top) <= budget:
+                                again = changed = True
+                                break
+                            node[0], node[1], node[4] = saved
+                    if again:
+                        break
+                lt, rt = node[0], node[1]
+                if again or lt[0] is None or rt[0] is None:
+                    continue
+                old = node[4] + lt[4] + rt[4]
+                # (a + b) + (c + d) -> (a + c) + (b + d) or (a + d) + (b + c)
+                for x, y in ((rt[0], rt[1]), (rt[1], rt[0])):
+                    v1, c1, l1 = _join(lt[0], x, ranges)
+                    v2, c2, l2 = _join(lt[1], y, ranges)
+                    n1, n2 = [lt[0], x, v1, l1, c1], [lt[1], y, v2, l2, c2]
+                    v3, c3, _ = _join(n1, n2, ranges)
+                    if c1 + c2 + c3 < old and v3[:2] == node[2][:2]:
+                        saved = node[:2] + node[4:]
+                        node[0], node[1], node[4] = n1, n2, c3
+                        if level(top) <= budget:
+                            again = changed = True
+                            break
+                        node[0], node[1], node[4] = saved
+
+    def make(node):
+        return node[4] if node[0] is None else b.combine(make(node[0]), make(node[1]))
+
+    return make(top)
+
+
+def _join(n1, n2, ranges):
+    """``(value, LUTs, level)`` of the adder :meth:`_Builder.combine` would build from the
+    tree nodes ``n1`` and ``n2`` of :func:`_rotate` (LUTs weighted as it weighs them)."""
+    (e1, p1, c1, r1), (e2, p2, c2, r2) = sorted((n1[2], n2[2]), key=lambda v: (v[1], -v[0]))
+    s = p2 - p1
+    k = -(1 << s) if e1 != e2 else 1 << s
+    coef = dict(c1)
+    for j, c in c2.items():
+        coef[j] = coef.get(j, 0) + k * c
+    lo = hi = coef.get(-1, 0)
+    for j, c in coef.items():
+        if j >= 0 and c:
+            x0, x1 = ranges[j]
+            lo += min(c * x0, c * x1)
+            hi += max(c * x0, c * x1)
+    ecp5, xil = adder_luts(r1, r2, s, (lo, hi))
+    return (e1, p1, coef, (lo, hi)), ecp5 + _XILINX_WEIGHT * xil, max(n1[3], n2[3]) + 1
 
 
 def _least_depth(levels) -> int:
@@ -664,6 +867,9 @@ class ConstMatVec(wiring.Component):
     depth_slack : int or None, default 0
         Adder levels the sharing may add to the plain trees' depth (see :func:`solve`;
         None: no limit).
+    max_depth : int or None, default None
+        An absolute adder-depth limit instead (see :func:`solve`; ``depth_slack`` must then
+        be 0; ValueError below the plain trees' depth).
 
     Attributes
     ----------
@@ -671,17 +877,21 @@ class ConstMatVec(wiring.Component):
     y : Out(ArrayLayout(signed(out_bits), outputs))
     """
 
-    def __init__(self, *, matrix, in_bits, in_signed, pipeline=0, cse=True, depth_slack=0):
+    def __init__(self, *, matrix, in_bits, in_signed, pipeline=0, cse=True, depth_slack=0,
+                 max_depth=None):
         self._pipeline = nonnegative_int(pipeline, "ConstMatVec pipeline")
         if depth_slack is not None:
             depth_slack = nonnegative_int(depth_slack, "ConstMatVec depth_slack")
+        if max_depth is not None:
+            max_depth = nonnegative_int(max_depth, "ConstMatVec max_depth")
         in_signed = check_bool(in_signed, "ConstMatVec in_signed")
         self._matrix = [[int(w) for w in row] for row in matrix]
         lo, hi = (-(1 << (in_bits - 1)), (1 << (in_bits - 1)) - 1) if in_signed \
             else (0, (1 << in_bits) - 1)
         n_in = len(self._matrix[0])
         self._graph = solve(self._matrix, [(lo, hi)] * n_in, cse=check_bool(cse, "cse"),
-                            depth_slack=depth_slack, pipeline=self._pipeline)
+                            depth_slack=depth_slack, max_depth=max_depth,
+                            pipeline=self._pipeline)
         out_lo = min([0] + [sum(min(w * lo, w * hi) for w in row) for row in self._matrix])
         out_hi = max([0] + [sum(max(w * lo, w * hi) for w in row) for row in self._matrix])
         self._out_bits = range_bits(out_lo, out_hi)[0] + (out_lo >= 0)
@@ -716,3 +926,9 @@ class ConstMatVec(wiring.Component):
         for u, v in enumerate(outs):
             m.d.comb += self.y[u].eq(0 if v is None else v << self._graph.outputs[u][1])
         return m
+
+
+def _weighted(g) -> int:
+    """The LUT estimate :func:`solve` minimises: ECP5 LUT4s plus ``_XILINX_WEIGHT`` times
+    Xilinx LUT6s."""
+    return g.luts["ecp5"] + _XILINX_WEIGHT * g.luts["xilinx"]

@@ -334,7 +334,10 @@ def test_ctrl_c_cancels_the_points_and_is_one_line(spec, tmp_path, where, reques
         proc = subprocess.Popen([sys.executable, "-m", "hdl", "sweep", str(spec),
                                  "--weight-bits", "7,8", "--act-bits", "spec,5", "--no-synth",
                                  "-o", str(tmp_path / "out"), "--cache", str(cache), *extra],
-                                cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
+                                cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True,
+                                # SIGINT default in the child: a shell's background job would
+                                # pass it on ignored
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         if where == "dask":
             logs = [lambda w=w: w.log.read_text()[seen[w.pid]:] for w in c.workers]

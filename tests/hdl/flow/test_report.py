@@ -76,7 +76,7 @@ def report(artifact):
     paths = rp.write_report(rep, artifact / "report")
     assert calls and calls[0][0] == "25k" and calls[0][1]["out_of_context"] is False
     assert {k: calls[0][1][k] for k in ("router", "placer", "timing_driven", "seed")} == \
-        {"router": "router2", "placer": "static", "timing_driven": True, "seed": 1}
+        {"router": "router1", "placer": "static", "timing_driven": True, "seed": 1}
     return rep, paths
 
 

@@ -15,7 +15,7 @@ from amaranth.sim import Simulator
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hdl.rtl.cmvm import ConstMatVec, csd, evaluate, signed_digits, solve
+from hdl.rtl.cmvm import ConstMatVec, csd, evaluate, minimal_forms, signed_digits, solve
 
 
 def _matrix(seed, rows, cols, bits, zeros):
@@ -29,17 +29,27 @@ def _matrix(seed, rows, cols, bits, zeros):
 @given(seed=st.integers(0, 2 ** 32), rows=st.integers(1, 10), cols=st.integers(1, 12),
        wbits=st.integers(1, 10), xbits=st.integers(1, 9), x_signed=st.booleans(),
        zeros=st.sampled_from([0.0, 0.3, 0.8]), shift=st.integers(0, 3),
-       with_consts=st.booleans(), cse=st.booleans())
+       with_consts=st.booleans(), cse=st.booleans(), extra=st.sampled_from([None, 0, 2]))
 def test_graph_equals_numpy(seed, rows, cols, wbits, xbits, x_signed, zeros, shift,
-                            with_consts, cse):
+                            with_consts, cse, extra):
     """Every output of the adder graph equals numpy's exact W x (shifted, plus constants),
     and every node stays inside the exact interval its width was sized from (checked by
-    ``evaluate``), on random vectors and the input range's corners."""
+    ``evaluate``), on random vectors and the input range's corners; with ``max_depth``
+    (``extra`` levels above a balanced tree of the longest output's digits) the graph is
+    no deeper."""
     w = _matrix(seed, rows, cols, wbits, zeros)
     rng = np.random.default_rng(seed + 1)
     lo, hi = (-(1 << (xbits - 1)), (1 << (xbits - 1)) - 1) if x_signed else (0, (1 << xbits) - 1)
     consts = rng.integers(-999, 1000, rows).tolist() if with_consts else None
-    g = solve(w.tolist(), [(lo, hi)] * cols, consts=consts, shift=shift, cse=cse)
+    max_depth = None
+    if extra is not None:
+        terms = [sum(len(csd(int(v))) for v in row) + (consts is not None and consts[u] != 0)
+                 for u, row in enumerate(w)]
+        max_depth = max(int(np.ceil(np.log2(max(n, 1)))) for n in terms) + extra
+    g = solve(w.tolist(), [(lo, hi)] * cols, consts=consts, shift=shift, cse=cse,
+              max_depth=max_depth)
+    if max_depth is not None:
+        assert g.depth <= max_depth
     x = rng.integers(lo, hi, (16, cols), endpoint=True)
     x[0], x[1] = lo, hi
     x[2] = np.where(w.sum(axis=0) >= 0, hi, lo)        # drives the first sums to an extreme
@@ -143,6 +153,16 @@ def test_constructor_errors():
     with pytest.raises(TypeError, match=r"ConstMatVec depth_slack must be a non-negative "
                                         r"integer, not 1.5"):
         ConstMatVec(matrix=[[1]], in_bits=4, in_signed=True, depth_slack=1.5)
+    with pytest.raises(TypeError, match=r"ConstMatVec max_depth must be a non-negative "
+                                        r"integer, not -1"):
+        ConstMatVec(matrix=[[1]], in_bits=4, in_signed=True, max_depth=-1)
+    with pytest.raises(ValueError, match=r"^max_depth 2 is below 3, the least adder depth of "
+                                         r"this matrix \(a balanced tree of its longest "
+                                         r"output's digits\)$"):
+        ConstMatVec(matrix=[[1, 3, 5], [85, 0, 0]], in_bits=4, in_signed=True, max_depth=2)
+    with pytest.raises(ValueError, match=r"^give depth_slack \(1\) or max_depth \(9\), not "
+                                         r"both$"):
+        ConstMatVec(matrix=[[1]], in_bits=4, in_signed=True, depth_slack=1, max_depth=9)
 
 
 def _all_minimal_forms(bits):
@@ -174,6 +194,15 @@ def test_signed_digits_are_minimal_and_lean_as_asked():
             assert sum(e << k for e, k in d) == v and len(d) == n
             if want is not None:
                 assert sum(e == (-1 if v > 0 else 1) for e, _ in d) == want, (v, prefer, d)
+    forms = {}
+    for digits in itertools.product((0, 1, -1), repeat=9):
+        v = sum(d << k for k, d in enumerate(digits))
+        if 0 <= v <= 200 and sum(d != 0 for d in digits) == best[v][0]:
+            forms.setdefault(v, set()).add(tuple((d, k) for k, d in enumerate(digits) if d))
+    for v in range(-200, 201):
+        got = minimal_forms(v)
+        want = {tuple((d if v > 0 else -d, k) for d, k in f) for f in forms[abs(v)]}
+        assert len(got) == len(want) and {tuple(f) for f in got} == want, v
     assert signed_digits(23, 1) == [(-1, 0), (1, 3), (1, 4)]       # 16 + 8 - 1
     assert csd(23) == [(-1, 0), (-1, 3), (1, 5)]                   # 32 - 8 - 1
 
