@@ -241,18 +241,21 @@ class DenseFolded(_Dense):
 
     Notes
     -----
-    A pipeline per chunk: the ROM word and the input chunk are registered, then the products,
-    then their adder tree (a register every ``pipeline`` levels and at its root), then the
-    accumulators take the sum (the bias on a vector's first chunk), and the cast of the
-    finished accumulators goes to an output FIFO in the next cycle (buffered: its output is a
-    register), so no cycle holds a ROM read, a multiplier, more than ``pipeline`` adders, an
-    adder and the cast together, or a FIFO read and the consumer's logic.
-    Latency ``reuse / beats + 5`` cycles plus one per tree register from the vector's last
-    beat, initiation interval ``reuse``: the next beat is accepted in the cycle the current
-    one's last chunk is issued. A vector's first beat is accepted only with a FIFO entry
-    reserved for its result (a credit; as many entries as results can be outstanding at full
-    rate, plus one, so a consumer taking every result never slows the input): the datapath
-    never stalls and has no enable, and ``o.ready`` reaches no flip-flop of it.
+    A pipeline per chunk: the ROM word and the input chunk are registered (a register per
+    multiplier), then the products, twice with ``pipeline > 0`` (beside the multiplier, then
+    beside the adders: on ECP5 the DSP blocks span the die), then their adder tree (a register
+    every ``pipeline`` levels and at its root), then the accumulators take the sum (the bias on
+    a vector's first chunk), and the cast of the finished accumulators goes to an output FIFO
+    in the next cycle (buffered: its output is a register), so no cycle holds a ROM read, a
+    multiplier, more than ``pipeline`` adders, an adder and the cast together, or a FIFO read
+    and the consumer's logic.
+    Latency ``reuse / beats + 6`` cycles (``+ 5`` with ``pipeline == 0``) plus one per tree
+    register from the vector's last beat, initiation interval ``reuse``: the next beat is
+    accepted in the cycle the current one's last chunk is issued. A vector's first beat is
+    accepted only with a FIFO entry reserved for its result (a credit; as many entries as
+    results can be outstanding at full rate, plus one, so a consumer taking every result never
+    slows the input): the datapath never stalls and has no enable, and ``o.ready`` reaches no
+    flip-flop of it.
     """
 
     def __init__(self, *, weight, bias, in_fmt, acc_fmt, out_fmt, reuse, pipeline=0,
@@ -281,7 +284,7 @@ class DenseFolded(_Dense):
     @property
     def latency(self) -> int:
         """Cycles from the vector's last accepted beat to its output (output always ready)."""
-        return self._per_beat + 5 + self._tree_stages
+        return self._per_beat + 5 + (self._pipeline > 0) + self._tree_stages
 
     @property
     def pipeline(self) -> int:
@@ -394,22 +397,42 @@ class DenseFolded(_Dense):
         m.d.comb += self.i.ready.eq(ready)
         # stage 1: the ROM word and the chunk, registered
         v1, last1 = Signal(), Signal()
-        w1 = Signal(data.ArrayLayout(w_shape, units * c), reset_less=True)
-        x1g = [Signal(data.ArrayLayout(in_shape, c), reset_less=True, name=f"x1_g{g}")
-               for g in range(groups)]
-        # stage 2: the products, registered
+        # initially the word the ROMs read first: a bit the same in every word is then a
+        # constant, not a flip-flop (init 0, D 1) yosys shares between DSP blocks
+        w1 = Signal(data.ArrayLayout(w_shape, units * c), init=words[0], reset_less=True)
+        # each multiplier's own input register (so the placer can put it beside its DSP
+        # block), zeroed on idle cycles by its unit's own busy flag: a copy of the flag per
+        # unit, each feeding back on itself, so yosys cannot merge the registers of a group
+        x1u = [Signal(data.ArrayLayout(in_shape, c), reset_less=True, name=f"x1_u{u}")
+               for u in range(units)]
+        busyu = [busy] + [Signal(name=f"busy_u{u}") for u in range(1, units)]
+        # stage 2: the products, registered beside their multipliers (DSP blocks spread over
+        # the die: the route from a multiplier to its unit's adders gets a cycle of its own);
+        # stage 3 (with a pipelined tree): the products again, beside the adders. Unpipelined,
+        # the products go from stage 2 into the chain, so yosys can pack it into DSP48E1s
         v2, last2 = Signal(), Signal()
-        prods = [[Signal(signed(in_shape.width + len(w1[0]) + 1), name=f"p{u}_{k}",
-                         reset_less=True)
-                  for k in range(c)] for u in range(units)]
+        pshape = signed(in_shape.width + len(w1[0]) + 1)
+        prods = [[Signal(pshape, name=f"m{u}_{k}", reset_less=True) for k in range(c)]
+                 for u in range(units)]
+        m.d.sync += [prods[u][k].eq(x1u[u][k] * w1[u * c + k])
+                     for u in range(units) for k in range(c)]
         # a vector's first chunk, a flag per group (from the group's own counter: copies
         # yosys cannot merge), so no one net selects every accumulator's start
         first1g = [Signal(name=f"first1_g{g}") for g in range(groups)]
         first2g = [Signal(name=f"first2_g{g}") for g in range(groups)]
+        flags = (v2, last2, *first2g)
+        if self._pipeline:
+            regs = [[Signal(pshape, name=f"p{u}_{k}", reset_less=True) for k in range(c)]
+                    for u in range(units)]
+            regf = tuple(Signal(name=n) for n in
+                         ("v3", "last3", *(f"first3_g{g}" for g in range(groups))))
+            m.d.sync += [r.eq(p) for rp, pu in zip(regs, prods) for r, p in zip(rp, pu)]
+            m.d.sync += [r.eq(f) for r, f in zip(regf, flags)]
+            prods, flags = regs, regf
         # the products' balanced adder trees, registered every `pipeline` levels and at the
         # root (with their flags); the accumulators take the roots. Unregistered, the sum is a
         # chain (p0 + p1) + p2 + ...: yosys packs such a chain into cascaded DSP48E1s
-        trees, flags = [list(p) for p in prods], (v2, last2, *first2g)
+        trees = [list(p) for p in prods]
         if not self._pipeline:
             trees = [[sum(t[1:], t[0])] for t in trees]
         level = 0
@@ -454,10 +477,10 @@ class DenseFolded(_Dense):
                      for u in range(units) for k in range(c)]
         # an idle cycle's chunk is zero, so its products add nothing: the accumulators need no
         # enable (a vector's first chunk sets them to the bias plus its sum)
-        m.d.sync += [x1.eq(Mux(busy, x.as_value()[:c * in_shape.width], 0))
-                     for x1, x in zip(x1g, xg)]
-        m.d.sync += [prods[u][k].eq(x1g[group[u]][k] * w1[u * c + k])
-                     for u in range(units) for k in range(c)]
+        m.d.sync += [x1.eq(Mux(bu, xg[g].as_value()[:c * in_shape.width], 0))
+                     for x1, bu, g in zip(x1u, busyu, group)]
+        m.d.sync += [bu.eq(Mux(take, 1, Mux(ru[u] == per - 1, 0, bu)))
+                     for u, bu in enumerate(busyu) if u]
         m.d.sync += [a.eq(n) for a, n in zip(accs, new_accs)]
         # An input ring loads the payload whenever the block could accept a beat (idle, or
         # issuing a beat's last chunk), whether or not one comes: what it holds then is read by
@@ -476,12 +499,15 @@ class DenseFolded(_Dense):
         # find two copies equal
         m.d.sync += [x.eq(Mux(ld, payload, x.as_value().rotate_right(c * in_shape.width)))
                      for x, ld in zip(xg, loads)]
-        with m.If(busy):
-            m.d.sync += [rr.eq(rr + 1) for rr in ru]
-            with m.If(beat_done):
-                m.d.sync += [busy.eq(0)] + [rr.eq(0) for rr in ru]
-                if beats > 1:
-                    m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
+        with m.If(beat_done):
+            m.d.sync += busy.eq(0)
+            if beats > 1:
+                m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
         with m.If(take):
-            m.d.sync += [busy.eq(1)] + [rr.eq(0) for rr in ru]
+            m.d.sync += busy.eq(1)
+        # a counter is 0 when a beat is taken (idle, or wrapping from its last chunk), so it
+        # needs neither the accept signal nor the shared counter: each wraps on its own value,
+        # enabled by its unit's busy flag
+        m.d.sync += [rr.eq(Mux(bu, Mux(rr == per - 1, 0, rr + 1), rr))
+                     for rr, bu in zip(ru, busyu)]
         return m

@@ -1,6 +1,8 @@
 # amaranth: UnusedElaboratable=no
 """DenseParallel and DenseFolded in amaranth.sim against fxp.nn.layers.dense, with stalls."""
 
+import json
+
 import numpy as np
 import pytest
 from amaranth.back import verilog
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 import fxp
 from fxp import FixedFormat
 from fxp.nn.layers.dense import dense
+from hdl.flow.synth import synthesize
 from hdl.rtl.dense import DenseFolded, DenseParallel, _rounded_format, csd
 
 from .streamsim import run_stream
@@ -236,3 +239,41 @@ def test_constructor_errors():
     with pytest.raises(TypeError, match=r"DenseParallel weight must be a 2-D FixedArray"):
         DenseParallel(weight=np.zeros((2, 2)), bias=bias, in_fmt=infmt, acc_fmt=acc,
                       out_fmt=out)
+
+
+def test_dense_folded_registers_each_multiplier_on_its_own(tmp_path):
+    """On ECP5 every MULT18X18D has flip-flops of its own for its input value (yosys merges
+    equal copies of a register unless each depends on itself) and its product goes through
+    two registers before any logic: the placer can put them beside the DSP block. (A weight
+    bit can be shared by two multipliers of a unit: ROM bits equal in every word.)"""
+    weight, bias, infmt, acc, out = _case(3, 6, 8, "fixed<6,1>", "ufixed<5,5>", "fixed<8,3>",
+                                          "auto", "fixed<10,5>", zero_frac=0)
+    dut = DenseFolded(weight=weight, bias=bias, in_fmt=infmt, acc_fmt=acc, out_fmt=out,
+                      reuse=4, pipeline=2)
+    (tmp_path / "d.v").write_text(verilog.convert(dut, name="d"))
+    synthesize([tmp_path / "d.v"], "d", "ecp5", flatten=True, netlist=tmp_path / "n.json")
+    cells = json.loads((tmp_path / "n.json").read_text())["modules"]["d"]["cells"]
+    sinks = {}                                  # net bit -> [(cell, port)]
+    for name, c in cells.items():
+        for port, bits in c["connections"].items():
+            if c["port_directions"][port] == "input":
+                for b in bits:
+                    sinks.setdefault(b, []).append((name, port))
+    dsps = {n: c for n, c in cells.items() if c["type"] == "MULT18X18D"}
+    ffs = {n: c for n, c in cells.items() if c["type"] == "TRELLIS_FF"}
+    assert len(dsps) == 6 * 2
+    feeds = {}                                  # flip-flop -> the DSP blocks' A inputs it feeds
+    for name, c in ffs.items():
+        for cell, port in sinks.get(c["connections"]["Q"][0], []):
+            if cell in dsps and port.startswith("A"):
+                feeds.setdefault(name, set()).add(cell)
+    fed = [d for s in feeds.values() for d in s]
+    assert sorted(set(fed)) == sorted(dsps) and all(len(s) == 1 for s in feeds.values())
+    for d in dsps.values():
+        for port, bits in d["connections"].items():
+            if port.startswith("P") and bits[0] in sinks:
+                first = sinks[bits[0]]
+                assert all(cells[n]["type"] == "TRELLIS_FF" for n, _ in first)
+                for n, _ in first:
+                    assert all(cells[m]["type"] == "TRELLIS_FF"
+                               for m, _ in sinks[ffs[n]["connections"]["Q"][0]])
