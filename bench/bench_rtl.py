@@ -276,9 +276,9 @@ def _table(rows, targets, failed, match=False):
             miss = []
             for t in targets:
                 ratio = o[t]["lut"] / max(d[t]["lut"], 1)
-                cells.append(f"{o[t]['lut']} / {d[t]['lut']} ({ratio:.2f})")
+                cells.append(f"{o[t]['lut']} / {d[t]['lut']} ({ratio:.3f})")
                 if ratio > LUT_GOAL:
-                    miss.append(f"{name} {t} LUT ratio {ratio:.2f} > {LUT_GOAL}")
+                    miss.append(f"{name} {t} LUT ratio {ratio:.3f} > {LUT_GOAL}")
             cells += [f"{o[t]['carry']} / {d[t]['carry']}" for t in targets]
             cells += [f"{o['adders']} / {d['adders']}", f"{o['depth']} / {d['depth']}",
                       f"{o['seconds']:.2f} / {d['seconds']:.2f}",
