@@ -16,8 +16,9 @@ import time
 
 from .tools import SynthError, nextpnr_ecp5_path, render_script
 
-__all__ = ["DEFAULT_ROUTER", "ECP5_DEVICES", "ECP5_PACKAGE", "ECP5_CLOCK_SITE", "FILL", "pick_device",
-           "pack_ecp5", "place_route_ecp5", "clock_constraints", "PLACERS", "ROUTERS"]
+__all__ = ["DEFAULT_ROUTER", "ECP5_DEVICES", "ECP5_PACKAGE", "ECP5_CLOCK_SITE", "FILL",
+           "pick_device", "pack_ecp5", "place_route_ecp5", "clock_constraints", "PLACERS",
+           "ROUTERS"]
 
 # LFE5U devices: (nextpnr flag, LUT4/FF sites, MULT18X18D, DP16KD)
 ECP5_DEVICES = {
@@ -108,7 +109,7 @@ PLACERS = ("heap", "static", "sa")
 ROUTERS = ("router1", "router2")
 # router1 is timing-driven; router2 (without --tmg-ripup) is not: on the parallel digits design
 # the same static placement routed to 105.2 MHz with router1 and 85.6 MHz with router2, in
-# about the same time (router1 67 s, router2 58 s).
+# about 10 s more of routing (router1 67 s, router2 58 s).
 DEFAULT_ROUTER = "router1"
 
 

@@ -25,7 +25,7 @@ from .errors import ReportError
 from .harness import WRAPPER, wrapper_verilog
 from .markdown import report_markdown
 from .plots import plot_layers
-from .pnr import DEFAULT_ROUTER, ECP5_DEVICES, PLACERS
+from .pnr import DEFAULT_ROUTER, ECP5_DEVICES, PLACERS, ROUTERS
 from .progress import Progress
 from .tools import SynthError, tool_versions
 
@@ -269,6 +269,9 @@ def build_report(directory, *, output=None, targets=DEFAULT_TARGETS, pnr: bool =
     if placer not in PLACERS:
         raise ReportError(f"nextpnr placer must be one of {', '.join(PLACERS)}, not "
                           f"{placer!r}")
+    if router not in ROUTERS:
+        raise ReportError(f"nextpnr router must be one of {', '.join(ROUTERS)}, not "
+                          f"{router!r}")
     directory = os.fspath(directory)
     check_artifact(directory, acc_bits)      # before anything is created
     out_dir = os.fspath(output) if output is not None else os.path.join(directory, "report")

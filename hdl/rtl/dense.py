@@ -232,7 +232,8 @@ class DenseFolded(_Dense):
     pipeline : int
         Register the sum of a chunk's ``ceil(inputs / reuse)`` products every ``pipeline``
         levels of its balanced adder tree (0: the whole sum, a chain ``p0 + p1 + ...``, in
-        the accumulate cycle).
+        the accumulate cycle). With ``pipeline > 0`` the products are also registered twice
+        (one cycle more).
     beats : int, default 1
         The vector comes as ``beats`` beats of ``inputs / beats`` values (a flattened image's
         pixels, row-major): each beat is taken in ``reuse / beats`` cycles and the sums go on

@@ -339,3 +339,16 @@ def test_bad_input_creates_no_folder(artifact, tmp_path, capsys):
     assert not out.exists()
     assert capsys.readouterr().err.splitlines()[-1] == ("error: --acc-bits must be an integer "
                                                         ">= 2, not 1")
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("router", "router3", "nextpnr router must be one of router1, router2, not 'router3'"),
+    ("placer", "annealer", "nextpnr placer must be one of heap, static, sa, not 'annealer'"),
+])
+def test_bad_nextpnr_option_is_refused_before_anything_runs(artifact, tmp_path, option, value,
+                                                             message):
+    out = tmp_path / "rep"
+    with pytest.raises(rp.ReportError, match=f"^{re.escape(message)}$"):
+        rp.build_report(artifact, output=out, targets=("ecp5",), **{option: value},
+                        progress=Progress(stream=None))
+    assert not out.exists()
