@@ -113,8 +113,11 @@ def signed_digits(value: int, prefer: int = 0) -> list[tuple[int, int]]:
 
 
 def minimal_forms(value: int) -> list[list[tuple[int, int]]]:
-    """Every signed-digit form of an integer with the fewest digits (those :func:`solve`
-    chooses among), each ``[(sign, shift), ...]`` from the lowest shift, in a fixed order."""
+    """Every signed-digit form of an integer with the fewest digits (:func:`solve` tries a
+    few of them for the most frequent weights), each ``[(sign, shift), ...]`` from the
+    lowest shift, in a fixed order."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"minimal_forms needs an integer, not {value!r}")
     sign = 1 if value > 0 else -1
     return [[(sign * e, k) for e, k in f] for f in _all_msd(abs(value))[1]]
 
@@ -341,13 +344,18 @@ def solve(matrix, ranges, *, consts=None, shift=0, cse=True, depth_slack=0,
         For a matrix of at most ``_SMALL`` digits, ``_JITTER_RUNS`` more graphs from the
         greedy sharing with seeded jitter on its scores, the one of fewest estimated LUTs
         after rotation kept. Its trees are then rotated (``_rotate``; for a small matrix also
-        any two subtrees exchanged, ``_swap``), which may trade ECP5 LUTs for 4x as many
-        Xilinx ones.
+        any two subtrees exchanged, ``_swap``), which may spend up to 4 ECP5 LUT4s per
+        Xilinx LUT6 saved; the rotated graph is kept only if its estimate is no worse.
     """
+    pipeline = nonnegative_int(pipeline, "solve pipeline")
+    if depth_slack is not None:
+        depth_slack = nonnegative_int(depth_slack, "solve depth_slack")
     if max_depth is not None:
-        if depth_slack != 0:
+        max_depth = nonnegative_int(max_depth, "solve max_depth")
+        if depth_slack not in (0, None):
             raise ValueError(f"give depth_slack ({depth_slack!r}) or max_depth "
                              f"({max_depth!r}), not both")
+        depth_slack = 0
         least = _plain_depth(matrix, consts)
         if max_depth < least:
             raise ValueError(f"max_depth {max_depth} is below {least}, the least adder depth "
@@ -402,7 +410,8 @@ def _cached(matrix, ranges, consts, shift, cse, depth_slack, max_depth, pipeline
                 base, best_trees = g, trees
     # the winner's trees rotated (_rotate; subtree exchanges too, for a small matrix): once,
     # as it takes longer than the greedy
-    return best_trees(True, small)
+    final = best_trees(True, small)
+    return final if _weighted(final) <= _weighted(best) else best
 
 
 _FORM_TRIES = 6       # at most this many graphs with other digit forms (solve)

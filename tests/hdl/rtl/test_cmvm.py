@@ -2,6 +2,7 @@
 """The shared-subexpression CMVM (hdl.rtl.cmvm) against numpy: its adder graph, amaranth.sim, Icarus."""
 
 import itertools
+import re
 import os
 import shutil
 import subprocess
@@ -166,6 +167,18 @@ def test_constructor_errors():
     with pytest.raises(ValueError, match=r"^give depth_slack \(1\) or max_depth \(9\), not "
                                          r"both$"):
         ConstMatVec(matrix=[[1]], in_bits=4, in_signed=True, depth_slack=1, max_depth=9)
+    # solve itself: a float or bool depth is refused by name (the per-process cache would
+    # otherwise answer 3.0 with the graph of 3)
+    for kw, bad in (("max_depth", 3.0), ("max_depth", True), ("depth_slack", 1.0),
+                    ("pipeline", -1)):
+        with pytest.raises(TypeError, match=rf"^solve {kw} must be a non-negative integer, "
+                                            rf"not {re.escape(repr(bad))}$"):
+            solve([[1, 3]], [(0, 15)] * 2, **{kw: bad})
+    with pytest.raises(TypeError, match=r"^minimal_forms needs an integer, not 2.0$"):
+        minimal_forms(2.0)
+    # depth_slack None (no limit) with max_depth: the absolute limit holds
+    g = solve([[1, 3, 5, 7]], [(0, 15)] * 4, depth_slack=None, max_depth=3)
+    assert g.depth <= 3
 
 
 def _all_minimal_forms(bits):
