@@ -285,7 +285,7 @@ class DenseFolded(_Dense):
     @property
     def latency(self) -> int:
         """Cycles from the vector's last accepted beat to its output (output always ready)."""
-        return self._per_beat + 5 + (self._pipeline > 0) + self._tree_stages
+        return self._per_beat + 5 + 2 * (self._pipeline > 0) + self._tree_stages
 
     @property
     def pipeline(self) -> int:
@@ -415,12 +415,31 @@ class DenseFolded(_Dense):
         pshape = signed(in_shape.width + len(w1[0]) + 1)
         prods = [[Signal(pshape, name=f"m{u}_{k}", reset_less=True) for k in range(c)]
                  for u in range(units)]
-        m.d.sync += [prods[u][k].eq(x1u[u][k] * w1[u * c + k])
-                     for u in range(units) for k in range(c)]
         # a vector's first chunk, a flag per group (from the group's own counter: copies
         # yosys cannot merge), so no one net selects every accumulator's start
         first1g = [Signal(name=f"first1_g{g}") for g in range(groups)]
         first2g = [Signal(name=f"first2_g{g}") for g in range(groups)]
+        xs = [[x1u[u][k] for k in range(c)] for u in range(units)]
+        ws = [w1[i] for i in range(units * c)]
+        f1 = (v1, last1, *first1g)
+        if self._pipeline:
+            # with a pipelined tree the multiplier's operands are registered again, each copy
+            # fed by one register and feeding one DSP block, so the placer puts it beside the
+            # block: the ROM word and the chunk registers sit by their ROM and input ring,
+            # 40-90 columns from the DSP blocks that span the die (folded digits R=16: a ROM
+            # word register into a MULT18X18D into its product register was 10.1 ns)
+            xs = [[Signal(in_shape, name=f"xm{u}_{k}", reset_less=True) for k in range(c)]
+                  for u in range(units)]
+            ws = [Signal(w_shape, name=f"wm{u}_{k}", reset_less=True)
+                  for u in range(units) for k in range(c)]
+            m.d.sync += [xs[u][k].eq(x1u[u][k]) for u in range(units) for k in range(c)]
+            m.d.sync += [ws[i].eq(w1[i]) for i in range(units * c)]
+            f1b = tuple(Signal(name=n) for n in
+                        ("v1b", "last1b", *(f"first1b_g{g}" for g in range(groups))))
+            m.d.sync += [r.eq(f) for r, f in zip(f1b, f1)]
+            f1 = f1b
+        m.d.sync += [prods[u][k].eq(xs[u][k] * ws[u * c + k])
+                     for u in range(units) for k in range(c)]
         flags = (v2, last2, *first2g)
         if self._pipeline:
             regs = [[Signal(pshape, name=f"p{u}_{k}", reset_less=True) for k in range(c)]
@@ -471,9 +490,10 @@ class DenseFolded(_Dense):
                      fifo.r_en.eq(self.o.ready), self.o.valid.eq(fifo.r_rdy),
                      self.o.payload.eq(fifo.r_data)]
         m.d.sync += [done.eq(v_acc & last_acc),
-                     v1.eq(busy), last1.eq(beat_done & last_beat), v2.eq(v1), last2.eq(last1)]
+                     v1.eq(busy), last1.eq(beat_done & last_beat), v2.eq(f1[0]),
+                     last2.eq(f1[1])]
         m.d.sync += [f.eq((ru[first[g]] == 0) & (beat == 0)) for g, f in enumerate(first1g)]
-        m.d.sync += [f2.eq(f1) for f1, f2 in zip(first1g, first2g)]
+        m.d.sync += [fb.eq(fa) for fa, fb in zip(f1[2:], first2g)]
         m.d.sync += [w1[u * c + k].eq(rds[u].data[k])
                      for u in range(units) for k in range(c)]
         # an idle cycle's chunk is zero, so its products add nothing: the accumulators need no

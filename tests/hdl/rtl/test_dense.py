@@ -243,7 +243,8 @@ def test_constructor_errors():
 
 def test_dense_folded_registers_each_multiplier_on_its_own(tmp_path):
     """On ECP5 every MULT18X18D has flip-flops of its own for its input value (yosys merges
-    equal copies of a register unless each depends on itself) and its product goes through
+    equal copies of a register unless each depends on itself), loaded from another register,
+    and its product goes through
     two registers before any logic: the placer can put them beside the DSP block. (A weight
     bit can be shared by two multipliers of a unit: ROM bits equal in every word.)"""
     weight, bias, infmt, acc, out = _case(3, 6, 8, "fixed<6,1>", "ufixed<5,5>", "fixed<8,3>",
@@ -269,6 +270,13 @@ def test_dense_folded_registers_each_multiplier_on_its_own(tmp_path):
                 feeds.setdefault(name, set()).add(cell)
     fed = [d for s in feeds.values() for d in s]
     assert sorted(set(fed)) == sorted(dsps) and all(len(s) == 1 for s in feeds.values())
+    # ... and those flip-flops are second copies, loaded from a register that feeds nothing
+    # else (so the placer can move them beside the DSP block, away from the input ring)
+    drivers = {b: (n, p) for n, c in cells.items() for p, bits in c["connections"].items()
+               if c["port_directions"][p] == "output" for b in bits}
+    for f in feeds:
+        src = drivers[ffs[f]["connections"]["DI"][0]][0]
+        assert ffs.get(src) is not None and sinks[ffs[src]["connections"]["Q"][0]] == [(f, "DI")]
     for d in dsps.values():
         for port, bits in d["connections"].items():
             if port.startswith("P") and bits[0] in sinks:
