@@ -232,8 +232,8 @@ class DenseFolded(_Dense):
     pipeline : int
         Register the sum of a chunk's ``ceil(inputs / reuse)`` products every ``pipeline``
         levels of its balanced adder tree (0: the whole sum, a chain ``p0 + p1 + ...``, in
-        the accumulate cycle). With ``pipeline > 0`` the products are also registered twice
-        (one cycle more).
+        the accumulate cycle). With ``pipeline > 0`` the multipliers' operands and the
+        products are also registered twice (two cycles more).
     beats : int, default 1
         The vector comes as ``beats`` beats of ``inputs / beats`` values (a flattened image's
         pixels, row-major): each beat is taken in ``reuse / beats`` cycles and the sums go on
@@ -243,14 +243,15 @@ class DenseFolded(_Dense):
     Notes
     -----
     A pipeline per chunk: the ROM word and the input chunk are registered (a register per
-    multiplier), then the products, twice with ``pipeline > 0`` (beside the multiplier, then
+    multiplier; with ``pipeline > 0`` again, a copy that can sit beside the DSP block), then
+    the products, twice with ``pipeline > 0`` (beside the multiplier, then
     beside the adders: on ECP5 the DSP blocks span the die), then their adder tree (a register
     every ``pipeline`` levels and at its root), then the accumulators take the sum (the bias on
     a vector's first chunk), and the cast of the finished accumulators goes to an output FIFO
     in the next cycle (buffered: its output is a register), so no cycle holds a ROM read, a
     multiplier, more than ``pipeline`` adders, an adder and the cast together, or a FIFO read
     and the consumer's logic.
-    Latency ``reuse / beats + 6`` cycles (``+ 5`` with ``pipeline == 0``) plus one per tree
+    Latency ``reuse / beats + 7`` cycles (``+ 5`` with ``pipeline == 0``) plus one per tree
     register from the vector's last beat, initiation interval ``reuse``: the next beat is
     accepted in the cycle the current one's last chunk is issued. A vector's first beat is
     accepted only with a FIFO entry reserved for its result (a credit; as many entries as
