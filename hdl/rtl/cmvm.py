@@ -568,16 +568,28 @@ def _rotate(b, root, shape, budget, swap=False):
 
     # a node: [left, right, (sign, shift, coefficients, (lo, hi)), level, leaf's term or
     # LUTs of the node's adder]
+    def adder(left, right):
+        v, luts, lv = _join(left, right, ranges)
+        return [left, right, v, lv, luts]
+
     def build(t):
         if t not in shape:
             e, n, p = t
             return [None, None, (e, p, b.coef[n], tuple(b.nodes[n][5:7])), b.nodes[n][7], t]
-        node = [build(shape[t][0]), build(shape[t][1]), None, 0, 0]
-        node[2], node[4], node[3] = _join(node[0], node[1], ranges)
-        return node
+        return adder(build(shape[t][0]), build(shape[t][1]))
 
     def level(node):
         return node[3] if node[0] is None else max(level(node[0]), level(node[1])) + 1
+
+    def regroup(node, left, right, luts):
+        """Give ``node`` (its value unchanged) the operands ``left`` and ``right`` if the
+        tree then still fits ``budget``; False, and ``node`` as it was, otherwise."""
+        saved = node[:2] + node[4:]
+        node[0], node[1], node[4] = left, right, luts
+        if level(top) <= budget:
+            return True
+        node[0], node[1], node[4] = saved
+        return False
 
     top = build(root)
     if top[0] is None:
@@ -601,18 +613,14 @@ def _rotate(b, root, shape, budget, swap=False):
                         continue
                     old = node[4] + bc[4]
                     for keep, move in ((bc[0], bc[1]), (bc[1], bc[0])):
-                        v, c1, lv = _join(a, move, ranges)
-                        joined = [a, move, v, lv, c1]
+                        joined = adder(a, move)
                         v2, c2, _ = _join(joined, keep, ranges)
                         # only where the sum keeps its sign and shift (the adder above it
                         # unchanged)
-                        if c1 + c2 < old and v2[:2] == node[2][:2]:
-                            saved = node[:2] + node[4:]
-                            node[0], node[1], node[4] = joined, keep, c2
-                            if level(top) <= budget:
-                                again = changed = True
-                                break
-                            node[0], node[1], node[4] = saved
+                        if joined[4] + c2 < old and v2[:2] == node[2][:2] and \
+                                regroup(node, joined, keep, c2):
+                            again = changed = True
+                            break
                     if again:
                         break
                 lt, rt = node[0], node[1]
@@ -621,17 +629,12 @@ def _rotate(b, root, shape, budget, swap=False):
                 old = node[4] + lt[4] + rt[4]
                 # (a + b) + (c + d) -> (a + c) + (b + d) or (a + d) + (b + c)
                 for x, y in ((rt[0], rt[1]), (rt[1], rt[0])):
-                    v1, c1, l1 = _join(lt[0], x, ranges)
-                    v2, c2, l2 = _join(lt[1], y, ranges)
-                    n1, n2 = [lt[0], x, v1, l1, c1], [lt[1], y, v2, l2, c2]
+                    n1, n2 = adder(lt[0], x), adder(lt[1], y)
                     v3, c3, _ = _join(n1, n2, ranges)
-                    if c1 + c2 + c3 < old and v3[:2] == node[2][:2]:
-                        saved = node[:2] + node[4:]
-                        node[0], node[1], node[4] = n1, n2, c3
-                        if level(top) <= budget:
-                            again = changed = True
-                            break
-                        node[0], node[1], node[4] = saved
+                    if n1[4] + n2[4] + c3 < old and v3[:2] == node[2][:2] and \
+                            regroup(node, n1, n2, c3):
+                        again = changed = True
+                        break
         if not changed and swap:
             changed = _swap(top, ranges, budget, level)
 
