@@ -420,8 +420,21 @@ class DenseFolded(_Dense):
         # yosys cannot merge), so no one net selects every accumulator's start
         first1g = [Signal(name=f"first1_g{g}") for g in range(groups)]
         first2g = [Signal(name=f"first2_g{g}") for g in range(groups)]
+        def registered(rows, name):
+            # the values (a list per unit) a cycle later, in registers named name(u, k)
+            regs = [[Signal(v.shape(), name=name(u, k), reset_less=True)
+                     for k, v in enumerate(row)] for u, row in enumerate(rows)]
+            m.d.sync += [r.eq(v) for rr, row in zip(regs, rows) for r, v in zip(rr, row)]
+            return regs
+
+        def delayed(flags, names):
+            # the flags (valid, last, first per group) a cycle later, in registers `names`
+            regs = tuple(Signal(name=n) for n in names)
+            m.d.sync += [r.eq(f) for r, f in zip(regs, flags)]
+            return regs
+
         xs = [[x1u[u][k] for k in range(c)] for u in range(units)]
-        ws = [w1[i] for i in range(units * c)]
+        ws = [[w1[u * c + k] for k in range(c)] for u in range(units)]
         f1 = (v1, last1, *first1g)
         if self._pipeline:
             # with a pipelined tree the multiplier's operands are registered again, each copy
@@ -429,27 +442,15 @@ class DenseFolded(_Dense):
             # block: the ROM word and the chunk registers sit by their ROM and input ring,
             # 40-90 columns from the DSP blocks that span the die (folded digits R=16: a ROM
             # word register into a MULT18X18D into its product register was 10.1 ns)
-            xs = [[Signal(in_shape, name=f"xm{u}_{k}", reset_less=True) for k in range(c)]
-                  for u in range(units)]
-            ws = [Signal(w_shape, name=f"wm{u}_{k}", reset_less=True)
-                  for u in range(units) for k in range(c)]
-            m.d.sync += [xs[u][k].eq(x1u[u][k]) for u in range(units) for k in range(c)]
-            m.d.sync += [ws[i].eq(w1[i]) for i in range(units * c)]
-            f1b = tuple(Signal(name=n) for n in
-                        ("v1b", "last1b", *(f"first1b_g{g}" for g in range(groups))))
-            m.d.sync += [r.eq(f) for r, f in zip(f1b, f1)]
-            f1 = f1b
-        m.d.sync += [prods[u][k].eq(xs[u][k] * ws[u * c + k])
+            xs = registered(xs, lambda u, k: f"xm{u}_{k}")
+            ws = registered(ws, lambda u, k: f"wm{u}_{k}")
+            f1 = delayed(f1, ("v1b", "last1b", *(f"first1b_g{g}" for g in range(groups))))
+        m.d.sync += [prods[u][k].eq(xs[u][k] * ws[u][k])
                      for u in range(units) for k in range(c)]
         flags = (v2, last2, *first2g)
         if self._pipeline:
-            regs = [[Signal(pshape, name=f"p{u}_{k}", reset_less=True) for k in range(c)]
-                    for u in range(units)]
-            regf = tuple(Signal(name=n) for n in
-                         ("v3", "last3", *(f"first3_g{g}" for g in range(groups))))
-            m.d.sync += [r.eq(p) for rp, pu in zip(regs, prods) for r, p in zip(rp, pu)]
-            m.d.sync += [r.eq(f) for r, f in zip(regf, flags)]
-            prods, flags = regs, regf
+            prods = registered(prods, lambda u, k: f"p{u}_{k}")
+            flags = delayed(flags, ("v3", "last3", *(f"first3_g{g}" for g in range(groups))))
         # the products' balanced adder trees, registered every `pipeline` levels and at the
         # root (with their flags); the accumulators take the roots. Unregistered, the sum is a
         # chain (p0 + p1) + p2 + ...: yosys packs such a chain into cascaded DSP48E1s
@@ -462,13 +463,9 @@ class DenseFolded(_Dense):
                       for k in range(0, len(t), 2)] for t in trees]
             level += 1
             if self._pipeline and (level % self._pipeline == 0 or len(trees[0]) == 1):
-                regs = [[Signal(v.shape(), name=f"sum{u}_l{level}_{k}", reset_less=True)
-                         for k, v in enumerate(t)] for u, t in enumerate(trees)]
-                regf = tuple(Signal(name=f"{n}_l{level}") for n in
-                             ("v", "last", *(f"first_g{g}" for g in range(groups))))
-                m.d.sync += [r.eq(v) for rt, t in zip(regs, trees) for r, v in zip(rt, t)]
-                m.d.sync += [r.eq(f) for r, f in zip(regf, flags)]
-                trees, flags = regs, regf
+                trees = registered(trees, lambda u, k, lv=level: f"sum{u}_l{lv}_{k}")
+                flags = delayed(flags, [f"{n}_l{level}" for n in
+                                        ("v", "last", *(f"first_g{g}" for g in range(groups)))])
         v_acc, last_acc, *first_acc = flags
         accs = [Signal(fmt_shape(acc), name=f"acc{u}", reset_less=True) for u in range(units)]
 
