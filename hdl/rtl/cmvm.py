@@ -247,13 +247,7 @@ class _Builder:
     def _new(self, key, coef, level):
         if key in self.index:
             return self.index[key]
-        lo = hi = coef.get(-1, 0)
-        for j, c in coef.items():
-            if j >= 0:
-                r0, r1 = self.ranges[j]
-                lo += min(c * r0, c * r1)
-                hi += max(c * r0, c * r1)
-        self.nodes.append(key + (lo, hi, level))
+        self.nodes.append(key + _interval(coef, self.ranges) + (level,))
         self.coef.append(coef)
         self.index[key] = len(self.nodes) - 1
         return len(self.nodes) - 1
@@ -265,10 +259,7 @@ class _Builder:
         return self._new(("const", value, 0, 0, False), {-1: value}, 0)
 
     def add(self, a, b, shift, sub):
-        coef = dict(self.coef[a])
-        k = -(1 << shift) if sub else 1 << shift
-        for j, c in self.coef[b].items():
-            coef[j] = coef.get(j, 0) + k * c
+        coef = _merge(self.coef[a], self.coef[b], -(1 << shift) if sub else 1 << shift)
         coef = {j: c for j, c in sorted(coef.items()) if c}
         level = max(self.nodes[a][7], self.nodes[b][7]) + 1
         return self._new(("add", a, b, shift, sub), coef, level)
@@ -709,17 +700,29 @@ def _join(n1, n2, ranges):
     (e1, p1, c1, r1), (e2, p2, c2, r2) = sorted((n1[2], n2[2]), key=lambda v: (v[1], -v[0]))
     s = p2 - p1
     k = -(1 << s) if e1 != e2 else 1 << s
+    coef = _merge(c1, c2, k)
+    lo, hi = _interval(coef, ranges)
+    ecp5, xil = adder_luts(r1, r2, s, (lo, hi))
+    return (e1, p1, coef, (lo, hi)), ecp5 + _XILINX_WEIGHT * xil, max(n1[3], n2[3]) + 1
+
+
+def _merge(c1, c2, k) -> dict:
+    """The coefficients on the inputs (``-1``: the constant) of ``v1 + k * v2``."""
     coef = dict(c1)
     for j, c in c2.items():
         coef[j] = coef.get(j, 0) + k * c
+    return coef
+
+
+def _interval(coef, ranges) -> tuple:
+    """The exact ``(lo, hi)`` of ``coef[-1] + sum(coef[j] * x_j)`` over the inputs' ranges."""
     lo = hi = coef.get(-1, 0)
     for j, c in coef.items():
-        if j >= 0 and c:
-            x0, x1 = ranges[j]
-            lo += min(c * x0, c * x1)
-            hi += max(c * x0, c * x1)
-    ecp5, xil = adder_luts(r1, r2, s, (lo, hi))
-    return (e1, p1, coef, (lo, hi)), ecp5 + _XILINX_WEIGHT * xil, max(n1[3], n2[3]) + 1
+        if j >= 0:
+            r0, r1 = ranges[j]
+            lo += min(c * r0, c * r1)
+            hi += max(c * r0, c * r1)
+    return lo, hi
 
 
 def _least_depth(levels) -> int:
